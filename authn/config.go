@@ -1,0 +1,69 @@
+package authn
+
+import "github.com/authgate/authgate/internal/conf"
+
+// Config is the part of config.yaml that authn reads: the database, Redis,
+// token, account and /auth API sections. gateway.Config inlines it, so these
+// keys sit at the top level of the YAML file.
+//
+// A zero field means "use the default"; Defaults fills them once at load
+// time so that nothing on the request path re-derives configuration.
+type Config struct {
+	Database Database `yaml:"database"`
+	Redis    Redis    `yaml:"redis"`
+	Tokens   Tokens   `yaml:"tokens"`
+	Accounts Accounts `yaml:"accounts"`
+	AuthAPI  AuthAPI  `yaml:"auth_api"`
+}
+
+// Database says where users, sessions and (without Redis) revocations live.
+type Database struct {
+	// URL is "sqlite:PATH" (the embedded default, sqlite:data/authgate.db)
+	// or "postgres://user:pass@host:5432/db?sslmode=disable".
+	URL string `yaml:"url"`
+}
+
+// Redis is optional. Without it the denylist is kept in the database and the
+// login throttle in memory.
+type Redis struct {
+	URL string `yaml:"url"` // redis://127.0.0.1:6379/0; "" = no Redis
+	// OnError decides what protected routes do while the denylist mirror
+	// cannot be trusted: "deny" (default, fail closed with 503) or "allow".
+	OnError string `yaml:"on_error"`
+	// KeyPrefix namespaces every key and channel authgate uses, so several
+	// deployments (and tests) can share one Redis. Default "authgate:".
+	KeyPrefix string `yaml:"key_prefix"`
+}
+
+// Tokens configures access-token signing and verification.
+type Tokens struct {
+	Issuer    string `yaml:"issuer"`    // default "authgate"
+	Audience  string `yaml:"audience"`  // default "authgate"
+	Algorithm string `yaml:"algorithm"` // HS256 (default) | RS256 | ES256 | EdDSA
+	// Secret is the HS256 key, at least 32 bytes. Empty: one is generated on
+	// first start and kept (0600) beside the SQLite database or under data/.
+	Secret string `yaml:"secret"`
+	// PrivateKeyFile is a PEM private key for RS256, ES256 or EdDSA.
+	PrivateKeyFile string `yaml:"private_key_file"`
+	// VerifyKeys are extra keys still accepted for verification during a
+	// rotation: PEM files or JWKS URLs.
+	VerifyKeys []string      `yaml:"verify_keys"`
+	AccessTTL  conf.Duration `yaml:"access_ttl"`  // default 15m
+	RefreshTTL conf.Duration `yaml:"refresh_ttl"` // default 168h
+}
+
+// Accounts configures registration and password rules.
+type Accounts struct {
+	Registration      string `yaml:"registration"`        // open (default) | closed
+	BcryptCost        int    `yaml:"bcrypt_cost"`         // default 12; 10..16
+	MinPasswordLength int    `yaml:"min_password_length"` // default 8
+}
+
+// AuthAPI configures the /auth endpoints and the browser session cookie.
+type AuthAPI struct {
+	Prefix     string `yaml:"prefix"`      // default "/auth"
+	CookieName string `yaml:"cookie_name"` // default "authgate"; sent as __Host-<name>
+	// LoginLimit is failed logins allowed per username and per client IP,
+	// as "N/unit" with unit sec, min or hour. Default "5/min".
+	LoginLimit string `yaml:"login_limit"`
+}

@@ -1,0 +1,76 @@
+package gateway
+
+import (
+	"github.com/authgate/authgate/authn"
+	"github.com/authgate/authgate/upstream"
+)
+
+// Config is the whole of config.yaml. It composes the sections that authn
+// and upstream own (inlined, so their keys are top-level) with the ones the
+// gateway reads itself.
+type Config struct {
+	Listen         Listen   `yaml:"listen"`
+	TLS            TLS      `yaml:"tls"`
+	TrustedProxies []string `yaml:"trusted_proxies"` // CIDRs or addresses whose X-Forwarded-* are believed
+
+	Authn    authn.Config    `yaml:",inline"`
+	Upstream upstream.Config `yaml:",inline"`
+
+	Routes []Route `yaml:"routes"`
+
+	// file is where the config was read from; problems are reported
+	// relative to it.
+	file string
+}
+
+// Listen says where the gateway listens. An empty address disables that
+// listener.
+type Listen struct {
+	HTTPS string `yaml:"https"` // default ":8443"
+	HTTP  string `yaml:"http"`  // default ":8080"
+	Ops   string `yaml:"ops"`   // default "127.0.0.1:9090"
+}
+
+// TLS chooses how the https listener gets its certificate.
+type TLS struct {
+	Mode     string `yaml:"mode"` // acme | files | self_signed (default) | off
+	ACME     ACME   `yaml:"acme"`
+	CertFile string `yaml:"cert_file"` // mode files
+	KeyFile  string `yaml:"key_file"`  // mode files
+	// HSTS is the Strict-Transport-Security value sent on https answers.
+	// Default "max-age=31536000"; "" disables.
+	HSTS *string `yaml:"hsts"`
+}
+
+// ACME configures autocert.
+type ACME struct {
+	Email string `yaml:"email"`
+	// Hosts are the names certificates may be requested for. Empty: every
+	// exact host named in routes. Never open to any SNI name.
+	Hosts        []string `yaml:"hosts"`
+	DirectoryURL string   `yaml:"directory_url"` // default Let's Encrypt production
+	CAFile       string   `yaml:"ca_file"`       // extra roots for the directory (Pebble in tests)
+	// Cache is a directory, or "database" to share certificates between
+	// instances through the configured database. Default certs/acme.
+	Cache string `yaml:"cache"`
+}
+
+// Route is one entry under routes: which requests it matches and what they
+// need before they reach the upstream.
+type Route struct {
+	Name     string   `yaml:"name"`    // unique; default derived from hosts and path
+	Hosts    []string `yaml:"hosts"`   // exact names or "*.example.com"; empty = any host
+	Path     string   `yaml:"path"`    // prefix, matched on whole segments of the cleaned path
+	Methods  []string `yaml:"methods"` // empty = any method
+	Auth     string   `yaml:"auth"`    // public | required
+	Roles    []string `yaml:"roles"`   // the user needs one of them; implies auth: required
+	Upstream string   `yaml:"upstream"`
+	// StripPrefix removes Path from the request path before proxying.
+	StripPrefix bool `yaml:"strip_prefix"`
+	// LoginRedirect sends browsers without a session to the login page
+	// instead of answering 401. Default true.
+	LoginRedirect *bool `yaml:"login_redirect"`
+	// ForwardToken passes the Authorization header and the gateway's
+	// cookies on to the upstream. Default false: they are removed.
+	ForwardToken bool `yaml:"forward_token"`
+}
