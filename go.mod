@@ -3,6 +3,7 @@ module github.com/authgate/authgate
 go 1.26.0
 
 require (
+	github.com/golang-jwt/jwt/v5 v5.3.1
 	github.com/jmoiron/sqlx v1.4.0
 	github.com/lib/pq v1.12.3
 	gopkg.in/yaml.v3 v3.0.1
