@@ -59,6 +59,9 @@ var weakSecrets = []string{
 	"jwtsecret",
 }
 
+// errWeakSecret is the refusal of a secret listed in weakSecrets.
+var errWeakSecret = errors.New("is a well-known sample secret that anyone can sign tokens with")
+
 // signingMethod maps a configured algorithm to golang-jwt's implementation.
 func signingMethod(alg string) jwt.SigningMethod {
 	switch alg {
@@ -79,7 +82,13 @@ func signingMethod(alg string) jwt.SigningMethod {
 func checkSecret(secret []byte) error {
 	norm := strings.ToLower(strings.TrimSpace(string(secret)))
 	if slices.Contains(weakSecrets, norm) {
-		return errors.New("is a well-known sample secret that anyone can sign tokens with: generate one with `authgate keygen --alg HS256`")
+		return fmt.Errorf("%w: generate one with `authgate keygen --alg HS256`", errWeakSecret)
+	}
+	// A PEM file given as an HS256 secret is almost certainly a public key:
+	// using its text as the HMAC key is the classic algorithm-confusion
+	// forgery (anyone holding the public key could sign).
+	if strings.Contains(string(secret), "-----BEGIN") {
+		return errors.New("is a PEM key, not a secret: HS256 needs a random secret; for RS256, ES256 or EdDSA set tokens.algorithm")
 	}
 	if len(secret) < minSecretBytes {
 		return fmt.Errorf("is %d bytes: HS256 needs at least %d (generate one with `authgate keygen --alg HS256`)", len(secret), minSecretBytes)
