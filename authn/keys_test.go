@@ -112,10 +112,16 @@ func TestNewTokensConfig(t *testing.T) {
 		{name: "fail-verify-key-url-for-hs256", alg: AlgHS256, mod: func(t *testing.T, c *Tokens) { c.VerifyKeys = []string{"https://127.0.0.1:1/jwks.json"} }, want: []string{"tokens.verify_keys[0]"}},
 		{name: "fail-verify-key-wrong-type", alg: AlgES256, mod: func(t *testing.T, c *Tokens) { c.VerifyKeys = []string{testdataKey("rsa2048-b.pem")} }, want: []string{"tokens.verify_keys[0]"}},
 		{name: "fail-verify-key-rsa-1024", alg: AlgRS256, mod: func(t *testing.T, c *Tokens) { c.VerifyKeys = []string{testdataKey("rsa1024.pem")} }, want: []string{"tokens.verify_keys[0]"}},
-		{name: "fail-verify-key-secret-too-short", alg: AlgHS256, mod: func(t *testing.T, c *Tokens) { c.VerifyKeys = []string{writeTestFile(t, "old.secret", []byte("short\n"))} }, want: []string{"tokens.verify_keys[0]"}},
-		{name: "fail-verify-key-secret-weak", alg: AlgHS256, mod: func(t *testing.T, c *Tokens) { c.VerifyKeys = []string{writeTestFile(t, "old.secret", []byte("your-256-bit-secret\n"))} }, want: []string{"tokens.verify_keys[0]"}},
+		{name: "fail-verify-key-secret-too-short", alg: AlgHS256, mod: func(t *testing.T, c *Tokens) {
+			c.VerifyKeys = []string{writeTestFile(t, "old.secret", []byte("short\n"))}
+		}, want: []string{"tokens.verify_keys[0]"}},
+		{name: "fail-verify-key-secret-weak", alg: AlgHS256, mod: func(t *testing.T, c *Tokens) {
+			c.VerifyKeys = []string{writeTestFile(t, "old.secret", []byte("your-256-bit-secret\n"))}
+		}, want: []string{"tokens.verify_keys[0]"}},
 		{name: "fail-verify-key-pem-as-hs256-secret", alg: AlgHS256, mod: func(t *testing.T, c *Tokens) { c.VerifyKeys = []string{testdataKey("rsa2048-b.pem")} }, want: []string{"tokens.verify_keys[0]"}},
-		{name: "fail-secret-is-pem", alg: AlgHS256, mod: func(t *testing.T, c *Tokens) { c.Secret = string(pkixPEM(t, readTestKey(t, testdataKey("ec256-a.pem")))) }, want: []string{"tokens.secret"}},
+		{name: "fail-secret-is-pem", alg: AlgHS256, mod: func(t *testing.T, c *Tokens) {
+			c.Secret = string(pkixPEM(t, readTestKey(t, testdataKey("ec256-a.pem"))))
+		}, want: []string{"tokens.secret"}},
 		{name: "fail-verify-key-missing-file", alg: AlgES256, mod: func(t *testing.T, c *Tokens) {
 			c.VerifyKeys = append(c.VerifyKeys, filepath.Join(t.TempDir(), "missing.pem"))
 		}, want: []string{"tokens.verify_keys[1]"}},
