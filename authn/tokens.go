@@ -289,8 +289,8 @@ func (t *AccessTokens) verify(token string, ks *keySet) (*Identity, error) {
 		Roles:     c.Roles,
 		SessionID: c.SessionID,
 		TokenID:   c.ID,
-		IssuedAt:  c.IssuedAt.Time,
-		ExpiresAt: c.ExpiresAt.Time,
+		IssuedAt:  c.IssuedAt.UTC(),
+		ExpiresAt: c.ExpiresAt.UTC(),
 	}), nil
 }
 
