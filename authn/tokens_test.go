@@ -342,3 +342,21 @@ func BenchmarkVerifyES256CachedParallel(b *testing.B) {
 		}
 	})
 }
+
+// SignAssertion runs once per proxied request when identity_headers.assertion
+// is set: its cost is a signature.
+func benchmarkSignAssertion(b *testing.B, alg string) {
+	f := newFixture(b, alg)
+	id := NewIdentity(Identity{UserID: "42", Username: "alice", Roles: []string{"dev"}, SessionID: "s", TokenID: "t"})
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := f.tokens.SignAssertion(id, "billing", time.Minute); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkSignAssertionHS256(b *testing.B) { benchmarkSignAssertion(b, AlgHS256) }
+func BenchmarkSignAssertionES256(b *testing.B) { benchmarkSignAssertion(b, AlgES256) }
+func BenchmarkSignAssertionEdDSA(b *testing.B) { benchmarkSignAssertion(b, AlgEdDSA) }
+func BenchmarkSignAssertionRS256(b *testing.B) { benchmarkSignAssertion(b, AlgRS256) }
