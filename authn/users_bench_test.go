@@ -11,7 +11,7 @@ import (
 // The two ways a login fails must cost the same, so that timing does not
 // reveal which usernames exist. Compare the medians of
 //
-//	go test -run '^$' -bench 'BenchmarkLogin' -count 5 ./authn/
+//	go test -run '^$' -bench 'BenchmarkLogin' -benchtime 10x -count 5 ./authn/
 //
 // (they should be within a few percent; both are one lookup and one bcrypt
 // verification at the default cost). Benchmarks, not a test: tests never
