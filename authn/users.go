@@ -1,0 +1,405 @@
+package authn
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/authgate/authgate/internal/conf"
+)
+
+// User is an account as callers see it. The password hash never leaves
+// this file.
+type User struct {
+	ID                int64
+	Username          string // NFKC form, as typed at registration
+	Email             string
+	IsActive          bool
+	Roles             []string // sorted, never nil
+	CreatedAt         time.Time
+	PasswordChangedAt time.Time // zero if the password was never changed
+}
+
+// NewUser is what the admin path (authgate user add) creates.
+type NewUser struct {
+	Username string
+	Email    string
+	Password string
+	Roles    []string
+}
+
+// Defaults of the accounts section, which NewUsers applies to zero fields,
+// and its registration values.
+const (
+	defaultBcryptCost        = 12
+	defaultMinPasswordLength = 8
+	registrationOpen         = "open"
+	registrationClosed       = "closed"
+)
+
+// Users is the account store: registration, login and the admin
+// operations, on PostgreSQL or SQLite through one code path. Safe for
+// concurrent use.
+type Users struct {
+	db     *DB
+	open   bool // self-registration allowed
+	hasher *passwordHasher
+	policy passwordPolicy
+	closed error            // database/sql's error for a closed DB, see closedDBError
+	now    func() time.Time // the clock; tests set it
+}
+
+// NewUsers builds the account store on db, an opened (migrated) database.
+// Zero fields of cfg take the defaults (registration open, bcrypt cost 12,
+// minimum password length 8); values out of range are an error, reported
+// per key. It fills the normalised keys of rows written by the original
+// service (backfillKeys) and fails, naming the rows, if two of them are the
+// same account after normalisation.
+func NewUsers(ctx context.Context, db *DB, cfg Accounts) (*Users, error) {
+	if db == nil {
+		return nil, errors.New("users: no database")
+	}
+	if cfg.Registration == "" {
+		cfg.Registration = registrationOpen
+	}
+	if cfg.BcryptCost == 0 {
+		cfg.BcryptCost = defaultBcryptCost
+	}
+	if cfg.MinPasswordLength == 0 {
+		cfg.MinPasswordLength = defaultMinPasswordLength
+	}
+	var p conf.Problems
+	if cfg.Registration != registrationOpen && cfg.Registration != registrationClosed {
+		p.Addf("accounts.registration", "%q must be open or closed", cfg.Registration)
+	}
+	// Below 10 is too cheap for 2020s hardware (OWASP); above 16 a login
+	// takes seconds.
+	if cfg.BcryptCost < 10 || cfg.BcryptCost > 16 {
+		p.Addf("accounts.bcrypt_cost", "%d must be between 10 and 16", cfg.BcryptCost)
+	}
+	// NIST SP 800-63B §5.1.1.2: at least 8 characters.
+	if cfg.MinPasswordLength < 8 || cfg.MinPasswordLength > 128 {
+		p.Addf("accounts.min_password_length", "%d must be between 8 and 128", cfg.MinPasswordLength)
+	}
+	if err := p.Err(); err != nil {
+		return nil, err
+	}
+	return newUsers(ctx, db, cfg)
+}
+
+// newUsers builds the store from a validated cfg. Tests call it directly
+// to hash at bcrypt's minimum cost.
+func newUsers(ctx context.Context, db *DB, cfg Accounts) (*Users, error) {
+	hasher, err := newPasswordHasher(cfg.BcryptCost)
+	if err != nil {
+		return nil, fmt.Errorf("users: %w", err)
+	}
+	u := &Users{
+		db:     db,
+		open:   cfg.Registration == registrationOpen,
+		hasher: hasher,
+		policy: passwordPolicy{minRunes: cfg.MinPasswordLength, common: commonPasswords()},
+		closed: closedDBError(),
+		now:    time.Now,
+	}
+	if err := u.backfillKeys(ctx); err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// userColumns are selected (or returned) for every User; the password hash
+// is read only where it is needed.
+const userColumns = `id, username, email, is_active, roles, created_at, password_changed_at`
+
+// userRow is a users row as scanned. Columns of the original service's
+// table are nullable there (SQLAlchemy's default), hence the Null types:
+// a NULL is_active reads as disabled, as it did in the original.
+type userRow struct {
+	ID                int64          `db:"id"`
+	Username          sql.NullString `db:"username"`
+	Email             sql.NullString `db:"email"`
+	IsActive          sql.NullBool   `db:"is_active"`
+	Roles             string         `db:"roles"`
+	CreatedAt         sql.NullTime   `db:"created_at"`
+	PasswordChangedAt sql.NullTime   `db:"password_changed_at"`
+	HashedPassword    sql.NullString `db:"hashed_password"`
+}
+
+func (r *userRow) user() *User {
+	u := &User{
+		ID:       r.ID,
+		Username: r.Username.String,
+		Email:    r.Email.String,
+		IsActive: r.IsActive.Valid && r.IsActive.Bool,
+		Roles:    splitRoles(r.Roles),
+	}
+	if r.CreatedAt.Valid {
+		u.CreatedAt = r.CreatedAt.Time.UTC()
+	}
+	if r.PasswordChangedAt.Valid {
+		u.PasswordChangedAt = r.PasswordChangedAt.Time.UTC()
+	}
+	return u
+}
+
+// storedTime is how every time is written: UTC (a PostgreSQL TIMESTAMP has
+// no zone), no monotonic reading, microseconds (PostgreSQL's precision, so a
+// value reads back equal on both databases). On SQLite the text forms of
+// such times sort like the times, which the expiry queries rely on.
+func storedTime(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
+func (u *Users) err(ctx context.Context, op string, err error) error {
+	return accountStoreError(ctx, u.closed, op, err)
+}
+
+// Register creates an account from the public registration endpoint: no
+// roles, active. ErrRegistrationClosed when accounts.registration is
+// closed; *ValidationError for a field that breaks a rule;
+// ErrUsernameTaken or ErrEmailTaken.
+func (u *Users) Register(ctx context.Context, username, email, password string) (*User, error) {
+	if !u.open {
+		return nil, ErrRegistrationClosed
+	}
+	return u.Create(ctx, NewUser{Username: username, Email: email, Password: password})
+}
+
+// Create creates an account on the admin path (the CLI), whatever the
+// registration setting, with the given roles.
+func (u *Users) Create(ctx context.Context, nu NewUser) (*User, error) {
+	username, ukey, err := normalizeUsername(nu.Username)
+	if err != nil {
+		return nil, err
+	}
+	email, ekey, err := normalizeEmail(nu.Email)
+	if err != nil {
+		return nil, err
+	}
+	roles, err := normalizeRoles(nu.Roles)
+	if err != nil {
+		return nil, err
+	}
+	if err := u.policy.check(nu.Password, username, email); err != nil {
+		return nil, err
+	}
+	hash, err := u.hasher.hash(nu.Password)
+	if err != nil {
+		return nil, err
+	}
+	now := storedTime(u.now())
+	var row userRow
+	err = u.db.QueryRowxContext(ctx, u.db.Rebind(`INSERT INTO users
+		(username, email, hashed_password, is_active, created_at, username_key, email_key, roles, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING `+userColumns),
+		username, email, hash, true, now, ukey, ekey, strings.Join(roles, ","), now).StructScan(&row)
+	if err != nil {
+		if constraint, ok := isUniqueViolation(err); ok {
+			return nil, u.whichTaken(ctx, constraint, ukey, ekey, err)
+		}
+		return nil, u.err(ctx, "create user", err)
+	}
+	return row.user(), nil
+}
+
+// whichTaken turns a unique violation on insert into ErrUsernameTaken or
+// ErrEmailTaken. PostgreSQL names the index (users_username_key_idx, or
+// the original service's ix_users_username / users_username_key); SQLite
+// only says so in its message text, which is not matched here: the keys
+// are looked up instead.
+func (u *Users) whichTaken(ctx context.Context, constraint, ukey, ekey string, cause error) error {
+	switch {
+	case strings.Contains(constraint, "username"):
+		return ErrUsernameTaken
+	case strings.Contains(constraint, "email"):
+		return ErrEmailTaken
+	}
+	var n int
+	err := u.db.GetContext(ctx, &n, u.db.Rebind(`SELECT COUNT(*) FROM users WHERE username_key = ?`), ukey)
+	if err != nil {
+		return u.err(ctx, "create user", err)
+	}
+	if n > 0 {
+		return ErrUsernameTaken
+	}
+	err = u.db.GetContext(ctx, &n, u.db.Rebind(`SELECT COUNT(*) FROM users WHERE email_key = ?`), ekey)
+	if err != nil {
+		return u.err(ctx, "create user", err)
+	}
+	if n > 0 {
+		return ErrEmailTaken
+	}
+	return u.err(ctx, "create user", cause)
+}
+
+// Authenticate checks a username and password. An unknown username and a
+// wrong password both return ErrInvalidCredentials after the same work (one
+// lookup, one bcrypt verification against a hash of the configured cost),
+// so neither the answer nor its timing tells a guesser which usernames
+// exist. ErrUserDisabled comes only after the password verified: whether
+// an account is disabled is not told to someone who cannot log in to it.
+// A hash in the legacy scheme or at another cost is replaced on success.
+func (u *Users) Authenticate(ctx context.Context, username, password string) (*User, error) {
+	if len(username) > usernameMaxInput {
+		u.hasher.verifyDummy(password)
+		return nil, ErrInvalidCredentials
+	}
+	var row userRow
+	err := u.db.QueryRowxContext(ctx, u.db.Rebind(`SELECT `+userColumns+`, hashed_password
+		FROM users WHERE username_key = ?`), usernameKey(username)).StructScan(&row)
+	if errors.Is(err, sql.ErrNoRows) {
+		u.hasher.verifyDummy(password)
+		return nil, ErrInvalidCredentials
+	}
+	if err != nil {
+		return nil, u.err(ctx, "authenticate", err)
+	}
+	ok, rehash := u.hasher.verify(row.HashedPassword.String, password)
+	if !ok {
+		return nil, ErrInvalidCredentials
+	}
+	user := row.user()
+	if !user.IsActive {
+		return nil, ErrUserDisabled
+	}
+	if rehash {
+		// Best effort: if the upgrade fails the old hash still verifies and
+		// the next login tries again. Compare-and-set on the old hash so a
+		// concurrent password change is never overwritten.
+		if hash, err := u.hasher.hash(password); err == nil {
+			_, _ = u.db.ExecContext(ctx, u.db.Rebind(`UPDATE users SET hashed_password = ?, updated_at = ?
+				WHERE id = ? AND hashed_password = ?`), hash, storedTime(u.now()), row.ID, row.HashedPassword.String)
+		}
+	}
+	return user, nil
+}
+
+// Get returns the user with id, or ErrNotFound.
+func (u *Users) Get(ctx context.Context, id int64) (*User, error) {
+	var row userRow
+	err := u.db.QueryRowxContext(ctx, u.db.Rebind(`SELECT `+userColumns+` FROM users WHERE id = ?`), id).StructScan(&row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("user %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return nil, u.err(ctx, "get user", err)
+	}
+	return row.user(), nil
+}
+
+// ByUsername returns the user whose username normalises like username, or
+// ErrNotFound.
+func (u *Users) ByUsername(ctx context.Context, username string) (*User, error) {
+	var row userRow
+	err := u.db.QueryRowxContext(ctx, u.db.Rebind(`SELECT `+userColumns+` FROM users WHERE username_key = ?`),
+		usernameKey(username)).StructScan(&row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("user %q: %w", username, ErrNotFound)
+	}
+	if err != nil {
+		return nil, u.err(ctx, "get user", err)
+	}
+	return row.user(), nil
+}
+
+// List returns every user, by id.
+func (u *Users) List(ctx context.Context) ([]User, error) {
+	rows, err := u.db.QueryxContext(ctx, `SELECT `+userColumns+` FROM users ORDER BY id`)
+	if err != nil {
+		return nil, u.err(ctx, "list users", err)
+	}
+	defer rows.Close()
+	out := []User{}
+	for rows.Next() {
+		var row userRow
+		if err := rows.StructScan(&row); err != nil {
+			return nil, u.err(ctx, "list users", err)
+		}
+		out = append(out, *row.user())
+	}
+	if err := rows.Err(); err != nil {
+		return nil, u.err(ctx, "list users", err)
+	}
+	return out, nil
+}
+
+// SetActive enables or disables an account. The caller ends its sessions
+// and denylists its tokens when disabling.
+func (u *Users) SetActive(ctx context.Context, username string, active bool) (*User, error) {
+	return u.update(ctx, "set active", username, `is_active = ?`, active)
+}
+
+// SetRoles replaces the roles of an account. Roles are 1–64 characters of
+// ASCII letters, digits and . _ : - (they travel comma-separated in a
+// header); they are de-duplicated and sorted.
+func (u *Users) SetRoles(ctx context.Context, username string, roles []string) (*User, error) {
+	roles, err := normalizeRoles(roles)
+	if err != nil {
+		return nil, err
+	}
+	return u.update(ctx, "set roles", username, `roles = ?`, strings.Join(roles, ","))
+}
+
+// SetPassword replaces the password of an account and records when, in
+// PasswordChangedAt: the caller revokes tokens issued before that time.
+func (u *Users) SetPassword(ctx context.Context, username, password string) (*User, error) {
+	user, err := u.ByUsername(ctx, username)
+	if err != nil {
+		return nil, err
+	}
+	if err := u.policy.check(password, user.Username, user.Email); err != nil {
+		return nil, err
+	}
+	hash, err := u.hasher.hash(password)
+	if err != nil {
+		return nil, err
+	}
+	return u.update(ctx, "set password", username, `hashed_password = ?, password_changed_at = ?`, hash, storedTime(u.now()))
+}
+
+// update sets columns (an SQL "a = ?, b = ?" list with its args) on the
+// user with username and returns the updated user.
+func (u *Users) update(ctx context.Context, op, username, set string, args ...any) (*User, error) {
+	args = append(args, storedTime(u.now()), usernameKey(username))
+	var row userRow
+	err := u.db.QueryRowxContext(ctx, u.db.Rebind(`UPDATE users SET `+set+`, updated_at = ?
+		WHERE username_key = ? RETURNING `+userColumns), args...).StructScan(&row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("user %q: %w", username, ErrNotFound)
+	}
+	if err != nil {
+		return nil, u.err(ctx, op, err)
+	}
+	return row.user(), nil
+}
+
+const roleMaxLen = 64
+
+// normalizeRoles checks, de-duplicates and sorts roles.
+func normalizeRoles(roles []string) ([]string, error) {
+	out := make([]string, 0, len(roles))
+	for _, r := range roles {
+		if r == "" || len(r) > roleMaxLen {
+			return nil, &ValidationError{Field: "roles", Msg: fmt.Sprintf("role %q must be 1 to %d characters long", r, roleMaxLen)}
+		}
+		for _, c := range r {
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == ':' || c == '-') {
+				return nil, &ValidationError{Field: "roles", Msg: fmt.Sprintf("role %q may contain only ASCII letters, digits and . _ : -", r)}
+			}
+		}
+		out = append(out, r)
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
+}
+
+// splitRoles parses the stored comma-separated roles.
+func splitRoles(s string) []string {
+	if s == "" {
+		return []string{}
+	}
+	return strings.Split(s, ",")
+}
