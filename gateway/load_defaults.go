@@ -40,9 +40,11 @@ const (
 // default — present(path) tells, from the YAML tree. A key written with no
 // value at all ("https:" or "https: ~") counts as present and empty.
 //
-// Routes are normalised here too: hosts lower-cased (without a trailing
-// dot or IPv6 brackets), methods upper-cased. A route without auth is
-// protected — "required" — so that forgetting the key fails closed.
+// Names are normalised here too: tls.acme.hosts and route hosts are
+// lower-cased without a trailing dot (route hosts also lose IPv6
+// brackets), route methods upper-cased. A route without auth is protected
+// — "required" — so that forgetting the key fails closed. A route without
+// path matches every path ("/").
 func applyDefaults(c *Config, present func(path string) bool) {
 	orDefault := func(s *string, v string) {
 		if *s == "" {
@@ -65,6 +67,9 @@ func applyDefaults(c *Config, present func(path string) bool) {
 	ifAbsent("listen.ops", &c.Listen.Ops, defaultOps)
 
 	orDefault(&c.TLS.Mode, "self_signed")
+	for i, h := range c.TLS.ACME.Hosts {
+		c.TLS.ACME.Hosts[i] = strings.ToLower(strings.TrimSuffix(h, "."))
+	}
 	orDefault(&c.TLS.ACME.DirectoryURL, defaultACMEURL)
 	orDefault(&c.TLS.ACME.Cache, defaultACMECache)
 	switch {

@@ -129,7 +129,7 @@ func Explain(c *Config, method, rawURL string) string {
 		b.WriteString("policy:   required: a valid token\n")
 	}
 	if rt.Auth != "public" {
-		if *rt.LoginRedirect {
+		if rt.LoginRedirect == nil || *rt.LoginRedirect { // nil: the default, true
 			fmt.Fprintf(&b, "no token: 401 for API clients; browsers are sent to %s/login\n", c.Authn.AuthAPI.Prefix)
 		} else {
 			b.WriteString("no token: 401\n")
