@@ -106,13 +106,16 @@ func (l Loader) Parse(file string, data []byte) (*Config, error) {
 	if err != nil {
 		return nil, errors.Join(append(envErrs, err)...)
 	}
-	w := &schemaWalker{file: file, lookup: lookup, index: map[string]nodeRef{}, expanded: map[*yaml.Node]bool{}}
+	w := &schemaWalker{file: file, lookup: lookup, index: map[string]*yaml.Node{}, expanded: map[*yaml.Node]bool{}}
 	cfg := &Config{file: file}
 	var decodeErr error
 	if doc != nil {
 		root := doc.Content[0]
-		w.index[""] = nodeRef{key: root, value: root}
+		w.index[""] = root
 		w.walk("", root, reflect.TypeFor[Config]())
+		if w.tooBig != nil {
+			return nil, errors.Join(append(envErrs, w.tooBig)...)
+		}
 		decodeErr = root.Decode(cfg)
 	}
 	applyDefaults(cfg, w.present)

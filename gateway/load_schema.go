@@ -19,17 +19,21 @@ import (
 type schemaWalker struct {
 	file     string
 	lookup   func(string) (string, bool) // environment, then .env
-	index    map[string]nodeRef          // key path → where it is
+	index    map[string]*yaml.Node       // key path → its key (a sequence item: the item)
 	expanded map[*yaml.Node]bool         // an alias revisits its anchor: expand once
 	problems []*ConfigError
 	// structural are the paths of values that could not be decoded as
 	// written. Validate sees the zero value there, so its problems at or
 	// under these paths are consequences, not news.
 	structural []string
+	visits     int          // nodes walked, aliases followed included
+	tooBig     *ConfigError // set when visits passed maxWalk
 }
 
-// nodeRef is a key and its value; for a sequence item both are the item.
-type nodeRef struct{ key, value *yaml.Node }
+// maxWalk bounds the walk: aliases can make a small file describe an
+// exponential number of values ("billion laughs"). A real config has a
+// few thousand at most.
+const maxWalk = 100_000
 
 func (w *schemaWalker) add(n *yaml.Node, path string, structural bool, format string, args ...any) {
 	w.problems = append(w.problems, &ConfigError{File: w.file, Line: n.Line, Col: n.Column, Path: path, Msg: fmt.Sprintf(format, args...)})
@@ -49,8 +53,8 @@ func (w *schemaWalker) present(path string) bool {
 // or when it is not written, its nearest written parent.
 func (w *schemaWalker) position(path string) *yaml.Node {
 	for {
-		if ref, ok := w.index[path]; ok {
-			return ref.key
+		if n, ok := w.index[path]; ok {
+			return n
 		}
 		if path == "" {
 			return &yaml.Node{}
@@ -84,6 +88,13 @@ func (w *schemaWalker) coveredByStructural(path string) bool {
 
 // walk checks node n, found at path, against type t.
 func (w *schemaWalker) walk(path string, n *yaml.Node, t reflect.Type) {
+	if w.visits++; w.visits > maxWalk {
+		if w.tooBig == nil {
+			w.tooBig = &ConfigError{File: w.file, Line: n.Line, Col: n.Column, Path: path,
+				Msg: fmt.Sprintf("the config expands to more than %d values: aliases nested too deep", maxWalk)}
+		}
+		return
+	}
 	for n.Kind == yaml.AliasNode {
 		n = n.Alias
 	}
@@ -149,7 +160,7 @@ func (w *schemaWalker) mapping(path string, n *yaml.Node, t reflect.Type) {
 			continue
 		}
 		p := conf.Join(path, k.Value)
-		w.index[p] = nodeRef{key: k, value: v}
+		w.index[p] = k
 		w.walk(p, v, ft)
 	}
 }
@@ -170,7 +181,7 @@ func (w *schemaWalker) dict(path string, n *yaml.Node, t reflect.Type) {
 			continue
 		}
 		p := conf.Join(path, k.Value)
-		w.index[p] = nodeRef{key: k, value: v}
+		w.index[p] = k
 		w.walk(p, v, t.Elem())
 	}
 }
@@ -189,7 +200,7 @@ func (w *schemaWalker) list(path string, n *yaml.Node, t reflect.Type) {
 	}
 	for i, item := range n.Content {
 		p := fmt.Sprintf("%s[%d]", path, i)
-		w.index[p] = nodeRef{key: item, value: item}
+		w.index[p] = item
 		w.walk(p, item, t.Elem())
 	}
 }

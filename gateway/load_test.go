@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -382,5 +383,23 @@ func TestWellKnownSecretsRefused(t *testing.T) {
 		if err != nil && strings.Contains(err.Error(), s) {
 			t.Errorf("secret %q: the error repeats the secret: %v", s, err)
 		}
+	}
+}
+
+func TestLoadAliasBomb(t *testing.T) {
+	// 400 aliases of a route whose hosts are 400 names: 160,000 values
+	// from a file of a few kilobytes.
+	var b strings.Builder
+	b.WriteString("x-hosts: &h [h0.example.com")
+	for i := 1; i < 400; i++ {
+		fmt.Fprintf(&b, ", h%d.example.com", i)
+	}
+	b.WriteString("]\nroutes:\n  - &r {path: /, hosts: *h, upstream: builtin:echo}\n")
+	for range 399 {
+		b.WriteString("  - *r\n")
+	}
+	_, err := Loader{LookupEnv: envMap(nil)}.Parse("config.yaml", []byte(b.String()))
+	if err == nil || !strings.Contains(err.Error(), "aliases nested too deep") {
+		t.Errorf("Parse(alias bomb) = %.300v; want it stopped", err)
 	}
 }

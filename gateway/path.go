@@ -19,8 +19,8 @@ func badPath(reason string) error { return fmt.Errorf("%w: %s", ErrBadPath, reas
 //
 // Gateways have let protected paths through as public whenever they decided
 // on one spelling of a path and the upstream read another: Envoy did not
-// resolve ".." (CVE-2019-9901), Traefik and Oathkeeper have shipped fixes
-// for encoded-slash and unescaped-path matching, and ";" parameters let
+// resolve ".." (CVE-2019-9901), Traefik and Oathkeeper have had
+// path-matching bypasses of the same kind, and ";" parameters let
 // "/admin;x" past nginx to Tomcat's /admin (Orange Tsai, "Breaking Parser
 // Logic", Black Hat 2018). So every rule below either rewrites to the
 // spelling an upstream would resolve to, or rejects a spelling whose
@@ -37,7 +37,8 @@ func badPath(reason string) error { return fmt.Errorf("%w: %s", ErrBadPath, reas
 //   - Rejected, raw or encoded: "/" as %2F (an upstream that decodes it sees
 //     another path), "\" (Windows servers and some frameworks treat it as
 //     "/"), ";" (Tomcat, Jetty and Spring strip ";params" from segments, so
-//     "/admin;x" reaches /admin), NUL and other control characters (C
+//     "/admin;x" reaches /admin; Spring Security's StrictHttpFirewall
+//     refuses them for that reason), NUL and other control characters (C
 //     string truncation, log injection). Malformed escapes are rejected.
 //   - "%25" followed by two hex digits is rejected: it is a double encoding
 //     ("%252F"), harmless only if no component decodes twice.
@@ -57,10 +58,12 @@ func badPath(reason string) error { return fmt.Errorf("%w: %s", ErrBadPath, reas
 //   - A trailing slash is kept, and a trailing dot segment leaves one, as
 //     in RFC 3986 ("/a/b/.." is "/a/").
 //
-// The result is idempotent. A path that is already canonical is returned as
-// is without allocating. Matching on the result is case-insensitive (see
-// Router.Match); the result itself keeps the client's case, which is what
-// the upstream receives.
+// The result is still an escaped path (only the escapes above remain):
+// the proxy sends it as the outgoing URL's RawPath, with its decoding as
+// Path. It is idempotent. A path that is already canonical is returned as
+// is without allocating. Matching on it is case-insensitive (see
+// Router.Match); it keeps the client's case, which is what the upstream
+// receives.
 func CanonicalPath(escapedPath string) (string, error) {
 	if escapedPath == "" || escapedPath[0] != '/' {
 		return "", badPath(`must start with "/"`)
