@@ -1,0 +1,292 @@
+package authn
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/authgate/authgate/internal/conf"
+)
+
+// Validate reports every problem in the database, redis, tokens, accounts
+// and auth_api sections, with key paths from the top of the file
+// ("tokens.secret"). It expects defaults to have been applied (gateway's
+// loader does that, and resolves relative file names against the config
+// file's directory). It changes nothing; it may stat key files.
+//
+// No message repeats a secret, a password or a URL that may carry one.
+func (c *Config) Validate() error {
+	var p conf.Problems
+	c.Database.validate(&p)
+	c.Redis.validate(&p)
+	c.Tokens.validate(&p)
+	c.Accounts.validate(&p)
+	c.AuthAPI.validate(&p)
+	return p.Err()
+}
+
+func (d Database) validate(p *conf.Problems) {
+	const rule = "must be sqlite:PATH or postgres://user:pass@host:5432/db"
+	switch {
+	case strings.HasPrefix(d.URL, "sqlite:"):
+		if strings.TrimPrefix(strings.TrimPrefix(d.URL, "sqlite:"), "//") == "" {
+			p.Addf("database.url", "sqlite URL has no file path: %s", rule)
+		}
+	case strings.HasPrefix(d.URL, "postgres://"), strings.HasPrefix(d.URL, "postgresql://"):
+		if u, err := url.Parse(d.URL); err != nil || u.Host == "" {
+			p.Addf("database.url", "PostgreSQL URL cannot be parsed or has no host: %s", rule)
+		}
+	default:
+		// The URL is not repeated: it may hold a password.
+		p.Addf("database.url", "unsupported scheme: %s", rule)
+	}
+}
+
+func (r Redis) validate(p *conf.Problems) {
+	if r.URL != "" {
+		u, err := url.Parse(r.URL)
+		switch {
+		case err != nil:
+			p.Addf("redis.url", "cannot be parsed: write redis://host:6379/0 or rediss:// for TLS")
+		case u.Scheme != "redis" && u.Scheme != "rediss":
+			p.Addf("redis.url", "unsupported scheme %q: write redis://host:6379/0 or rediss:// for TLS", u.Scheme)
+		case u.Host == "":
+			p.Addf("redis.url", "has no host: write redis://host:6379/0")
+		}
+	}
+	switch r.OnError {
+	case "deny", "allow":
+	default:
+		p.Addf("redis.on_error", "%q must be deny (fail closed) or allow", r.OnError)
+	}
+	if r.KeyPrefix == "" {
+		p.Addf("redis.key_prefix", "must not be empty")
+	}
+}
+
+// minSecretBytes is the shortest HS256 secret accepted: RFC 7518 §3.2
+// requires a key at least as long as the hash output, 256 bits.
+const minSecretBytes = 32
+
+// maxAccessTTL bounds access_ttl: revocation relies on the denylist for the
+// whole life of an access token, so a long one widens the window that
+// logout and password changes must cover.
+const maxAccessTTL = 24 * time.Hour
+
+func (t Tokens) validate(p *conf.Problems) {
+	if t.Issuer == "" {
+		p.Addf("tokens.issuer", "must not be empty")
+	}
+	if t.Audience == "" {
+		p.Addf("tokens.audience", "must not be empty")
+	}
+	switch t.Algorithm {
+	case "HS256":
+		if t.PrivateKeyFile != "" {
+			p.Addf("tokens.private_key_file", "must be empty with algorithm HS256, whose key is tokens.secret")
+		}
+		secretProblem(p, t.Secret)
+	case "RS256", "ES256", "EdDSA":
+		if t.Secret != "" {
+			p.Addf("tokens.secret", "must be empty with algorithm %s, whose key is tokens.private_key_file", t.Algorithm)
+		}
+		if t.PrivateKeyFile == "" {
+			p.Addf("tokens.private_key_file", "required with algorithm %s: a PEM private key (authgate keygen --alg %s)", t.Algorithm, t.Algorithm)
+		} else if err := keyFileProblem(t.PrivateKeyFile); err != nil {
+			p.Add("tokens.private_key_file", err)
+		}
+	default:
+		// Spelled as in RFC 7518 §3.1 and RFC 8037 §3.1, exactly: a JOSE
+		// library compares "alg" case-sensitively.
+		msg := fmt.Sprintf("%q is not supported: must be one of HS256, RS256, ES256, EdDSA", t.Algorithm)
+		for _, a := range []string{"HS256", "RS256", "ES256", "EdDSA"} {
+			if strings.EqualFold(a, t.Algorithm) {
+				msg += fmt.Sprintf(" (spelled exactly; did you mean %q?)", a)
+			}
+		}
+		p.Addf("tokens.algorithm", "%s", msg)
+	}
+	for i, k := range t.VerifyKeys {
+		kp := fmt.Sprintf("tokens.verify_keys[%d]", i)
+		if strings.Contains(k, "://") {
+			if err := jwksURLProblem(k); err != nil {
+				p.Add(kp, err)
+			}
+			continue
+		}
+		if err := keyFileProblem(k); err != nil {
+			p.Add(kp, err)
+		}
+	}
+	if t.AccessTTL <= 0 {
+		p.Addf("tokens.access_ttl", "must be greater than 0")
+	} else if t.AccessTTL.D() > maxAccessTTL {
+		p.Addf("tokens.access_ttl", "%s is too long: at most 24h (revocation must cover an access token's whole life)", t.AccessTTL)
+	}
+	if t.RefreshTTL <= t.AccessTTL {
+		p.Addf("tokens.refresh_ttl", "%s must be longer than access_ttl (%s)", t.RefreshTTL, t.AccessTTL)
+	}
+}
+
+func secretProblem(p *conf.Problems, s string) {
+	switch {
+	case s == "":
+		// Empty: a secret is generated on first start and kept.
+	case WellKnownSecret(s):
+		p.Addf("tokens.secret", "is a well-known example value that anyone can sign tokens with: generate one with `authgate keygen` or leave it empty")
+	case len(s) < minSecretBytes:
+		p.Addf("tokens.secret", "is %d bytes: at least %d are required (RFC 7518 §3.2); generate one with `authgate keygen` or leave it empty", len(s), minSecretBytes)
+	}
+}
+
+// WellKnownSecret reports whether s is a signing secret published in
+// tutorials, sample configs or JWT debuggers, compared without case and
+// surrounding space, or a single character repeated. Tokens signed with
+// one can be forged by anyone, so authgate refuses to start with one.
+func WellKnownSecret(s string) bool {
+	s = strings.ToLower(strings.TrimSpace(s))
+	if s == "" {
+		return false
+	}
+	if strings.Count(s, s[:1]) == len(s) {
+		return true // "aaaa…", "0000…"
+	}
+	switch s {
+	case "secret", "secretkey", "secret_key", "secret-key", "mysecret", "my-secret",
+		"my_secret", "mysecretkey", "my-secret-key", "supersecret", "super-secret",
+		"changeme", "change-me", "change_me", "changethis", "password", "test",
+		"default", "jwtsecret", "jwt-secret", "jwt_secret", "your-secret-key",
+		"your_secret_key", "your-secret", "your-256-bit-secret", // jwt.io, before 2024
+		"a-string-secret-at-least-256-bits-long", // jwt.io's current default
+		// Supabase's self-hosting sample.
+		"your-super-secret-jwt-token-with-at-least-32-characters-long",
+		"super-secret-jwt-token-with-at-least-32-characters-long",
+		// The FastAPI "OAuth2 with JWT" tutorial, which the service authgate
+		// replaces was built from.
+		"09d25e094faa6ca2556c818166b7a9563b93f7099f6f0f4caa6cf63b88e8d3e7":
+		return true
+	}
+	return false
+}
+
+func (a Accounts) validate(p *conf.Problems) {
+	switch a.Registration {
+	case "open", "closed":
+	default:
+		p.Addf("accounts.registration", "%q must be open or closed", a.Registration)
+	}
+	if a.BcryptCost < 10 || a.BcryptCost > 16 {
+		// Below 10 is too cheap to brute-force offline; above 16 a login
+		// takes seconds of CPU and becomes a denial-of-service lever.
+		p.Addf("accounts.bcrypt_cost", "%d is out of range: must be 10 to 16", a.BcryptCost)
+	}
+	if a.MinPasswordLength < 8 || a.MinPasswordLength > 1024 {
+		p.Addf("accounts.min_password_length", "%d is out of range: must be 8 (NIST SP 800-63B §3.1.1.2) to 1024", a.MinPasswordLength)
+	}
+}
+
+func (a AuthAPI) validate(p *conf.Problems) {
+	switch pre := a.Prefix; {
+	case !strings.HasPrefix(pre, "/"):
+		p.Addf("auth_api.prefix", "%q must start with \"/\"", pre)
+	case pre == "/":
+		p.Addf("auth_api.prefix", "must not be \"/\": the auth API needs a path of its own, e.g. /auth")
+	case strings.HasSuffix(pre, "/"):
+		p.Addf("auth_api.prefix", "%q must not end with \"/\"", pre)
+	case path.Clean(pre) != pre:
+		p.Addf("auth_api.prefix", "%q is not a clean path: write %q", pre, path.Clean(pre))
+	case strings.IndexFunc(pre, func(r rune) bool { return !isPrefixRune(r) }) >= 0:
+		p.Addf("auth_api.prefix", "%q may only hold letters, digits and -._~/", pre)
+	}
+	if !isCookieToken(a.CookieName) {
+		p.Addf("auth_api.cookie_name", "%q is not a valid cookie name: use letters, digits and -_ (RFC 6265 §4.1.1)", a.CookieName)
+	}
+	if _, _, err := ParseRate(a.LoginLimit); err != nil {
+		p.Add("auth_api.login_limit", err)
+	}
+}
+
+func isPrefixRune(r rune) bool {
+	return 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || strings.ContainsRune("-._~/", r)
+}
+
+// isCookieToken reports whether s is an RFC 6265 §4.1.1 cookie-name: an
+// RFC 2616 token (visible ASCII without separators).
+func isCookieToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte(`()<>@,;:\"/[]?={}`, c) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// ParseRate parses a rate limit written "N/unit" with unit sec, min or hour
+// ("5/min") into the count and the window it applies to. N must be at
+// least 1.
+func ParseRate(s string) (n int, per time.Duration, err error) {
+	bad := fmt.Errorf("%q is not a rate: write N/sec, N/min or N/hour with N at least 1, e.g. 5/min", s)
+	num, unit, ok := strings.Cut(strings.TrimSpace(s), "/")
+	if !ok {
+		return 0, 0, bad
+	}
+	n, err = strconv.Atoi(strings.TrimSpace(num))
+	if err != nil || n < 1 {
+		return 0, 0, bad
+	}
+	switch strings.TrimSpace(unit) {
+	case "sec":
+		per = time.Second
+	case "min":
+		per = time.Minute
+	case "hour":
+		per = time.Hour
+	default:
+		return 0, 0, bad
+	}
+	return n, per, nil
+}
+
+// jwksURLProblem accepts an https URL, or http to a loopback host: keys
+// fetched over plain http across a network could be swapped in transit.
+func jwksURLProblem(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return errors.New("is not a URL: write https://host/path/jwks.json or a PEM file name")
+	}
+	switch u.Scheme {
+	case "https":
+		return nil
+	case "http":
+		host := u.Hostname()
+		if ip := net.ParseIP(host); host == "localhost" || ip != nil && ip.IsLoopback() {
+			return nil
+		}
+		return errors.New("must use https: keys fetched over plain http could be swapped in transit")
+	}
+	return fmt.Errorf("unsupported scheme %q: write https://host/path/jwks.json or a PEM file name", u.Scheme)
+}
+
+// keyFileProblem checks that name exists and is a regular file.
+func keyFileProblem(name string) error {
+	fi, err := os.Stat(name)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("file %s does not exist", name)
+	case err != nil:
+		return fmt.Errorf("file %s: %v", name, errors.Unwrap(err))
+	case !fi.Mode().IsRegular():
+		return fmt.Errorf("%s is not a regular file", name)
+	}
+	return nil
+}

@@ -1,0 +1,203 @@
+package gateway
+
+import (
+	"fmt"
+	"net"
+	"net/mail"
+	"net/netip"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/authgate/authgate/internal/conf"
+)
+
+// Validate reports every problem in c as path-addressed conf.Problems
+// (errors.Join of *conf.Problem). It expects defaults to have been applied,
+// as Load does. It is pure: it builds nothing and changes nothing, though
+// it stats the files the config names.
+func (c *Config) Validate() error {
+	var p conf.Problems
+	c.validateListen(&p)
+	c.validateTLS(&p)
+	for i, tp := range c.TrustedProxies {
+		validateTrustedProxy(&p, fmt.Sprintf("trusted_proxies[%d]", i), tp)
+	}
+	p.Merge("", c.Authn.Validate())
+	p.Merge("", c.Upstream.Validate())
+	c.validateRoutes(&p)
+	return p.Err()
+}
+
+func (c *Config) validateListen(p *conf.Problems) {
+	addrs := []struct{ key, addr string }{
+		{"https", c.Listen.HTTPS},
+		{"http", c.Listen.HTTP},
+		{"ops", c.Listen.Ops},
+	}
+	seen := map[string]string{}
+	for _, a := range addrs {
+		if a.addr == "" {
+			continue // disabled
+		}
+		path := "listen." + a.key
+		if msg := listenAddrProblem(a.addr); msg != "" {
+			p.Addf(path, "%q %s", a.addr, msg)
+			continue
+		}
+		if first, dup := seen[a.addr]; dup {
+			p.Addf(path, "%q is also listen.%s", a.addr, first)
+			continue
+		}
+		seen[a.addr] = a.key
+	}
+	if c.Listen.HTTPS == "" && c.Listen.HTTP == "" {
+		p.Addf("listen", "https and http are both disabled: enable at least one")
+	}
+}
+
+// listenAddrProblem checks a host:port listen address; the port must be a
+// number (a service name would depend on /etc/services).
+func listenAddrProblem(addr string) string {
+	const rule = `is not host:port, e.g. ":8443" or "127.0.0.1:9090"`
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return rule
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return "has an invalid port: " + rule
+	}
+	if host != "" && strings.ContainsAny(host, " /\\") {
+		return "has an invalid host: " + rule
+	}
+	return ""
+}
+
+func (c *Config) validateTLS(p *conf.Problems) {
+	t := &c.TLS
+	switch t.Mode {
+	case "off":
+		if c.Listen.HTTPS != "" {
+			p.Addf("listen.https", `must be "" when tls.mode is off`)
+		}
+	case "acme", "files", "self_signed":
+		if c.Listen.HTTPS == "" {
+			p.Addf("tls.mode", `%s needs the https listener, which listen.https "" disables: set tls.mode: off to serve plain HTTP only`, t.Mode)
+		}
+	default:
+		p.Addf("tls.mode", "%q must be acme, files, self_signed or off", t.Mode)
+	}
+	if t.Mode == "acme" {
+		c.validateACME(p)
+	}
+	if t.Mode == "files" {
+		for _, f := range []struct{ key, name string }{{"cert_file", t.CertFile}, {"key_file", t.KeyFile}} {
+			if f.name == "" {
+				p.Addf("tls."+f.key, "required with tls.mode: files")
+			} else if msg := fileProblem(f.name); msg != "" {
+				p.Addf("tls."+f.key, "%s", msg)
+			}
+		}
+	}
+	if t.HSTS != nil && *t.HSTS != "" && !validHSTS(*t.HSTS) {
+		p.Addf("tls.hsts", `%q must hold max-age=SECONDS, e.g. "max-age=31536000; includeSubDomains" (RFC 6797 §6.1)`, *t.HSTS)
+	}
+}
+
+func (c *Config) validateACME(p *conf.Problems) {
+	a := &c.TLS.ACME
+	if a.Email != "" {
+		if _, err := mail.ParseAddress(a.Email); err != nil {
+			p.Addf("tls.acme.email", "%q is not an email address", a.Email)
+		}
+	}
+	for i, h := range a.Hosts {
+		path := fmt.Sprintf("tls.acme.hosts[%d]", i)
+		switch {
+		case strings.Contains(h, "*"):
+			p.Addf(path, "%q: certificates are issued over HTTP-01 and TLS-ALPN-01, which cannot prove a wildcard: list exact names", h)
+		case isIPLiteral(h):
+			p.Addf(path, "%q: certificates are issued for host names, not IP addresses", h)
+		default:
+			if msg := dnsNameProblem(h); msg != "" {
+				p.Addf(path, "%q %s", h, msg)
+			}
+		}
+	}
+	if len(a.Hosts) == 0 && !c.hasExactRouteHost() {
+		p.Addf("tls.acme.hosts", "tls.mode acme needs the names to get certificates for: list them here, or give routes exact hosts")
+	}
+	if u, err := url.Parse(a.DirectoryURL); err != nil || u.Scheme != "https" || u.Host == "" {
+		p.Addf("tls.acme.directory_url", "%q must be an https:// URL", a.DirectoryURL)
+	}
+	if a.CAFile != "" {
+		if msg := fileProblem(a.CAFile); msg != "" {
+			p.Addf("tls.acme.ca_file", "%s", msg)
+		}
+	}
+	if a.Cache == "" {
+		p.Addf("tls.acme.cache", `must be a directory or "database"`)
+	}
+}
+
+// hasExactRouteHost reports whether some route names a host that ACME can
+// get a certificate for: not a wildcard, not an IP address.
+func (c *Config) hasExactRouteHost() bool {
+	for _, rt := range c.Routes {
+		for _, h := range rt.Hosts {
+			if !strings.HasPrefix(h, "*.") && !isIPLiteral(h) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// validHSTS checks for the one required directive of RFC 6797 §6.1.
+func validHSTS(v string) bool {
+	for d := range strings.SplitSeq(v, ";") {
+		name, val, ok := strings.Cut(strings.TrimSpace(d), "=")
+		if ok && strings.EqualFold(strings.TrimSpace(name), "max-age") {
+			_, err := strconv.ParseUint(strings.Trim(strings.TrimSpace(val), `"`), 10, 64)
+			return err == nil
+		}
+	}
+	return false
+}
+
+func validateTrustedProxy(p *conf.Problems, path, s string) {
+	pre, err := netip.ParsePrefix(s)
+	if err != nil {
+		a, aerr := netip.ParseAddr(s)
+		if aerr != nil {
+			p.Addf(path, "%q is not a CIDR (10.0.0.0/8) or an IP address", s)
+			return
+		}
+		pre = netip.PrefixFrom(a, a.BitLen())
+	}
+	if pre.Bits() == 0 {
+		// Believing X-Forwarded-For from everyone lets any client choose the
+		// address that login throttling and logs see.
+		p.Addf(path, "%q trusts every address: name the networks of your proxies", s)
+	}
+}
+
+// fileProblem checks that name is an existing regular file.
+func fileProblem(name string) string {
+	fi, err := os.Stat(name)
+	switch {
+	case os.IsNotExist(err):
+		return fmt.Sprintf("file %s does not exist", name)
+	case err != nil:
+		return fmt.Sprintf("file %s cannot be read: %v", name, err)
+	case !fi.Mode().IsRegular():
+		return fmt.Sprintf("%s is not a regular file", name)
+	}
+	return ""
+}
+
+func isIPLiteral(h string) bool {
+	_, err := netip.ParseAddr(h)
+	return err == nil
+}
