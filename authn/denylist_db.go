@@ -171,11 +171,11 @@ func (d *DBDenylist) poll(ctx context.Context) error {
 	}
 	es := make([]entry, 0, len(rows))
 	for _, r := range rows {
+		d.maxID = max(d.maxID, r.ID)
 		if r.Kind != kindSession && r.Kind != kindUser {
-			continue
+			continue // written by a newer version; not ours to interpret
 		}
 		es = append(es, entry{kind: r.Kind, subject: r.Subject, notBefore: r.NotBefore, expires: r.ExpiresAt})
-		d.maxID = max(d.maxID, r.ID)
 	}
 	d.m.merge(es)
 	d.marks = append(d.marks, pollMark{at: start, maxID: d.maxID})

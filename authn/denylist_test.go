@@ -185,16 +185,93 @@ func TestMirrorEntriesOnlyGrow(t *testing.T) {
 	m.apply(entry{kind: kindUser, subject: "u", notBefore: 1000, expires: 5000}) // late, older message
 	m.apply(entry{kind: kindSession, subject: "s", expires: 9000})
 	m.apply(entry{kind: kindSession, subject: "s", expires: 5000})
-	if got, want := m.users["u"], (userCutoff{notBefore: 2000, expires: 9000}); got != want {
-		t.Errorf("user cut-off after an older message = %+v; want %+v", got, want)
+	if got, _ := m.lookup(kindUser, "u"); got != (userCutoff{notBefore: 2000, expires: 9000}) {
+		t.Errorf("user cut-off after an older message = %+v; want {2000 9000}", got)
 	}
-	if got := m.sessions["s"]; got != 9000 {
-		t.Errorf("session expiry after an older message = %d; want 9000", got)
+	if got, _ := m.lookup(kindSession, "s"); got.expires != 9000 {
+		t.Errorf("session expiry after an older message = %d; want 9000", got.expires)
 	}
 	m.apply(entry{kind: kindUser, subject: "u", notBefore: 3000, expires: 10000})
-	if got, want := m.users["u"], (userCutoff{notBefore: 3000, expires: 10000}); got != want {
-		t.Errorf("user cut-off after a later one = %+v; want %+v", got, want)
+	if got, _ := m.lookup(kindUser, "u"); got != (userCutoff{notBefore: 3000, expires: 10000}) {
+		t.Errorf("user cut-off after a later one = %+v; want {3000 10000}", got)
 	}
+	if got := m.size(); got != 2 {
+		t.Errorf("size() = %d; want 2", got)
+	}
+}
+
+// TestMirrorManyEntries crosses the recent table's limit several times, so
+// that entries live in both tables of a version.
+func TestMirrorManyEntries(t *testing.T) {
+	clock := newFakeClock(cutoffAt)
+	m := newMirror(OnErrorDeny, time.Minute)
+	m.setClock(clock)
+	const n = 3*recentLimit + 7
+	for i := range n {
+		m.apply(entry{kind: kindSession, subject: "s" + strconv.Itoa(i), expires: cutoffAt.Add(time.Minute).UnixMilli()})
+		m.apply(entry{kind: kindUser, subject: strconv.Itoa(i), notBefore: cutoffAt.UnixMilli(), expires: cutoffAt.Add(time.Minute).UnixMilli()})
+	}
+	// A cut-off raised while the user's first entry sits in the base.
+	m.apply(entry{kind: kindUser, subject: "0", notBefore: cutoffAt.Add(time.Second).UnixMilli(), expires: cutoffAt.Add(time.Minute).UnixMilli()})
+	if got := m.size(); got != 2*n {
+		t.Fatalf("size() = %d; want %d", got, 2*n)
+	}
+	for i := range n {
+		sid, uid := "s"+strconv.Itoa(i), strconv.Itoa(i)
+		if got := m.check(NewIdentity(Identity{SessionID: sid})); got != ErrTokenRevoked {
+			t.Fatalf("Check(session %s) = %v; want %v", sid, got, ErrTokenRevoked)
+		}
+		if got := m.check(NewIdentity(Identity{UserID: uid, IssuedAt: cutoffAt.Add(-time.Millisecond)})); got != ErrTokenRevoked {
+			t.Fatalf("Check(user %s before cut-off) = %v; want %v", uid, got, ErrTokenRevoked)
+		}
+	}
+	if got := m.check(NewIdentity(Identity{UserID: "0", IssuedAt: cutoffAt.Add(500 * time.Millisecond)})); got != ErrTokenRevoked {
+		t.Errorf("Check(user 0 before the raised cut-off) = %v; want %v", got, ErrTokenRevoked)
+	}
+	if got := m.check(NewIdentity(Identity{UserID: "1", IssuedAt: cutoffAt.Add(500 * time.Millisecond)})); got != ErrDenylistUnavailable {
+		t.Errorf("Check(user 1 after its cut-off, untrusted) = %v; want %v", got, ErrDenylistUnavailable)
+	}
+	before := m.state.Load()
+	m.apply(entry{kind: kindSession, subject: "s1", expires: 1}) // adds nothing
+	if m.state.Load() != before {
+		t.Error("apply(entry already covered) published a new version; want none")
+	}
+	clock.Add(time.Minute)
+	if got := m.prune(); got != 2*n {
+		t.Errorf("prune() = %d; want %d", got, 2*n)
+	}
+}
+
+// TestMirrorConcurrent: readers never block on writers, and see a
+// revocation once apply has returned (run under -race).
+func TestMirrorConcurrent(t *testing.T) {
+	m := newMirror(OnErrorAllow, time.Minute)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			id := NewIdentity(Identity{UserID: "u", SessionID: "s5"})
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+					_ = m.check(id)
+				}
+			}
+		}()
+	}
+	for i := range 2 * recentLimit {
+		sid := "s" + strconv.Itoa(i)
+		m.apply(entry{kind: kindSession, subject: sid, expires: 1 << 62})
+		if got := m.check(NewIdentity(Identity{SessionID: sid})); got != ErrTokenRevoked {
+			t.Fatalf("Check(%s) after apply = %v; want %v", sid, got, ErrTokenRevoked)
+		}
+	}
+	close(stop)
+	wg.Wait()
 }
 
 func TestMirrorPrune(t *testing.T) {
@@ -304,6 +381,7 @@ func BenchmarkDenylistCheck(b *testing.B) {
 	m.trustFor(time.Hour)
 	id := NewIdentity(Identity{UserID: "20000", SessionID: "live-session-id", IssuedAt: cutoffAt})
 	b.ReportAllocs()
+	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			if err := m.check(id); err != nil {
