@@ -2,10 +2,6 @@ package authn
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"strconv"
-	"strings"
 	"time"
 )
 
@@ -75,44 +71,4 @@ type entry struct {
 	subject   string // the sid or the user id
 	notBefore int64  // users: tokens issued before this are revoked; sessions: when revoked
 	expires   int64  // the entry can be forgotten from this instant on
-}
-
-// The wire form of an entry, as published on the Redis channel: one line,
-// the subject last so that it may hold any character.
-//
-//	s <expires> <sid>
-//	u <notBefore> <expires> <uid>
-func (e entry) message() string {
-	if e.kind == kindSession {
-		return "s " + strconv.FormatInt(e.expires, 10) + " " + e.subject
-	}
-	return "u " + strconv.FormatInt(e.notBefore, 10) + " " + strconv.FormatInt(e.expires, 10) + " " + e.subject
-}
-
-func parseMessage(s string) (entry, error) {
-	kind, rest, _ := strings.Cut(s, " ")
-	var e entry
-	var err error
-	switch kind {
-	case "s":
-		e.kind = kindSession
-	case "u":
-		e.kind = kindUser
-		var nb string
-		nb, rest, _ = strings.Cut(rest, " ")
-		if e.notBefore, err = strconv.ParseInt(nb, 10, 64); err != nil {
-			return entry{}, fmt.Errorf("denylist message: not-before: %w", err)
-		}
-	default:
-		return entry{}, fmt.Errorf("denylist message: unknown kind %q", kind)
-	}
-	exp, subject, _ := strings.Cut(rest, " ")
-	if e.expires, err = strconv.ParseInt(exp, 10, 64); err != nil {
-		return entry{}, fmt.Errorf("denylist message: expiry: %w", err)
-	}
-	if subject == "" {
-		return entry{}, errors.New("denylist message: no subject")
-	}
-	e.subject = subject
-	return e, nil
 }

@@ -38,6 +38,11 @@ import (
 // Liveness is checked by PING whenever the channel has been quiet for
 // pingEvery; silence for liveness (1 s) drops the subscription, and the
 // mirror's trust lapses at that moment even if Run is blocked elsewhere.
+//
+// After each load, entries this instance holds and Redis lacks are written
+// back: Redis may have restarted without persistence, or a Revoke may have
+// failed (and answered 503) while Redis was down. Revocations only ever
+// grow, so this is always safe.
 type RedisDenylist struct {
 	client  *redis.Client
 	prefix  string // key prefix, e.g. "authgate:"
@@ -237,6 +242,46 @@ func (d *RedisDenylist) follow(ctx context.Context, lastPrune *time.Time, down *
 		}
 		d.maybePrune(lastPrune)
 	}
+}
+
+// The wire form of an entry, as published on the Redis channel: one line,
+// the subject last so that it may hold any character.
+//
+//	s <expires> <sid>
+//	u <notBefore> <expires> <uid>
+func (e entry) message() string {
+	if e.kind == kindSession {
+		return "s " + strconv.FormatInt(e.expires, 10) + " " + e.subject
+	}
+	return "u " + strconv.FormatInt(e.notBefore, 10) + " " + strconv.FormatInt(e.expires, 10) + " " + e.subject
+}
+
+func parseMessage(s string) (entry, error) {
+	kind, rest, _ := strings.Cut(s, " ")
+	var e entry
+	var err error
+	switch kind {
+	case "s":
+		e.kind = kindSession
+	case "u":
+		e.kind = kindUser
+		var nb string
+		nb, rest, _ = strings.Cut(rest, " ")
+		if e.notBefore, err = strconv.ParseInt(nb, 10, 64); err != nil {
+			return entry{}, fmt.Errorf("denylist message: not-before: %w", err)
+		}
+	default:
+		return entry{}, fmt.Errorf("denylist message: unknown kind %q", kind)
+	}
+	exp, subject, _ := strings.Cut(rest, " ")
+	if e.expires, err = strconv.ParseInt(exp, 10, 64); err != nil {
+		return entry{}, fmt.Errorf("denylist message: expiry: %w", err)
+	}
+	if subject == "" {
+		return entry{}, errors.New("denylist message: no subject")
+	}
+	e.subject = subject
+	return e, nil
 }
 
 // awaitSubscribed waits for Redis to confirm the SUBSCRIBE: only from then
