@@ -347,14 +347,14 @@ func (d *RedisDenylist) parseStored(key, val string) (entry, error) {
 	} else if uid, ok := strings.CutPrefix(rest, "user:"); ok {
 		e.kind, e.subject = kindUser, uid
 	} else {
-		return entry{}, fmt.Errorf("unknown key kind in %q", rest)
+		return entry{}, errors.New("unknown key kind under deny:")
 	}
 	nb, exp, ok := strings.Cut(val, " ")
 	var err1, err2 error
 	e.notBefore, err1 = strconv.ParseInt(nb, 10, 64)
 	e.expires, err2 = strconv.ParseInt(exp, 10, 64)
 	if !ok || err1 != nil || err2 != nil || e.subject == "" {
-		return entry{}, fmt.Errorf("malformed value under %q", rest)
+		return entry{}, errors.New("malformed value") // subject left out: ids stay out of logs
 	}
 	return e, nil
 }

@@ -286,3 +286,34 @@ func ExampleRedisDenylist() {
 	fmt.Println(d.Check(NewIdentity(Identity{SessionID: "s"})))
 	// Output: revocation list unavailable; failing closed
 }
+
+func TestRedisDenylistLoadSkipsMalformed(t *testing.T) {
+	url, prefix := testRedis(t)
+	c := newTestRedisClient(t, url)
+	ctx := context.Background()
+	exp := strconv.FormatInt(time.Now().Add(time.Hour).UnixMilli(), 10)
+	for key, val := range map[string]string{
+		prefix + "deny:sid:good":  "1 " + exp,
+		prefix + "deny:sid:bad":   "garbage",
+		prefix + "deny:other:x":   "1 " + exp,
+		prefix + "deny:user:42":   "1 " + exp,
+		prefix + "denyx:sid:near": "1 " + exp, // not under deny:
+	} {
+		if err := c.Set(ctx, key, val, time.Hour).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d := NewRedisDenylist(c, prefix, OnErrorDeny, time.Minute, testLogger(t))
+	got, err := d.load(ctx)
+	if err != nil {
+		t.Fatalf("load() error = %v", err)
+	}
+	var subjects []string
+	for _, e := range got {
+		subjects = append(subjects, e.kind+":"+e.subject)
+	}
+	slices.Sort(subjects)
+	if want := []string{"session:good", "user:42"}; !slices.Equal(subjects, want) {
+		t.Errorf("load() = %q; want %q", subjects, want)
+	}
+}
