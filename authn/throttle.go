@@ -1,0 +1,118 @@
+package authn
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Throttle limits failed logins (auth_api.login_limit, "5/min" by default)
+// per key — one key for the username, one for the client address. Each
+// key's window opens at its first failure and lasts the limit's period;
+// once a key has N failures in its window, Check refuses until the window
+// closes. The throttle is therefore temporary by construction.
+//
+// The login handler:
+//
+//	user, ip := LoginThrottleKeys(usernameKey, clientIP)
+//	if wait, err := t.Check(ctx, user, ip); err != nil { … 503 … } else if wait > 0 {
+//		return &ThrottledError{RetryAfter: wait} // before the password is verified
+//	}
+//	if wrong password { t.Fail(ctx, user, ip) } else { t.Reset(ctx, user) }
+//
+// Check runs before the password is verified, so a correct password is
+// refused too while throttled; otherwise the throttle would tell an attacker
+// which guess was right. After a successful login only the username key is
+// reset, never the address key: an attacker who owns one account could
+// otherwise clear its address's counter by logging into that account
+// between guesses at others.
+//
+// Two attempts racing between Check and Fail can both get through; the
+// excess over N is bounded by the attacker's concurrency against one key,
+// each attempt paying a bcrypt verification.
+type Throttle interface {
+	// Check returns how long the caller must wait: > 0 while any key is
+	// throttled (the longest wait of them), 0 otherwise.
+	Check(ctx context.Context, keys ...string) (retryAfter time.Duration, err error)
+	// Fail records one failed attempt against each key.
+	Fail(ctx context.Context, keys ...string) error
+	// Reset forgets the failures recorded against keys.
+	Reset(ctx context.Context, keys ...string) error
+}
+
+var (
+	_ Throttle = (*ThrottleMemory)(nil)
+	_ Throttle = (*ThrottleRedis)(nil)
+)
+
+// ErrThrottleUnavailable means the shared failure counter (Redis) cannot be
+// read or written. Logins fail closed on it (503): without the counter,
+// password guessing would be unlimited.
+var ErrThrottleUnavailable = errors.New("login throttle unavailable; failing closed")
+
+// defaultLoginLimit is auth_api.login_limit's default.
+const defaultLoginLimit = "5/min"
+
+// parseLimit reads "N/unit" with unit sec, min or hour (auth_api.login_limit).
+// "" is the default, 5/min.
+func parseLimit(s string) (n int, per time.Duration, err error) {
+	if s == "" {
+		s = defaultLoginLimit
+	}
+	num, unit, ok := strings.Cut(s, "/")
+	if !ok {
+		return 0, 0, fmt.Errorf("login limit %q: want N/sec, N/min or N/hour", s)
+	}
+	n, err = strconv.Atoi(strings.TrimSpace(num))
+	if err != nil || n < 1 {
+		return 0, 0, fmt.Errorf("login limit %q: count must be a positive integer", s)
+	}
+	switch strings.TrimSpace(unit) {
+	case "sec":
+		per = time.Second
+	case "min":
+		per = time.Minute
+	case "hour":
+		per = time.Hour
+	default:
+		return 0, 0, fmt.Errorf("login limit %q: unit must be sec, min or hour", s)
+	}
+	return n, per, nil
+}
+
+// LoginThrottleKeys returns the throttle keys for a login attempt.
+// usernameKey is the normalised username (as in users.username_key); it is
+// also lower-cased here, so that spelling variants cannot multiply an
+// attacker's allowance. clientIP is the client address as established from
+// trusted proxies; an IPv6 address is reduced to its /64, the block one
+// subscriber usually controls. An unparseable address is keyed as given.
+//
+// The keys are plain strings; the throttles hash them before they store
+// anything, so neither usernames nor addresses appear in Redis or memory.
+func LoginThrottleKeys(usernameKey, clientIP string) (user, ip string) {
+	user = "user:" + strings.ToLower(usernameKey)
+	addr, err := netip.ParseAddr(clientIP)
+	if err != nil {
+		return user, "ip:" + clientIP
+	}
+	addr = addr.Unmap().WithZone("")
+	if addr.Is6() {
+		p, _ := addr.Prefix(64)
+		return user, "ip:" + p.String()
+	}
+	return user, "ip:" + addr.String()
+}
+
+// throttleHash is how a key is stored: the first 128 bits of its SHA-256,
+// in hex. Enough to make collisions irrelevant; not reversible to the
+// username without guessing it.
+func throttleHash(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(sum[:16])
+}
