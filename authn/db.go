@@ -15,8 +15,9 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
-	_ "github.com/lib/pq"  // PostgreSQL driver, registered as "postgres"
-	_ "modernc.org/sqlite" // SQLite driver without cgo, registered as "sqlite"
+	_ "github.com/lib/pq" // PostgreSQL driver, registered as "postgres"
+	"modernc.org/sqlite"  // SQLite driver without cgo, registered as "sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // Dialects authgate's store runs on. One store, two drivers: queries are
@@ -51,7 +52,7 @@ func OpenDB(ctx context.Context, rawURL string) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := db.PingContext(ctx); err != nil {
+	if err := db.ping(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("database: %w", err)
 	}
@@ -60,6 +61,26 @@ func OpenDB(ctx context.Context, rawURL string) (*DB, error) {
 		return nil, err
 	}
 	return db, nil
+}
+
+// ping checks the connection. The first connection to a new SQLite file
+// switches it to WAL, which needs an exclusive lock that SQLite does not
+// wait for with busy_timeout: two processes opening one new file at once
+// can see SQLITE_BUSY, so that case is retried for a few seconds.
+func (db *DB) ping(ctx context.Context) error {
+	for attempt := 0; ; attempt++ {
+		err := db.PingContext(ctx)
+		var se *sqlite.Error
+		if err == nil || db.Dialect != SQLite || attempt >= 100 || !errors.As(err, &se) ||
+			se.Code()&0xff != sqlite3.SQLITE_BUSY {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 func openDB(rawURL string) (*DB, error) {
