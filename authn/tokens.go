@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -51,10 +53,16 @@ var (
 // identity assertion.
 type Claims struct {
 	jwt.RegisteredClaims
-	SessionID string   `json:"sid"`
-	Username  string   `json:"username"`
-	Email     string   `json:"email"`
-	Roles     []string `json:"roles"`
+	// IssuedAtMs shadows RegisteredClaims.IssuedAt (encoding/json takes the
+	// shallower of two fields named "iat"): iat is written with millisecond
+	// precision, which NumericDate allows (RFC 7519 §2), so a per-user
+	// revocation cut-off tells a token issued just before a logout
+	// everywhere from one issued just after it in the same second.
+	IssuedAtMs *preciseTime `json:"iat,omitempty"`
+	SessionID  string       `json:"sid"`
+	Username   string       `json:"username"`
+	Email      string       `json:"email"`
+	Roles      []string     `json:"roles"`
 }
 
 // IssueInput is what an access token says about its holder besides the
@@ -219,13 +227,13 @@ func (t *AccessTokens) sign(typ, sub, aud string, now, exp time.Time, in IssueIn
 			Audience:  jwt.ClaimStrings{aud},
 			ExpiresAt: jwt.NewNumericDate(exp),
 			NotBefore: jwt.NewNumericDate(now),
-			IssuedAt:  jwt.NewNumericDate(now),
 			ID:        base64.RawURLEncoding.EncodeToString(raw[:]),
 		},
-		SessionID: in.SessionID,
-		Username:  in.Username,
-		Email:     in.Email,
-		Roles:     roles,
+		IssuedAtMs: &preciseTime{now},
+		SessionID:  in.SessionID,
+		Username:   in.Username,
+		Email:      in.Email,
+		Roles:      roles,
 	}
 	tok := jwt.NewWithClaims(t.method, claims)
 	tok.Header["typ"] = typ
@@ -273,7 +281,7 @@ func (t *AccessTokens) verify(token string, ks *keySet) (*Identity, error) {
 	// aud, sub, client_id, iat and jti; sid ties the token to its session
 	// for revocation.
 	switch {
-	case c.IssuedAt == nil:
+	case c.IssuedAtMs == nil:
 		return nil, fmt.Errorf("%w: iat claim is required", ErrInvalidToken)
 	case c.Subject == "":
 		return nil, fmt.Errorf("%w: sub claim is required", ErrInvalidToken)
@@ -289,7 +297,7 @@ func (t *AccessTokens) verify(token string, ks *keySet) (*Identity, error) {
 		Roles:     c.Roles,
 		SessionID: c.SessionID,
 		TokenID:   c.ID,
-		IssuedAt:  c.IssuedAt.UTC(),
+		IssuedAt:  c.IssuedAtMs.UTC(),
 		ExpiresAt: c.ExpiresAt.UTC(),
 	}), nil
 }
@@ -344,4 +352,34 @@ func wellFormed(token string) bool {
 		}
 	}
 	return dots == 2 && segLen > 0
+}
+
+// GetIssuedAt gives golang-jwt's validator (WithIssuedAt: iat not in the
+// future) the precise iat.
+func (c Claims) GetIssuedAt() (*jwt.NumericDate, error) {
+	if c.IssuedAtMs == nil {
+		return nil, nil
+	}
+	return &jwt.NumericDate{Time: c.IssuedAtMs.Time}, nil
+}
+
+// preciseTime is a NumericDate with millisecond precision.
+type preciseTime struct{ time.Time }
+
+func (p preciseTime) MarshalJSON() ([]byte, error) {
+	ms := p.UnixMilli()
+	b := strconv.AppendInt(nil, ms/1000, 10)
+	if frac := ms % 1000; frac != 0 {
+		b = append(b, '.', byte('0'+frac/100), byte('0'+frac/10%10), byte('0'+frac%10))
+	}
+	return b, nil
+}
+
+func (p *preciseTime) UnmarshalJSON(b []byte) error {
+	f, err := strconv.ParseFloat(string(b), 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || f < 0 || f > 1e11 {
+		return fmt.Errorf("iat is not a NumericDate")
+	}
+	p.Time = time.UnixMilli(int64(math.Round(f * 1000))).UTC()
+	return nil
 }

@@ -143,7 +143,7 @@ func TestSignAssertion(t *testing.T) {
 			if c.Subject != "42" || c.Username != "alice" || c.SessionID != "sess-1" || !slices.Equal(c.Roles, []string{"dev"}) {
 				t.Fatalf("assertion claims = %+v", c)
 			}
-			if life := c.ExpiresAt.Sub(c.IssuedAt.Time); life != 30*time.Second {
+			if life := c.ExpiresAt.Sub(c.IssuedAtMs.Time); life != 30*time.Second {
 				t.Fatalf("assertion lifetime = %s; want 30s", life)
 			}
 			if _, err := f.tokens.Verify(tok); !errors.Is(err, ErrInvalidToken) {
