@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -70,15 +71,6 @@ func (r Redis) validate(p *conf.Problems) {
 	}
 }
 
-// minSecretBytes is the shortest HS256 secret accepted: RFC 7518 §3.2
-// requires a key at least as long as the hash output, 256 bits.
-const minSecretBytes = 32
-
-// maxAccessTTL bounds access_ttl: revocation relies on the denylist for the
-// whole life of an access token, so a long one widens the window that
-// logout and password changes must cover.
-const maxAccessTTL = 24 * time.Hour
-
 func (t Tokens) validate(p *conf.Problems) {
 	if t.Issuer == "" {
 		p.Addf("tokens.issuer", "must not be empty")
@@ -134,45 +126,27 @@ func (t Tokens) validate(p *conf.Problems) {
 	}
 }
 
+// secretProblem applies the same rules NewTokens enforces (checkSecret), so
+// `authgate check` reports a bad secret before a start would refuse it.
 func secretProblem(p *conf.Problems, s string) {
-	switch {
-	case s == "":
-		// Empty: a secret is generated on first start and kept.
-	case WellKnownSecret(s):
-		p.Addf("tokens.secret", "is a well-known example value that anyone can sign tokens with: generate one with `authgate keygen` or leave it empty")
-	case len(s) < minSecretBytes:
-		p.Addf("tokens.secret", "is %d bytes: at least %d are required (RFC 7518 §3.2); generate one with `authgate keygen` or leave it empty", len(s), minSecretBytes)
+	if s == "" {
+		return // empty: a secret is generated on first start and kept
+	}
+	if err := checkSecret([]byte(s)); err != nil {
+		p.Add("tokens.secret", err)
 	}
 }
 
 // WellKnownSecret reports whether s is a signing secret published in
-// tutorials, sample configs or JWT debuggers, compared without case and
-// surrounding space, or a single character repeated. Tokens signed with
-// one can be forged by anyone, so authgate refuses to start with one.
+// tutorials, sample configs or JWT debuggers (weakSecrets), compared without
+// case and surrounding space, or a single character repeated. Tokens signed
+// with one can be forged by anyone, so authgate refuses to start with one.
 func WellKnownSecret(s string) bool {
 	s = strings.ToLower(strings.TrimSpace(s))
 	if s == "" {
 		return false
 	}
-	if strings.Count(s, s[:1]) == len(s) {
-		return true // "aaaa…", "0000…"
-	}
-	switch s {
-	case "secret", "secretkey", "secret_key", "secret-key", "mysecret", "my-secret",
-		"my_secret", "mysecretkey", "my-secret-key", "supersecret", "super-secret",
-		"changeme", "change-me", "change_me", "changethis", "password", "test",
-		"default", "jwtsecret", "jwt-secret", "jwt_secret", "your-secret-key",
-		"your_secret_key", "your-secret", "your-256-bit-secret", // jwt.io, before 2024
-		"a-string-secret-at-least-256-bits-long", // jwt.io's current default
-		// Supabase's self-hosting sample.
-		"your-super-secret-jwt-token-with-at-least-32-characters-long",
-		"super-secret-jwt-token-with-at-least-32-characters-long",
-		// The FastAPI "OAuth2 with JWT" tutorial, which the service authgate
-		// replaces was built from.
-		"09d25e094faa6ca2556c818166b7a9563b93f7099f6f0f4caa6cf63b88e8d3e7":
-		return true
-	}
-	return false
+	return strings.Count(s, s[:1]) == len(s) || slices.Contains(weakSecrets, s)
 }
 
 func (a Accounts) validate(p *conf.Problems) {
@@ -186,8 +160,8 @@ func (a Accounts) validate(p *conf.Problems) {
 		// takes seconds of CPU and becomes a denial-of-service lever.
 		p.Addf("accounts.bcrypt_cost", "%d is out of range: must be 10 to 16", a.BcryptCost)
 	}
-	if a.MinPasswordLength < 8 || a.MinPasswordLength > 1024 {
-		p.Addf("accounts.min_password_length", "%d is out of range: must be 8 (NIST SP 800-63B §3.1.1.2) to 1024", a.MinPasswordLength)
+	if a.MinPasswordLength < 8 || a.MinPasswordLength > 128 {
+		p.Addf("accounts.min_password_length", "%d is out of range: must be 8 (NIST SP 800-63B §3.1.1.2) to 128", a.MinPasswordLength)
 	}
 }
 

@@ -57,6 +57,19 @@ var weakSecrets = []string{
 	"secret-key",
 	"jwt-secret",
 	"jwtsecret",
+	"jwt_secret",
+	"secret_key",
+	"mysecret",
+	"my-secret",
+	"my_secret",
+	"my-secret-key",
+	"super-secret",
+	"test",
+	"default",
+	"your-secret",
+	// Supabase's self-hosting sample.
+	"your-super-secret-jwt-token-with-at-least-32-characters-long",
+	"super-secret-jwt-token-with-at-least-32-characters-long",
 }
 
 // errWeakSecret is the refusal of a secret listed in weakSecrets.
