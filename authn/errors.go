@@ -11,13 +11,14 @@ import (
 // status codes.
 var (
 	// Request-path authentication (protected routes, /auth/me, logout).
-	ErrNoCredentials        = errors.New("no credentials")                              // 401, no error attribute
-	ErrAmbiguousCredentials = errors.New("more than one credential in the request")     // 400 invalid_request
-	ErrInvalidToken         = errors.New("invalid token")                               // 401 invalid_token
-	ErrTokenRevoked         = errors.New("token revoked")                               // 401 invalid_token
-	ErrForbidden            = errors.New("missing required role")                       // 403 insufficient_scope
-	ErrDenylistUnavailable  = errors.New("revocation list unavailable; failing closed") // 503
-	ErrStoreUnavailable     = errors.New("account store unavailable")                   // 503
+	ErrNoCredentials          = errors.New("no credentials")                              // 401, no error attribute
+	ErrAmbiguousCredentials   = errors.New("more than one credential in the request")     // 400 invalid_request
+	ErrMalformedAuthorization = errors.New("authorization header is not a bearer token")  // 400 invalid_request
+	ErrInvalidToken           = errors.New("invalid token")                               // 401 invalid_token
+	ErrTokenRevoked           = errors.New("token revoked")                               // 401 invalid_token
+	ErrForbidden              = errors.New("missing required role")                       // 403 insufficient_scope
+	ErrDenylistUnavailable    = errors.New("revocation list unavailable; failing closed") // 503
+	ErrStoreUnavailable       = errors.New("account store unavailable")                   // 503
 
 	// Account and token endpoints.
 	ErrInvalidCredentials  = errors.New("incorrect username or password")        // 401

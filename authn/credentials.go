@@ -1,0 +1,152 @@
+package authn
+
+import (
+	"net/http"
+	"strings"
+)
+
+// Source says where a request's credential came from.
+type Source uint8
+
+const (
+	FromBearer Source = iota + 1 // Authorization: Bearer
+	FromCookie                   // the __Host- access cookie
+)
+
+// Authenticate establishes who r is from, on the hot path of every protected
+// request: the access token comes from `Authorization: Bearer` or the access
+// cookie, its signature is checked once and then served from the verified
+// token cache, and the revocation check is an in-memory lookup. No database
+// or Redis round trip happens here.
+//
+// A browser whose access cookie has expired but which also sent a valid
+// refresh cookie is refreshed in place (with rotation): new cookies are set
+// on w and the request goes through.
+func (s *Service) Authenticate(w http.ResponseWriter, r *http.Request) (*Identity, Source, error) {
+	token, src, err := s.credential(r)
+	if err != nil {
+		return nil, 0, err
+	}
+	id, err := s.tokens.Verify(token)
+	if err != nil {
+		if src == FromCookie {
+			if refresh, ok := cookieValue(r.Header, s.cookies.refresh); ok && refresh != "" {
+				return s.refreshInPlace(w, r, refresh)
+			}
+		}
+		return nil, src, err
+	}
+	if err := s.deny.Check(id); err != nil {
+		return nil, src, err
+	}
+	return id, src, nil
+}
+
+// refreshInPlace rotates the browser's refresh cookie and authenticates the
+// request with the new access token.
+func (s *Service) refreshInPlace(w http.ResponseWriter, r *http.Request, refresh string) (*Identity, Source, error) {
+	pair, err := s.Refresh(r.Context(), refresh)
+	if err != nil {
+		return nil, FromCookie, ErrInvalidToken
+	}
+	id, err := s.tokens.Verify(pair.AccessToken)
+	if err != nil {
+		return nil, FromCookie, err
+	}
+	s.setSessionCookies(w, pair)
+	return id, FromCookie, nil
+}
+
+// credential extracts the one access token of r. Exactly one credential may
+// be sent (RFC 6750 §2: "clients MUST NOT use more than one method"): two
+// Authorization headers, or a bearer token and an access cookie that differ,
+// or two access cookies that differ, are ErrAmbiguousCredentials. None at all
+// is ErrNoCredentials. An Authorization header with another scheme is not a
+// credential we accept and is reported as malformed.
+func (s *Service) credential(r *http.Request) (string, Source, error) {
+	var bearer string
+	var hasBearer bool
+	switch auth := r.Header["Authorization"]; len(auth) {
+	case 0:
+	case 1:
+		tok, ok := parseBearer(auth[0])
+		if !ok {
+			return "", 0, ErrMalformedAuthorization
+		}
+		bearer, hasBearer = tok, true
+	default:
+		return "", 0, ErrAmbiguousCredentials
+	}
+	cookie, hasCookie, unique := uniqueCookie(r.Header, s.cookies.access)
+	if !unique {
+		return "", 0, ErrAmbiguousCredentials
+	}
+	switch {
+	case hasBearer && hasCookie && cookie != bearer:
+		return "", 0, ErrAmbiguousCredentials
+	case hasBearer:
+		return bearer, FromBearer, nil
+	case hasCookie && cookie != "":
+		return cookie, FromCookie, nil
+	}
+	return "", 0, ErrNoCredentials
+}
+
+// parseBearer reads `Bearer <token>` (RFC 6750 §2.1: the scheme is
+// case-insensitive; b64token syntax). Anything else is not a bearer
+// credential.
+func parseBearer(v string) (string, bool) {
+	const scheme = "bearer "
+	if len(v) <= len(scheme) || !strings.EqualFold(v[:len(scheme)], scheme) {
+		return "", false
+	}
+	tok := strings.TrimLeft(v[len(scheme):], " ")
+	if tok == "" {
+		return "", false
+	}
+	for i := 0; i < len(tok); i++ {
+		c := tok[i]
+		isB64 := c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' ||
+			c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/'
+		if !isB64 && !(c == '=' && strings.Trim(tok[i:], "=") == "") {
+			return "", false
+		}
+	}
+	return tok, true
+}
+
+// uniqueCookie scans the Cookie headers for name without allocating. It
+// reports the value, whether the cookie is present, and whether every copy
+// carries the same value (cookie tossing from a sibling domain can add a
+// second cookie of the same name).
+func uniqueCookie(h http.Header, name string) (value string, found, unique bool) {
+	unique = true
+	for _, line := range h["Cookie"] {
+		for len(line) > 0 {
+			var part string
+			if i := strings.IndexByte(line, ';'); i >= 0 {
+				part, line = line[:i], line[i+1:]
+			} else {
+				part, line = line, ""
+			}
+			part = strings.TrimSpace(part)
+			eq := strings.IndexByte(part, '=')
+			if eq < 0 || part[:eq] != name {
+				continue
+			}
+			v := strings.Trim(part[eq+1:], `"`)
+			if found && v != value {
+				unique = false
+			}
+			value, found = v, true
+		}
+	}
+	return value, found, unique
+}
+
+// cookieValue returns the value of cookie name when it is present exactly
+// once (or every copy agrees).
+func cookieValue(h http.Header, name string) (string, bool) {
+	v, found, unique := uniqueCookie(h, name)
+	return v, found && unique
+}
