@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io/fs"
 	"maps"
+	"net"
+	"net/netip"
 	"net/url"
 	"path"
 	"path/filepath"
@@ -270,6 +272,41 @@ func TestKubernetesSecretRefs(t *testing.T) {
 				t.Errorf("%s has key %s, which the authgate container never uses", id, key)
 			}
 		}
+	}
+}
+
+// TestOpsListener checks where each config binds the ops listener
+// (/healthz, /readyz, /metrics). In a container it must listen beyond
+// loopback, or the orchestrator's probes never reach it (the default,
+// 127.0.0.1:9090, would do exactly that); on a host of its own it stays on
+// loopback.
+func TestOpsListener(t *testing.T) {
+	for _, d := range deployments(t) {
+		t.Run(d.name, func(t *testing.T) {
+			var c struct {
+				Listen struct {
+					Ops *string `yaml:"ops"`
+				} `yaml:"listen"`
+			}
+			if err := yaml.Unmarshal(d.config, &c); err != nil {
+				t.Fatalf("%s: %v", d.configFile, err)
+			}
+			if c.Listen.Ops == nil {
+				t.Fatalf("%s: listen.ops is not set: say where the probes and /metrics are served", d.configFile)
+			}
+			host, _, err := net.SplitHostPort(*c.Listen.Ops)
+			if err != nil {
+				t.Fatalf("%s: listen.ops %q: %v", d.configFile, *c.Listen.Ops, err)
+			}
+			ip, err := netip.ParseAddr(host)
+			loopback := host == "localhost" || err == nil && ip.IsLoopback()
+			if d.container && loopback {
+				t.Errorf("%s: listen.ops %q is loopback-only: probes from outside the container cannot reach it", d.configFile, *c.Listen.Ops)
+			}
+			if !d.container && !loopback {
+				t.Errorf("%s: listen.ops %q: on a host, keep /metrics on loopback", d.configFile, *c.Listen.Ops)
+			}
+		})
 	}
 }
 

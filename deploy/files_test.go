@@ -29,6 +29,9 @@ type deployment struct {
 	// given maps each variable the authgate process gets to where it is
 	// set, for messages.
 	given map[string]string
+	// container is true when authgate runs in a container, where the ops
+	// listener must not be loopback-only: probes come from outside it.
+	container bool
 	// files are the files the deployment itself places beside the config:
 	// name relative to the config's directory → where it comes from. Nil
 	// when the operator installs them by hand.
@@ -129,7 +132,7 @@ func dockerInstructions(data []byte) []dockerInstruction {
 func imageDeployment(t *testing.T) deployment {
 	t.Helper()
 	const src = "docker/config.yaml"
-	d := deployment{name: "image", configFile: "deploy/" + src, config: readFile(t, src), given: map[string]string{}}
+	d := deployment{name: "image", container: true, configFile: "deploy/" + src, config: readFile(t, src), given: map[string]string{}}
 	ins := dockerInstructions(readFile(t, "../Dockerfile"))
 	installs := slices.ContainsFunc(ins, func(in dockerInstruction) bool {
 		return strings.Contains(in.Args, "deploy/"+src) && strings.Contains(in.Args, configPath)
@@ -192,7 +195,7 @@ func composeDeployment(t *testing.T) deployment {
 	if svc.Command != nil && !slices.Equal(svc.Command, []string{"serve", "--config", configPath}) {
 		t.Fatalf("%s: authgate command %q; want [serve --config %s]", file, svc.Command, configPath)
 	}
-	d := deployment{name: "compose", given: map[string]string{}}
+	d := deployment{name: "compose", container: true, given: map[string]string{}}
 	for _, v := range svc.Volumes {
 		var src, dst string
 		switch v.Kind {
@@ -467,6 +470,7 @@ func kubernetesDeployment(t *testing.T) deployment {
 	}
 	d := deployment{
 		name:       "kubernetes",
+		container:  true,
 		configFile: "deploy/kubernetes ConfigMap " + cf.Name + " key " + cf.Key,
 		config:     []byte(text),
 		given:      map[string]string{},
