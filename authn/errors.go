@@ -33,6 +33,7 @@ var (
 	ErrUnsupportedMedia    = errors.New("unsupported content type")              // 415
 	ErrCrossSite           = errors.New("cross-site request refused")            // 403
 	ErrNotFound            = errors.New("not found")                             // 404
+	ErrMethodNotAllowed    = errors.New("method not allowed")                    // 405; the handler sets Allow
 )
 
 // ValidationError is a 422: a well-formed request whose field values break a

@@ -2,8 +2,10 @@ package authn
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"path/filepath"
@@ -58,7 +60,10 @@ type Service struct {
 	cookies    cookieNames
 	assertions assertionCache
 	now        func() time.Time
-	secretNote string // how the HS256 secret was obtained, for the startup log
+	rand       io.Reader // CSRF cookie values; tests set it
+	secretNote string    // how the HS256 secret was obtained, for the startup log
+
+	web webAPI // the /auth HTTP layer, built once by New (api.go)
 
 	closeOnce sync.Once
 }
@@ -95,6 +100,7 @@ func New(ctx context.Context, cfg Config, opts Options) (*Service, error) {
 		fail:    opts.ErrorWriter,
 		cookies: newCookieNames(cfg.AuthAPI.CookieName),
 		now:     time.Now,
+		rand:    rand.Reader,
 	}
 	if s.fail == nil {
 		s.fail = func(w http.ResponseWriter, _ *http.Request, err error) {
@@ -156,6 +162,9 @@ func New(ctx context.Context, cfg Config, opts Options) (*Service, error) {
 		if s.throttle, err = NewThrottleMemory(cfg.AuthAPI.LoginLimit, 0); err != nil {
 			return nil, fmt.Errorf("auth_api.login_limit: %w", err)
 		}
+	}
+	if err := s.initWeb(); err != nil {
+		return nil, err
 	}
 	ok = true
 	return s, nil

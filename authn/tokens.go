@@ -302,6 +302,39 @@ func (t *AccessTokens) verify(token string, ks *keySet) (*Identity, error) {
 	}), nil
 }
 
+// expiredIdentity returns the identity of an access token that is ours —
+// signature, typ, issuer and audience all check out — but expired. It is
+// how the gateway tells "send this browser to the refresh endpoint" from
+// "this cookie is garbage". ok is false for anything else, a valid token
+// included.
+//
+// golang-jwt checks the signature before any claim, and reports every
+// failing claim; so the token is re-validated at an instant just before
+// its exp, and must pass there: expiry was its only fault.
+func (t *AccessTokens) expiredIdentity(token string) (id *Identity, ok bool) {
+	if len(token) > maxTokenBytes || !wellFormed(token) {
+		return nil, false
+	}
+	ks := t.keys.Load()
+	var c Claims
+	keyFunc := func(tok *jwt.Token) (any, error) { return verificationKey(ks, tok) }
+	_, err := t.parser.ParseWithClaims(token, &c, keyFunc)
+	if err == nil || !errors.Is(err, jwt.ErrTokenExpired) || errors.Is(err, jwt.ErrTokenSignatureInvalid) ||
+		errors.Is(err, jwt.ErrTokenUnverifiable) || c.ExpiresAt == nil {
+		return nil, false
+	}
+	before := c.ExpiresAt.Add(-time.Second)
+	v := jwt.NewValidator(jwt.WithIssuer(t.issuer), jwt.WithAudience(t.audience), jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(), jwt.WithLeeway(clockSkew), jwt.WithTimeFunc(func() time.Time { return before }))
+	if v.Validate(c) != nil || c.IssuedAtMs == nil || c.Subject == "" || c.SessionID == "" || c.ID == "" {
+		return nil, false
+	}
+	return NewIdentity(Identity{
+		UserID: c.Subject, Username: c.Username, Email: c.Email, Roles: c.Roles,
+		SessionID: c.SessionID, TokenID: c.ID, IssuedAt: c.IssuedAtMs.UTC(), ExpiresAt: c.ExpiresAt.UTC(),
+	}), true
+}
+
 // verificationKey is golang-jwt's Keyfunc over the key set ks. It checks the header fields the
 // library leaves to us and picks the key by kid. A key is never taken from
 // the token itself: jwk, jku, x5c and x5u are ignored (RFC 8725 §3.10).

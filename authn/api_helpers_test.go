@@ -1,0 +1,258 @@
+package authn
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/authgate/authgate/internal/conf"
+	"github.com/authgate/authgate/internal/testenv"
+)
+
+// testProblem is the problem document the gateway writes (gateway/errors.go).
+type testProblem struct {
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail"`
+	Errors []struct {
+		Loc []string `json:"loc"`
+		Msg string   `json:"msg"`
+	} `json:"errors,omitempty"`
+}
+
+// testErrorClasses mirrors the authn rows of gateway/errors.go (authn
+// cannot import gateway: the import would be a cycle).
+var testErrorClasses = []struct {
+	err    error
+	status int
+	detail string
+	bearer string
+}{
+	{ErrNoCredentials, http.StatusUnauthorized, "Not authenticated", "-"},
+	{ErrAmbiguousCredentials, http.StatusBadRequest, "More than one credential was sent; send exactly one", "invalid_request"},
+	{ErrMalformedAuthorization, http.StatusBadRequest, `The Authorization header must be "Bearer <token>"`, "invalid_request"},
+	{ErrTokenRevoked, http.StatusUnauthorized, "Token has been revoked", "invalid_token"},
+	{ErrInvalidToken, http.StatusUnauthorized, "Could not validate credentials", "invalid_token"},
+	{ErrForbidden, http.StatusForbidden, "Not enough permissions", "insufficient_scope"},
+	{ErrDenylistUnavailable, http.StatusServiceUnavailable, "Token revocation status is unavailable; try again shortly", ""},
+	{ErrThrottleUnavailable, http.StatusServiceUnavailable, "Login is temporarily unavailable; try again shortly", ""},
+	{ErrStoreUnavailable, http.StatusServiceUnavailable, "The account store is unavailable; try again shortly", ""},
+	{ErrInvalidCredentials, http.StatusUnauthorized, "Incorrect username or password", ""},
+	{ErrRefreshReused, http.StatusUnauthorized, "Refresh token reuse detected; the session has been revoked", ""},
+	{ErrInvalidRefreshToken, http.StatusUnauthorized, "Invalid or expired refresh token", ""},
+	{ErrUserDisabled, http.StatusUnauthorized, "Inactive user", ""},
+	{ErrUsernameTaken, http.StatusConflict, "Username already registered", ""},
+	{ErrEmailTaken, http.StatusConflict, "Email already registered", ""},
+	{ErrRegistrationClosed, http.StatusForbidden, "Registration is closed", ""},
+	{ErrRequestTooLarge, http.StatusRequestEntityTooLarge, "Request body too large", ""},
+	{ErrUnsupportedMedia, http.StatusUnsupportedMediaType, "Send application/json (or a form for login)", ""},
+	{ErrMalformedRequest, http.StatusBadRequest, "", ""},
+	{ErrCrossSite, http.StatusForbidden, "Cross-site request refused", ""},
+	{ErrNotFound, http.StatusNotFound, "Not found", ""},
+	{ErrMethodNotAllowed, http.StatusMethodNotAllowed, "Method not allowed", ""},
+}
+
+// testErrorWriter answers like the gateway's writeError.
+func testErrorWriter(w http.ResponseWriter, r *http.Request, err error) {
+	status, detail, bearer := http.StatusInternalServerError, "Internal error", ""
+	for _, c := range testErrorClasses {
+		if errors.Is(err, c.err) {
+			status, detail, bearer = c.status, c.detail, c.bearer
+			break
+		}
+	}
+	var ve *ValidationError
+	var te *ThrottledError
+	switch {
+	case errors.As(err, &ve):
+		status, detail = http.StatusUnprocessableEntity, ""
+	case errors.As(err, &te):
+		status, detail = http.StatusTooManyRequests, ""
+		w.Header().Set("Retry-After", strconv.Itoa(int((te.RetryAfter+time.Second-1)/time.Second)))
+	}
+	if detail == "" {
+		detail = err.Error()
+	}
+	p := map[string]any{"type": "about:blank", "title": http.StatusText(status), "status": status, "detail": detail}
+	if ve != nil {
+		p["errors"] = []map[string]any{{"loc": []string{"body", ve.Field}, "msg": ve.Msg}}
+	}
+	h := w.Header()
+	switch bearer {
+	case "":
+	case "-":
+		h.Set("WWW-Authenticate", `Bearer realm="authgate"`)
+	default:
+		h.Set("WWW-Authenticate", `Bearer realm="authgate", error="`+bearer+`"`)
+	}
+	if status == http.StatusServiceUnavailable {
+		h.Set("Retry-After", "1")
+	}
+	body, _ := json.Marshal(p)
+	h.Set("Content-Type", "application/problem+json")
+	h.Set("Cache-Control", "no-store")
+	h.Del("Content-Length")
+	w.WriteHeader(status)
+	w.Write(body)
+}
+
+// testSecret is an HS256 secret for tests only.
+const testSecret = "q3Xv9LmT2pWz8RkN5bYc7HdJ4fGs6AeU"
+
+// apiConfig is a complete authn config for one test on dbURL.
+func apiConfig(dbURL string) Config {
+	return Config{
+		Database: Database{URL: dbURL},
+		Redis:    Redis{OnError: OnErrorDeny, KeyPrefix: "authgate:"},
+		Tokens: Tokens{
+			Issuer: "authgate", Audience: "authgate", Algorithm: AlgHS256, Secret: testSecret,
+			AccessTTL: conf.Duration(15 * time.Minute), RefreshTTL: conf.Duration(168 * time.Hour),
+		},
+		Accounts: Accounts{Registration: "open", BcryptCost: 10, MinPasswordLength: 8},
+		AuthAPI:  AuthAPI{Prefix: "/auth", CookieName: "authgate", LoginLimit: "5/min"},
+	}
+}
+
+// withRedis points cfg at the test Redis under a prefix of this test's
+// own, whose keys are deleted when it ends.
+func withRedis(t *testing.T, cfg Config) Config {
+	t.Helper()
+	cfg.Redis.URL, cfg.Redis.KeyPrefix = testRedis(t)
+	return cfg
+}
+
+// newAPIService builds a Service through New, hashing passwords at
+// bcrypt's minimum cost, with its Run going and its denylist ready.
+func newAPIService(t *testing.T, cfg Config) *Service {
+	t.Helper()
+	s, err := New(context.Background(), cfg, Options{ErrorWriter: testErrorWriter, Logger: testLogger(t), DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	s.users = newTestUsers(t, s.db, cfg.Accounts)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Run(ctx); close(done) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		s.Close()
+	})
+	waitFor(t, "denylist ready", s.deny.Ready)
+	return s
+}
+
+// sqliteService is a Service on a fresh SQLite database with the embedded
+// denylist.
+func sqliteService(t *testing.T, edit func(*Config)) *Service {
+	t.Helper()
+	cfg := apiConfig(testenv.SQLiteURL(t))
+	if edit != nil {
+		edit(&cfg)
+	}
+	return newAPIService(t, cfg)
+}
+
+// testHost is the origin the tests' requests go to.
+const testHost = "auth.example.com"
+
+// apiRequest builds a request to the API. body is sent with contentType
+// when contentType is not empty.
+func apiRequest(method, target, contentType, body string) *http.Request {
+	r := httptest.NewRequest(method, "https://"+testHost+target, strings.NewReader(body))
+	if contentType != "" {
+		r.Header.Set("Content-Type", contentType)
+	}
+	return r
+}
+
+// jsonRequest is apiRequest with a JSON body.
+func jsonRequest(method, target string, v any) *http.Request {
+	b, _ := json.Marshal(v)
+	return apiRequest(method, target, "application/json", string(b))
+}
+
+// formRequest is apiRequest with a form body.
+func formRequest(target string, form url.Values) *http.Request {
+	return apiRequest(http.MethodPost, target, "application/x-www-form-urlencoded", form.Encode())
+}
+
+// serve runs r through h and returns the response with its body read.
+func serve(t *testing.T, h http.Handler, r *http.Request) (*http.Response, []byte) {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, r)
+	res := rec.Result()
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatalf("read body: %v", err)
+	}
+	return res, body
+}
+
+// decode unmarshals a JSON answer or fails the test.
+func decode[T any](t *testing.T, body []byte) T {
+	t.Helper()
+	var v T
+	if err := json.Unmarshal(body, &v); err != nil {
+		t.Fatalf("decode %s: %v", body, err)
+	}
+	return v
+}
+
+// wantStatus fails the test when res has another status.
+func wantStatus(t *testing.T, what string, res *http.Response, body []byte, want int) {
+	t.Helper()
+	if res.StatusCode != want {
+		t.Fatalf("%s: status %d; want %d; body %s", what, res.StatusCode, want, body)
+	}
+}
+
+// mustRegisterAPI registers a user through the API.
+func mustRegisterAPI(t *testing.T, h http.Handler, username, password string) {
+	t.Helper()
+	res, body := serve(t, h, jsonRequest(http.MethodPost, "/auth/register",
+		map[string]string{"username": username, "email": username + "@example.com", "password": password}))
+	wantStatus(t, "register "+username, res, body, http.StatusCreated)
+}
+
+// mustLoginAPI logs in through the JSON API and returns the pair.
+func mustLoginAPI(t *testing.T, h http.Handler, username, password string) TokenPair {
+	t.Helper()
+	res, body := serve(t, h, jsonRequest(http.MethodPost, "/auth/login", map[string]string{"username": username, "password": password}))
+	wantStatus(t, "login "+username, res, body, http.StatusOK)
+	return decode[TokenPair](t, body)
+}
+
+// bearer returns r with an Authorization: Bearer header.
+func bearer(r *http.Request, token string) *http.Request {
+	r.Header.Set("Authorization", "Bearer "+token)
+	return r
+}
+
+// cookieHeader returns r with a Cookie header made of cookies.
+func withCookies(r *http.Request, cookies ...*http.Cookie) *http.Request {
+	for _, c := range cookies {
+		r.AddCookie(&http.Cookie{Name: c.Name, Value: c.Value})
+	}
+	return r
+}
+
+// cookieNamed returns the Set-Cookie of res named name, or nil.
+func cookieNamed(res *http.Response, name string) *http.Cookie {
+	for _, c := range res.Cookies() {
+		if c.Name == name {
+			return c
+		}
+	}
+	return nil
+}

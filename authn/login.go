@@ -1,0 +1,201 @@
+package authn
+
+import (
+	"bytes"
+	"embed"
+	"errors"
+	"html/template"
+	"net/http"
+	"net/url"
+	"strconv"
+)
+
+// The browser login flow: GET {prefix}/login shows a form, its POST sets
+// the session cookies and sends the browser on to rd. No JavaScript; the
+// only other resource is the stylesheet, served from our own origin.
+
+//go:embed web/pages.html web/login.css
+var webFiles embed.FS
+
+// pageCSP is the Content-Security-Policy of our HTML pages: nothing but our
+// stylesheet loads, forms post only to us, no page of ours is framed
+// (clickjacking), and no <base> can redirect relative URLs.
+const pageCSP = "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+// page is what the login and logout templates show.
+type page struct {
+	Title      string
+	Prefix     string
+	CSRF       string
+	RD         string // validated
+	Username   string // kept after a failed attempt; the password never is
+	Error      string
+	SignedInAs string
+	Next       string // the bounce page's target
+}
+
+func parsePages() (*template.Template, error) {
+	return template.ParseFS(webFiles, "web/pages.html")
+}
+
+// pageHeaders sets the headers of every HTML page: the CSP, no framing, no
+// Referer (rd and the page's query must not leak to whatever is linked),
+// and no caching (the page holds a CSRF token).
+func pageHeaders(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Security-Policy", pageCSP)
+	h.Set("Referrer-Policy", "no-referrer")
+	noStore(w)
+}
+
+// render answers with the template name. It sets a CSRF cookie if the
+// browser has none and puts the matching token in the page.
+func (s *Service) render(w http.ResponseWriter, r *http.Request, name string, status int, p page) {
+	p.Prefix = s.web.prefix
+	if name != "bounce" {
+		token, err := s.issueCSRF(w, r)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		p.CSRF = token
+	}
+	var buf bytes.Buffer
+	if err := s.web.pages.ExecuteTemplate(&buf, name, p); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	pageHeaders(w)
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+// signedInAs returns the username of the browser's valid session, if any.
+func (s *Service) signedInAs(r *http.Request) string {
+	id, src, err := s.accessIdentity(r)
+	if err != nil || src != FromCookie {
+		return ""
+	}
+	return id.Username
+}
+
+// handleLoginPage is GET {prefix}/login?rd=….
+func (s *Service) handleLoginPage(w http.ResponseWriter, r *http.Request) {
+	s.render(w, r, "login", http.StatusOK, page{
+		Title:      "Sign in",
+		RD:         s.redirectTarget(r.URL.Query().Get("rd")),
+		SignedInAs: s.signedInAs(r),
+	})
+}
+
+// browserLogin is POST {prefix}/login from our form. Success: the session
+// cookies and 303 See Other to rd (RFC 9110 §15.4.4: the browser follows
+// with a GET). Failure: the form again, with the status the gateway gives
+// the error and a message that does not say whether the username exists.
+func (s *Service) browserLogin(w http.ResponseWriter, r *http.Request, form url.Values) {
+	p := page{Title: "Sign in", Username: form.Get("username"), RD: s.redirectTarget(formOrQuery(r, form, "rd"))}
+	if err := s.checkForm(r, form); err != nil {
+		s.pageError(w, r, "login", p, err)
+		return
+	}
+	username, password := form.Get("username"), form.Get("password")
+	if username == "" || password == "" {
+		field := "username"
+		if username != "" {
+			field = "password"
+		}
+		s.pageError(w, r, "login", p, &ValidationError{Field: field, Msg: "field required"})
+		return
+	}
+	pair, err := s.Login(r.Context(), username, password, clientIP(r))
+	if err != nil {
+		s.pageError(w, r, "login", p, err)
+		return
+	}
+	s.setSessionCookies(w, pair)
+	noStore(w)
+	http.Redirect(w, r, p.RD, http.StatusSeeOther)
+}
+
+// formOrQuery returns a form field, falling back to the query string.
+func formOrQuery(r *http.Request, form url.Values, key string) string {
+	if v := form.Get(key); v != "" {
+		return v
+	}
+	return r.URL.Query().Get(key)
+}
+
+// pageError re-renders page name for err. The status is the one the
+// gateway's error mapping gives err (the one place statuses are chosen),
+// learnt by letting the ErrorWriter answer into a recorder; a Retry-After
+// it sets is kept.
+func (s *Service) pageError(w http.ResponseWriter, r *http.Request, name string, p page, err error) {
+	rec := &statusRecorder{header: http.Header{}}
+	s.fail(rec, r, err)
+	status := rec.status
+	if status == 0 {
+		status = http.StatusInternalServerError
+	}
+	retry := rec.header.Get("Retry-After")
+	if retry != "" {
+		w.Header().Set("Retry-After", retry)
+	}
+	p.Error = pageMessage(err, status, retry)
+	s.render(w, r, name, status, p)
+}
+
+// pageMessage is what a person is told about err.
+func pageMessage(err error, status int, retryAfter string) string {
+	var ve *ValidationError
+	switch {
+	case errors.Is(err, ErrCrossSite):
+		return "This form has expired or was sent from another site. Please try again."
+	case errors.Is(err, ErrUserDisabled):
+		return "This account is disabled."
+	case errors.As(err, &ve):
+		return "Enter your username and password."
+	case status == http.StatusUnauthorized:
+		return "Incorrect username or password."
+	case status == http.StatusTooManyRequests:
+		if n, perr := strconv.Atoi(retryAfter); perr == nil && n > 0 {
+			return "Too many failed sign-in attempts. Try again in " + strconv.Itoa(n) + " seconds."
+		}
+		return "Too many failed sign-in attempts. Try again later."
+	case status == http.StatusServiceUnavailable:
+		return "Signing in is temporarily unavailable. Try again in a moment."
+	}
+	return "Something went wrong. Please try again."
+}
+
+// statusRecorder is a ResponseWriter that keeps the status and headers of
+// an answer and discards its body.
+type statusRecorder struct {
+	header http.Header
+	status int
+}
+
+func (r *statusRecorder) Header() http.Header { return r.header }
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return len(b), nil
+}
+
+func (r *statusRecorder) WriteHeader(status int) {
+	if r.status == 0 {
+		r.status = status
+	}
+}
+
+// handleLoginCSS serves the pages' stylesheet.
+func (s *Service) handleLoginCSS(w http.ResponseWriter, r *http.Request) {
+	css, _ := webFiles.ReadFile("web/login.css") // embedded: cannot fail
+	h := w.Header()
+	h.Set("Content-Type", "text/css; charset=utf-8")
+	h.Set("Cache-Control", "public, max-age=3600")
+	w.WriteHeader(http.StatusOK)
+	w.Write(css)
+}
