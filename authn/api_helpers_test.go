@@ -134,11 +134,21 @@ func withRedis(t *testing.T, cfg Config) Config {
 // bcrypt's minimum cost, with its Run going and its denylist ready.
 func newAPIService(t *testing.T, cfg Config) *Service {
 	t.Helper()
+	return newAPIServiceWith(t, cfg, nil)
+}
+
+// newAPIServiceWith is newAPIService with setup run before Run starts (to
+// set clocks).
+func newAPIServiceWith(t *testing.T, cfg Config, setup func(*Service)) *Service {
+	t.Helper()
 	s, err := New(context.Background(), cfg, Options{ErrorWriter: testErrorWriter, Logger: testLogger(t), DataDir: t.TempDir()})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
 	s.users = newTestUsers(t, s.db, cfg.Accounts)
+	if setup != nil {
+		setup(s)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { s.Run(ctx); close(done) }()
