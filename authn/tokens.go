@@ -177,8 +177,12 @@ func (t *AccessTokens) Issue(sub string, in IssueInput) (string, time.Time, erro
 	if sub == "" || in.SessionID == "" {
 		return "", time.Time{}, errors.New("issue access token: subject and session id are required")
 	}
-	now := t.now().Truncate(time.Second) // NumericDate precision
-	exp := now.Add(t.ttl)
+	// exp and nbf are whole seconds; iat keeps its milliseconds (sign), so
+	// that a token issued just after a per-user cut-off in the same second
+	// (a role change, then the refresh that picks the new role up) is not
+	// taken for one issued before it.
+	now := t.now()
+	exp := now.Truncate(time.Second).Add(t.ttl)
 	tok, err := t.sign(typAccessToken, sub, t.audience, now, exp, in)
 	if err != nil {
 		return "", time.Time{}, fmt.Errorf("issue access token: %w", err)

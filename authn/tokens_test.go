@@ -44,8 +44,11 @@ func TestIssueVerifyIdentity(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Issue = %v", err)
 			}
-			issuedAt := testNow.Add(time.Second) // NumericDate keeps whole seconds
-			if want := issuedAt.Add(testTTL); !exp.Equal(want) {
+			// iat keeps milliseconds (per-user cut-offs compare them); nbf
+			// and exp are whole seconds.
+			issuedAt := testNow.Add(1500 * time.Millisecond)
+			notBefore := testNow.Add(time.Second)
+			if want := notBefore.Add(testTTL); !exp.Equal(want) {
 				t.Fatalf("Issue expires = %v; want %v", exp, want)
 			}
 
@@ -64,8 +67,9 @@ func TestIssueVerifyIdentity(t *testing.T) {
 					t.Fatalf("claims = %v; missing %s", c, claim)
 				}
 			}
-			if c["iat"] != float64(issuedAt.Unix()) || c["nbf"] != c["iat"] || c["exp"] != float64(exp.Unix()) {
-				t.Fatalf("iat, nbf, exp = %v, %v, %v; want %d, %d, %d", c["iat"], c["nbf"], c["exp"], issuedAt.Unix(), issuedAt.Unix(), exp.Unix())
+			if c["iat"] != float64(issuedAt.UnixMilli())/1000 || c["nbf"] != float64(notBefore.Unix()) || c["exp"] != float64(exp.Unix()) {
+				t.Fatalf("iat, nbf, exp = %v, %v, %v; want %.3f, %d, %d", c["iat"], c["nbf"], c["exp"],
+					float64(issuedAt.UnixMilli())/1000, notBefore.Unix(), exp.Unix())
 			}
 
 			id, err := f.tokens.Verify(tok)
