@@ -1,0 +1,265 @@
+package authn
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// browserCookies is what a browser holds after logging in with the form.
+type browserCookies struct {
+	access, refresh, csrf *http.Cookie
+	csrfToken             string
+}
+
+// browserLogin logs username in through the login page.
+func browserLoginCookies(t *testing.T, s *Service, h http.Handler, username string) browserCookies {
+	t.Helper()
+	res, token, _ := loginPage(t, h, "/auth/login")
+	csrf := cookieNamed(res, "__Host-authgate-csrf")
+	res, body := serve(t, h, browserPost("/auth/login", url.Values{"csrf_token": {token}, "username": {username}, "password": {browserPassword}}, csrf))
+	wantStatus(t, "browser login", res, body, http.StatusSeeOther)
+	access, refresh := wantSessionCookies(t, "browser login", res, s)
+	return browserCookies{access: access, refresh: refresh, csrf: csrf, csrfToken: token}
+}
+
+func TestCookieRefresh(t *testing.T) {
+	s := sqliteService(t, nil)
+	h := checkedHandler(t, s)
+	mustRegisterAPI(t, h, "bob", browserPassword)
+	c := browserLoginCookies(t, s, h, "bob")
+
+	post := func(headers map[string]string, cookies ...*http.Cookie) (*http.Response, []byte) {
+		r := withCookies(apiRequest(http.MethodPost, "/auth/refresh", "", ""), cookies...)
+		for k, v := range headers {
+			r.Header.Set(k, v)
+		}
+		return serve(t, h, r)
+	}
+	// Refused without the browser's word that it is same-origin, or a
+	// CSRF token; and refused cross-site whatever else comes along.
+	for _, tt := range []struct {
+		name    string
+		headers map[string]string
+		cookies []*http.Cookie
+	}{
+		{"fail-no-origin-no-csrf", nil, []*http.Cookie{c.refresh}},
+		{"fail-no-origin-wrong-csrf", map[string]string{"X-CSRF-Token": "nope"}, []*http.Cookie{c.refresh, c.csrf}},
+		{"fail-no-origin-csrf-without-cookie", map[string]string{"X-CSRF-Token": c.csrfToken}, []*http.Cookie{c.refresh}},
+		{"fail-cross-site", map[string]string{"Sec-Fetch-Site": "cross-site", "X-CSRF-Token": c.csrfToken}, []*http.Cookie{c.refresh, c.csrf}},
+		{"fail-foreign-origin", map[string]string{"Origin": "https://evil.example", "X-CSRF-Token": c.csrfToken}, []*http.Cookie{c.refresh, c.csrf}},
+	} {
+		res, body := post(tt.headers, tt.cookies...)
+		wantStatus(t, tt.name, res, body, http.StatusForbidden)
+		if len(res.Cookies()) != 0 {
+			t.Errorf("%s: refused refresh touched cookies: %v", tt.name, res.Header.Values("Set-Cookie"))
+		}
+	}
+	// An old browser with the CSRF token: accepted, new cookies.
+	res, body := post(map[string]string{"X-CSRF-Token": c.csrfToken}, c.refresh, c.csrf)
+	wantStatus(t, "refresh with cookie and CSRF token", res, body, http.StatusOK)
+	_, refresh := wantSessionCookies(t, "refresh with cookie", res, s)
+	if pair := decode[TokenPair](t, body); pair.RefreshToken != refresh.Value {
+		t.Errorf("the body and the cookie hold different refresh tokens")
+	}
+	// A current browser, same-origin.
+	res, body = post(map[string]string{"Sec-Fetch-Site": "same-origin"}, refresh)
+	wantStatus(t, "refresh with cookie, same-origin", res, body, http.StatusOK)
+	wantSessionCookies(t, "refresh with cookie, same-origin", res, s)
+	// The used cookie again: the session dies, the cookies go.
+	res, body = post(map[string]string{"Sec-Fetch-Site": "same-origin"}, refresh)
+	wantStatus(t, "refresh with a used cookie", res, body, http.StatusUnauthorized)
+	wantClearedCookies(t, "refresh with a used cookie", res, s)
+	// A cookie and a different body token are two credentials.
+	r := withCookies(jsonRequest(http.MethodPost, "/auth/refresh", map[string]string{"refresh_token": "agr_other"}), c.refresh)
+	r.Header.Set("Sec-Fetch-Site", "same-origin")
+	res, body = serve(t, h, r)
+	wantStatus(t, "refresh with cookie and body", res, body, http.StatusBadRequest)
+}
+
+func TestLogoutWithAccessCookie(t *testing.T) {
+	s := sqliteService(t, nil)
+	h := checkedHandler(t, s)
+	mustRegisterAPI(t, h, "bob", browserPassword)
+	c := browserLoginCookies(t, s, h, "bob")
+	// A script's logout with the cookie and no origin information needs
+	// the CSRF token.
+	res, body := serve(t, h, withCookies(apiRequest(http.MethodPost, "/auth/logout", "", ""), c.access))
+	wantStatus(t, "cookie logout without origin or CSRF", res, body, http.StatusForbidden)
+	wantNotRevoked(t, s, c.access.Value)
+	r := withCookies(apiRequest(http.MethodPost, "/auth/logout", "", ""), c.access)
+	r.Header.Set("Origin", "https://"+testHost)
+	res, body = serve(t, h, r)
+	wantStatus(t, "cookie logout, same origin", res, body, http.StatusOK)
+	wantClearedCookies(t, "cookie logout", res, s)
+	wantRejected(t, "access cookie after logout", s, c.access.Value)
+}
+
+// wantNotRevoked fails if s refuses tok.
+func wantNotRevoked(t *testing.T, s *Service, tok string) {
+	t.Helper()
+	if _, _, err := s.Authenticate(httptest.NewRecorder(), bearer(apiRequest(http.MethodGet, "/x", "", ""), tok)); err != nil {
+		t.Errorf("Authenticate = %v; want the token still valid", err)
+	}
+}
+
+func TestBrowserRefresh(t *testing.T) {
+	s := sqliteService(t, nil)
+	h := checkedHandler(t, s)
+	mustRegisterAPI(t, h, "bob", browserPassword)
+	get := func(target string, headers map[string]string, cookies ...*http.Cookie) (*http.Response, []byte) {
+		r := withCookies(apiRequest(http.MethodGet, target, "", ""), cookies...)
+		for k, v := range headers {
+			r.Header.Set(k, v)
+		}
+		return serve(t, h, r)
+	}
+	sameOrigin := map[string]string{"Sec-Fetch-Site": "same-origin"}
+
+	for _, tt := range []struct{ name, rd, want string }{
+		{"ok-rd", "/app/page?x=1", "/app/page?x=1"},
+		{"fail-rd-offsite", "//evil.com/", "/"},
+		{"fail-rd-loop", "/auth/login", "/"},
+	} {
+		c := browserLoginCookies(t, s, h, "bob")
+		res, body := get("/auth/refresh?rd="+url.QueryEscape(tt.rd), sameOrigin, c.refresh)
+		wantStatus(t, tt.name, res, body, http.StatusSeeOther)
+		if loc := res.Header.Get("Location"); loc != tt.want {
+			t.Errorf("%s: Location = %q; want %q", tt.name, loc, tt.want)
+		}
+		wantNoStore(t, tt.name, res)
+		_, refresh := wantSessionCookies(t, tt.name, res, s)
+		if refresh.Value == c.refresh.Value {
+			t.Errorf("%s: the refresh cookie was not rotated", tt.name)
+		}
+	}
+
+	// Arriving from another site, the Strict cookie is withheld: a page
+	// that comes back from our own origin, cookies untouched.
+	res, body := get("/auth/refresh?rd=%2Fapp", map[string]string{"Sec-Fetch-Site": "cross-site"})
+	wantStatus(t, "cross-site arrival", res, body, http.StatusOK)
+	wantPageHeaders(t, "bounce page", res)
+	if !strings.Contains(string(body), `<meta http-equiv="refresh" content="0; url=/auth/refresh?rd=%2fapp">`) &&
+		!strings.Contains(string(body), `<meta http-equiv="refresh" content="0; url=/auth/refresh?rd=%2Fapp">`) {
+		t.Errorf("bounce page:\n%s", body)
+	}
+	if len(res.Header.Values("Set-Cookie")) != 0 {
+		t.Errorf("the bounce page set cookies: %v", res.Header.Values("Set-Cookie"))
+	}
+	// Without a refresh cookie from our own origin: to the login page.
+	res, body = get("/auth/refresh?rd=%2Fapp", sameOrigin)
+	wantStatus(t, "no refresh cookie", res, body, http.StatusFound)
+	if loc := res.Header.Get("Location"); loc != "/auth/login?rd=%2Fapp" {
+		t.Errorf("no refresh cookie: Location = %q", loc)
+	}
+	wantClearedCookies(t, "no refresh cookie", res, s)
+}
+
+// testClock is a clock that tests move forward.
+type testClock struct{ offset atomic.Int64 }
+
+func (c *testClock) now() time.Time          { return time.Now().Add(time.Duration(c.offset.Load())) }
+func (c *testClock) advance(d time.Duration) { c.offset.Add(int64(d)) }
+
+func TestShouldRefreshAndTransparentRefresh(t *testing.T) {
+	clock := &testClock{}
+	cfg := apiConfig("sqlite:" + t.TempDir() + "/authgate.db")
+	s := newAPIServiceWith(t, cfg, func(s *Service) { s.tokens.now, s.now = clock.now, clock.now })
+	h := checkedHandler(t, s)
+	mustRegisterAPI(t, h, "bob", browserPassword)
+	c := browserLoginCookies(t, s, h, "bob")
+
+	foreign, err := NewTokens(Tokens{Issuer: "authgate", Audience: "authgate", Algorithm: AlgHS256,
+		Secret: "another-secret-0123456789abcdefghij", AccessTTL: cfg.Tokens.AccessTTL}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	foreign.now = clock.now
+	forged, _, err := foreign.Issue("1", IssueInput{SessionID: "s", Username: "bob"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := func(auth string, cookies ...*http.Cookie) *http.Request {
+		r := withCookies(apiRequest(http.MethodGet, "/app", "", ""), cookies...)
+		if auth != "" {
+			r.Header.Set("Authorization", "Bearer "+auth)
+		}
+		return r
+	}
+	cookie := func(name, value string) *http.Cookie { return &http.Cookie{Name: name, Value: value} }
+
+	if s.ShouldRefresh(req("", c.access)) {
+		t.Errorf("ShouldRefresh(valid access cookie) = true; want false")
+	}
+	clock.advance(cfg.Tokens.AccessTTL.D() + time.Minute)
+	tests := []struct {
+		name string
+		r    *http.Request
+		want bool
+	}{
+		{"ok-expired-ours", req("", c.access), true},
+		{"ok-expired-ours-with-refresh-cookie", req("", c.access, c.refresh), true},
+		{"fail-no-cookie", req(""), false},
+		{"fail-bearer-too", req(c.access.Value, c.access), false},
+		{"fail-garbage", req("", cookie(c.access.Name, "abc.def.ghi")), false},
+		{"fail-expired-foreign", req("", cookie(c.access.Name, forged)), false},
+		{"fail-refresh-token-in-access-cookie", req("", cookie(c.access.Name, c.refresh.Value)), false},
+	}
+	for _, tt := range tests {
+		if got := s.ShouldRefresh(tt.r); got != tt.want {
+			t.Errorf("%s: ShouldRefresh = %v; want %v", tt.name, got, tt.want)
+		}
+	}
+	if id, ok := s.tokens.expiredIdentity(forged); ok {
+		t.Errorf("expiredIdentity(foreign token) = %v, true; want false", id)
+	}
+
+	// Authenticate: the expired cookie alone fails…
+	if _, _, err := s.Authenticate(httptest.NewRecorder(), req("", c.access)); !errors.Is(err, ErrInvalidToken) {
+		t.Errorf("Authenticate(expired cookie) = %v; want %v", err, ErrInvalidToken)
+	}
+	// …with the refresh cookie it is renewed in place.
+	rec := httptest.NewRecorder()
+	id, src, err := s.Authenticate(rec, req("", c.access, c.refresh))
+	if err != nil || src != FromCookie || id.Username != "bob" {
+		t.Fatalf("Authenticate(expired cookie + refresh cookie) = %v, %v, %v; want bob from the cookie", id, src, err)
+	}
+	access, refresh := wantSessionCookies(t, "in-place refresh", rec.Result(), s)
+	if s.ShouldRefresh(req("", access)) {
+		t.Errorf("ShouldRefresh(renewed cookie) = true")
+	}
+
+	// A role change cuts the access token off but keeps the session: worth
+	// a refresh, which brings the new role. (A cut-off spares tokens issued
+	// in its own millisecond.)
+	clock.advance(time.Second)
+	if _, err := s.SetRoles(context.Background(), "bob", []string{"admin"}); err != nil {
+		t.Fatal(err)
+	}
+	if !s.ShouldRefresh(req("", access)) {
+		t.Errorf("ShouldRefresh(cookie cut off by a role change) = false; want true")
+	}
+	r := withCookies(apiRequest(http.MethodGet, "/auth/refresh?rd=%2Fapp", "", ""), refresh)
+	res, body := serve(t, h, r)
+	wantStatus(t, "refresh after a role change", res, body, http.StatusSeeOther)
+	access, refresh = wantSessionCookies(t, "refresh after a role change", res, s)
+	id, _, err = s.Authenticate(httptest.NewRecorder(), req("", access))
+	if err != nil || !id.HasAnyRole([]string{"admin"}) {
+		t.Errorf("after the refresh: %v, %v; want the admin role", id, err)
+	}
+
+	// The logout form with an expired access cookie still ends the
+	// session: the refresh cookie is dead afterwards.
+	clock.advance(cfg.Tokens.AccessTTL.D() + time.Minute)
+	res, body = serve(t, h, browserPost("/auth/logout", url.Values{"csrf_token": {c.csrfToken}}, access, c.csrf))
+	wantStatus(t, "logout form with an expired cookie", res, body, http.StatusSeeOther)
+	wantClearedCookies(t, "logout form with an expired cookie", res, s)
+	res, body = serve(t, h, withCookies(apiRequest(http.MethodGet, "/auth/refresh?rd=%2Fapp", "", ""), refresh))
+	wantStatus(t, "refresh after logout", res, body, http.StatusFound)
+}
