@@ -21,10 +21,11 @@ import (
 var swaggerFiles embed.FS
 
 // docsCSP allows Swagger UI what it needs, from 'self' only: its script
-// and stylesheet, the inline SVG icons of its stylesheet (data: images), the
-// style attributes React sets, and fetching the document and "Try it out"
-// requests from our origin.
-const docsCSP = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; " +
+// and stylesheet, the inline SVG icons of its stylesheet (data: images), and
+// fetching the document and "Try it out" requests. Styles need no
+// 'unsafe-inline' (React sets them through the CSSOM); checked in headless
+// Chromium with a report-uri and an operation expanded: no violation.
+const docsCSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
 	"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 // docsAssets are the files under {prefix}/docs/, by name, and the page.
