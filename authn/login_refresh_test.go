@@ -236,8 +236,7 @@ func TestShouldRefreshAndTransparentRefresh(t *testing.T) {
 	}
 
 	// A role change cuts the access token off but keeps the session: worth
-	// a refresh, which brings the new role. (A cut-off spares tokens issued
-	// in its own millisecond.)
+	// a refresh, which brings the new role.
 	clock.advance(time.Second)
 	if _, err := s.SetRoles(context.Background(), "bob", []string{"admin"}); err != nil {
 		t.Fatal(err)
@@ -245,6 +244,9 @@ func TestShouldRefreshAndTransparentRefresh(t *testing.T) {
 	if !s.ShouldRefresh(req("", access)) {
 		t.Errorf("ShouldRefresh(cookie cut off by a role change) = false; want true")
 	}
+	// Tokens minted in the cut-off's own millisecond are revoked too; the
+	// refresh comes later.
+	clock.advance(time.Second)
 	r := withCookies(apiRequest(http.MethodGet, "/auth/refresh?rd=%2Fapp", "", ""), refresh)
 	res, body := serve(t, h, r)
 	wantStatus(t, "refresh after a role change", res, body, http.StatusSeeOther)
@@ -262,4 +264,29 @@ func TestShouldRefreshAndTransparentRefresh(t *testing.T) {
 	wantClearedCookies(t, "logout form with an expired cookie", res, s)
 	res, body = serve(t, h, withCookies(apiRequest(http.MethodGet, "/auth/refresh?rd=%2Fapp", "", ""), refresh))
 	wantStatus(t, "refresh after logout", res, body, http.StatusFound)
+}
+
+// frozenClock stands still until moved.
+type frozenClock struct{ ns atomic.Int64 }
+
+func (c *frozenClock) now() time.Time          { return time.Unix(0, c.ns.Load()) }
+func (c *frozenClock) advance(d time.Duration) { c.ns.Add(int64(d)) }
+
+// TestCutoffSameMillisecond: a per-user cut-off revokes a token minted in
+// its own millisecond, and spares one minted in the next.
+func TestCutoffSameMillisecond(t *testing.T) {
+	clock := &frozenClock{}
+	clock.ns.Store(time.Now().Truncate(time.Millisecond).Add(500 * time.Microsecond).UnixNano())
+	cfg := apiConfig("sqlite:" + t.TempDir() + "/authgate.db")
+	s := newAPIServiceWith(t, cfg, func(s *Service) { s.tokens.now, s.now = clock.now, clock.now })
+	h := checkedHandler(t, s)
+	mustRegisterAPI(t, h, "bob", browserPassword)
+	before := mustLoginAPI(t, h, "bob", browserPassword)
+	if _, err := s.SetRoles(context.Background(), "bob", []string{"admin"}); err != nil {
+		t.Fatal(err)
+	}
+	wantRejected(t, "token of the cut-off's millisecond", s, before.AccessToken)
+	clock.advance(time.Millisecond)
+	after := mustLoginAPI(t, h, "bob", browserPassword)
+	wantNotRevoked(t, s, after.AccessToken)
 }

@@ -387,7 +387,7 @@ func (s *Service) Logout(ctx context.Context, id *Identity, refreshToken string,
 	now := s.now()
 	until := now.Add(s.tokens.AccessTTL())
 	if all {
-		if err := s.deny.Revoke(ctx, Revocation{UserID: userID, NotBefore: now, Expires: until}); err != nil {
+		if err := s.deny.Revoke(ctx, Revocation{UserID: userID, NotBefore: cutoffAfter(now), Expires: until}); err != nil {
 			return err
 		}
 		uid, err := strconv.ParseInt(userID, 10, 64)
@@ -465,7 +465,7 @@ func (s *Service) SetPassword(ctx context.Context, username, password string) (*
 // sessions, revokes every refresh token too.
 func (s *Service) cutOff(ctx context.Context, u *User, sessions bool) error {
 	now := s.now()
-	err := s.deny.Revoke(ctx, Revocation{UserID: strconv.FormatInt(u.ID, 10), NotBefore: now, Expires: now.Add(s.tokens.AccessTTL())})
+	err := s.deny.Revoke(ctx, Revocation{UserID: strconv.FormatInt(u.ID, 10), NotBefore: cutoffAfter(now), Expires: now.Add(s.tokens.AccessTTL())})
 	if err != nil {
 		return err
 	}
@@ -474,3 +474,12 @@ func (s *Service) cutOff(ctx context.Context, u *User, sessions bool) error {
 	}
 	return err
 }
+
+// cutoffAfter is the not-before of a per-user cut-off made at now: the
+// next millisecond boundary. Access tokens carry iat in milliseconds and
+// the denylist spares a token whose iat equals the not-before, so with now
+// itself a token minted earlier in the same millisecond would survive the
+// cut-off. From the next boundary, every token minted in that millisecond
+// (before the cut-off or just after: they cannot be told apart) is
+// revoked, and one minted a millisecond later is not.
+func cutoffAfter(now time.Time) time.Time { return now.Truncate(time.Millisecond).Add(time.Millisecond) }
