@@ -180,6 +180,7 @@ func TestBrowserLoginFlow(t *testing.T) {
 		t.Errorf("browser refresh after logout: Location = %q; want /auth/login?rd=%%2Fapp", loc)
 	}
 	wantClearedCookies(t, "browser refresh after logout", res, s)
+	wantCovered(t, h, "browserRefresh", "login", "loginPage", "logout", "logoutPage", "me", "register")
 }
 
 func TestBrowserLoginFailures(t *testing.T) {
