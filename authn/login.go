@@ -141,12 +141,12 @@ func (s *Service) pageError(w http.ResponseWriter, r *http.Request, name string,
 	if retry != "" {
 		w.Header().Set("Retry-After", retry)
 	}
-	p.Error = pageMessage(err, status, retry)
+	p.Error = pageMessage(name, err, status, retry)
 	s.render(w, r, name, status, p)
 }
 
-// pageMessage is what a person is told about err.
-func pageMessage(err error, status int, retryAfter string) string {
+// pageMessage is what a person is told about err on page name.
+func pageMessage(name string, err error, status int, retryAfter string) string {
 	var ve *ValidationError
 	switch {
 	case errors.Is(err, ErrCrossSite):
@@ -162,6 +162,8 @@ func pageMessage(err error, status int, retryAfter string) string {
 			return "Too many failed sign-in attempts. Try again in " + strconv.Itoa(n) + " seconds."
 		}
 		return "Too many failed sign-in attempts. Try again later."
+	case status == http.StatusServiceUnavailable && name == "logout":
+		return "You are signed out of this browser, but the sign-out may not have reached every server yet. Try again in a moment."
 	case status == http.StatusServiceUnavailable:
 		return "Signing in is temporarily unavailable. Try again in a moment."
 	}

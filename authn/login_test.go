@@ -288,3 +288,32 @@ func TestBrowserLoginThrottled(t *testing.T) {
 		t.Errorf("throttled page:\n%s", body)
 	}
 }
+
+func TestPageMessage(t *testing.T) {
+	tests := []struct {
+		name   string
+		page   string
+		err    error
+		status int
+		retry  string
+		want   string
+	}{
+		{"ok-invalid-credentials", "login", ErrInvalidCredentials, 401, "", "Incorrect username or password."},
+		{"ok-disabled", "login", ErrUserDisabled, 401, "", "This account is disabled."},
+		{"ok-validation", "login", &ValidationError{Field: "username", Msg: "field required"}, 422, "", "Enter your username and password."},
+		{"ok-cross-site", "logout", ErrCrossSite, 403, "", "This form has expired or was sent from another site. Please try again."},
+		{"ok-throttled", "login", &ThrottledError{RetryAfter: 42 * time.Second}, 429, "42", "Too many failed sign-in attempts. Try again in 42 seconds."},
+		{"ok-throttled-no-retry", "login", &ThrottledError{}, 429, "", "Too many failed sign-in attempts. Try again later."},
+		{"ok-login-unavailable", "login", ErrThrottleUnavailable, 503, "1", "Signing in is temporarily unavailable. Try again in a moment."},
+		{"ok-logout-unavailable", "logout", ErrDenylistUnavailable, 503, "1",
+			"You are signed out of this browser, but the sign-out may not have reached every server yet. Try again in a moment."},
+		{"ok-internal", "login", context.Canceled, 500, "", "Something went wrong. Please try again."},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := pageMessage(tt.page, tt.err, tt.status, tt.retry); got != tt.want {
+				t.Errorf("pageMessage(%q, %v, %d, %q) = %q; want %q", tt.page, tt.err, tt.status, tt.retry, got, tt.want)
+			}
+		})
+	}
+}
