@@ -482,4 +482,6 @@ func (s *Service) cutOff(ctx context.Context, u *User, sessions bool) error {
 // cut-off. From the next boundary, every token minted in that millisecond
 // (before the cut-off or just after: they cannot be told apart) is
 // revoked, and one minted a millisecond later is not.
-func cutoffAfter(now time.Time) time.Time { return now.Truncate(time.Millisecond).Add(time.Millisecond) }
+func cutoffAfter(now time.Time) time.Time {
+	return now.Truncate(time.Millisecond).Add(time.Millisecond)
+}
