@@ -140,28 +140,44 @@ func TestProxyStreams(t *testing.T) {
 			}))
 			u, _ := newTestUpstreams(t, testConfig(), nil)
 			front := newFrontend(t, mustHandler(t, u, back.URL, Route{}), gatewayForward)
-			res, err := front.Client().Get(front.URL + "/events")
-			if err != nil {
-				t.Fatalf("GET: %v", err)
+			// Runs before the servers close, so that a failing test
+			// does not leave the backend waiting.
+			release := sync.OnceFunc(func() { close(readFirst) })
+			t.Cleanup(release)
+			type first struct {
+				res  *http.Response
+				br   *bufio.Reader
+				line string
+				err  error
 			}
-			defer res.Body.Close()
-			br := bufio.NewReader(res.Body)
-			first := make(chan string, 1)
+			got := make(chan first, 1)
 			go func() {
-				line, _ := br.ReadString('\n')
-				first <- line
-			}()
-			select {
-			case line := <-first:
-				if line != "data: one\n" {
-					t.Fatalf("first line %q; want %q", line, "data: one\n")
+				res, err := front.Client().Get(front.URL + "/events")
+				if err != nil {
+					got <- first{err: err}
+					return
 				}
+				br := bufio.NewReader(res.Body)
+				line, err := br.ReadString('\n')
+				got <- first{res, br, line, err}
+			}()
+			var f first
+			select {
+			case f = <-got:
 			case <-time.After(10 * time.Second):
-				// The backend is blocked until we read: without the
-				// flush this never completes.
+				// The backend holds the second part until we have read
+				// the first: without the flush this never completes.
 				t.Fatal("the first event never arrived while the backend held the second: the proxy buffers")
 			}
-			close(readFirst)
+			if f.err != nil {
+				t.Fatalf("GET and read first line: %v", f.err)
+			}
+			defer f.res.Body.Close()
+			if f.line != "data: one\n" {
+				t.Fatalf("first line %q; want %q", f.line, "data: one\n")
+			}
+			br := f.br
+			release()
 			rest, err := io.ReadAll(br)
 			if err != nil {
 				t.Fatalf("reading the rest: %v", err)
