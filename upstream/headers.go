@@ -3,6 +3,7 @@ package upstream
 import (
 	"net"
 	"net/http"
+	"net/netip"
 	"net/textproto"
 	"strings"
 
@@ -195,7 +196,8 @@ func (p *headerPlan) scrub(h http.Header, trusted, forwardToken bool) {
 // rewrite sets out's headers from f: the client's copies of everything the
 // proxy controls are gone first, then the proxy's own are set. All values
 // share one backing array, so the whole rewrite allocates it once (plus
-// the X-Forwarded-For string).
+// the X-Forwarded-For string when the client is not the peer, and the
+// Cookie line when it carried a gateway cookie).
 func (p *headerPlan) rewrite(out, in *http.Request, f *Forward, forwardToken bool) {
 	h := out.Header
 	p.scrub(h, f.TrustedPeer, forwardToken)
@@ -230,7 +232,11 @@ func (p *headerPlan) rewrite(out, in *http.Request, f *Forward, forwardToken boo
 			xff = strings.Join(prior, ", ") + ", " + peer
 		}
 	} else if f.ClientIP.IsValid() {
-		xff = f.ClientIP.String()
+		// Usually the client is the peer: reuse the peer's text rather
+		// than format the address again.
+		if pa, err := netip.ParseAddr(peer); err != nil || pa != f.ClientIP {
+			xff = f.ClientIP.String()
+		}
 	}
 	vals = put(h, "X-Forwarded-For", xff, vals)
 	proto := f.Proto

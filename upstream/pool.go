@@ -192,7 +192,7 @@ func (p *pool) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err == nil {
 		return res, nil
 	}
-	err, retry := p.judge(req, t, body, err)
+	retry, err := p.judge(req, t, body, err)
 	if !retry {
 		return nil, err
 	}
@@ -207,7 +207,7 @@ func (p *pool) RoundTrip(req *http.Request) (*http.Response, error) {
 	again.URL = &u
 	res, rerr := p.send(again, next, path)
 	if rerr != nil {
-		rerr, _ = p.judge(again, next, nil, rerr)
+		_, rerr = p.judge(again, next, nil, rerr)
 		return nil, rerr
 	}
 	p.log.Debug("upstream request retried on another target", "failed", t.name, "target", next.name)
@@ -253,31 +253,34 @@ func (p *pool) send(req *http.Request, t *Target, path string) (*http.Response, 
 
 // judge classifies a failed attempt on t, ejects t when its connection
 // failed, and reports whether the request may be retried elsewhere.
-func (p *pool) judge(req *http.Request, t *Target, body *bodyReader, err error) (error, bool) {
+func (p *pool) judge(req *http.Request, t *Target, body *bodyReader, err error) (retry bool, _ error) {
 	if cerr := req.Context().Err(); cerr != nil {
 		// The client went away or the gateway's deadline passed: not the
 		// target's fault.
 		if cerr == context.DeadlineExceeded {
-			return fmt.Errorf("%w: %s: %w", ErrUpstreamTimeout, t.name, cerr), false
+			return false, fmt.Errorf("%w: %s: %w", ErrUpstreamTimeout, t.name, cerr)
 		}
-		return fmt.Errorf("upstream %s: %w", t.name, cerr), false
+		return false, fmt.Errorf("upstream %s: %w", t.name, cerr)
 	}
 	if body != nil && body.failed.Load() {
 		// Reading the client's body failed (truncated upload, size
 		// limit). Ejecting the target would let any client take targets
 		// out of rotation.
-		return &bodyError{err: err}, false
+		return false, &bodyError{err: err}
 	}
 	var op *net.OpError
-	dialed := !(errors.As(err, &op) && op.Op == "dial")
+	connected := !errors.As(err, &op) || op.Op != "dial"
 	var ne net.Error
-	if dialed && errors.As(err, &ne) && ne.Timeout() {
+	if connected && errors.As(err, &ne) && ne.Timeout() {
 		// No response headers within the pool's timeout: slow, not dead.
-		return fmt.Errorf("%w: %s: %w", ErrUpstreamTimeout, t.name, err), false
+		return false, fmt.Errorf("%w: %s: %w", ErrUpstreamTimeout, t.name, err)
 	}
+	// Refused, reset, closed before a response, or an answer that is
+	// not HTTP: the target cannot serve. (An HTTP 5xx is an answer and
+	// never gets here.)
 	p.eject(t, err)
-	retry := req.Body == nil && (!dialed || idempotent(req.Method))
-	return fmt.Errorf("%w: %s: %w", ErrUpstreamUnavailable, t.name, err), retry
+	retry = req.Body == nil && (!connected || idempotent(req.Method))
+	return retry, fmt.Errorf("%w: %s: %w", ErrUpstreamUnavailable, t.name, err)
 }
 
 // idempotent reports whether RFC 9110 §9.2.2 lets a client retry method

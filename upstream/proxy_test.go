@@ -193,6 +193,14 @@ func TestProxyStreams(t *testing.T) {
 // a hand-written handshake and frames, and checks the identity headers
 // reached the backend on the upgrade request.
 func TestProxyWebSocket(t *testing.T) {
+	// least_conn wraps the response body to count in-flight requests;
+	// the upgraded connection must survive that.
+	for _, balance := range []string{"round_robin", "least_conn"} {
+		t.Run("ok-"+balance, func(t *testing.T) { testWebSocket(t, balance) })
+	}
+}
+
+func testWebSocket(t *testing.T, balance string) {
 	back := newBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
 			http.Error(w, "upgrade required", http.StatusUpgradeRequired)
@@ -215,8 +223,10 @@ func TestProxyWebSocket(t *testing.T) {
 		}
 		writeFrame(c, []byte("echo: "+string(msg)), false)
 	}))
-	u, _ := newTestUpstreams(t, testConfig(), nil)
-	front := newFrontend(t, mustHandler(t, u, back.URL, Route{}), func(r *http.Request) *Forward {
+	cfg := testConfig()
+	cfg.Upstreams = map[string]PoolConfig{"ws": {Targets: []string{back.URL}, Balance: balance}}
+	u, _ := newTestUpstreams(t, cfg, nil)
+	front := newFrontend(t, mustHandler(t, u, "ws", Route{}), func(r *http.Request) *Forward {
 		f := gatewayForward(r)
 		f.Identity = testIdentity()
 		return f
@@ -253,6 +263,11 @@ func TestProxyWebSocket(t *testing.T) {
 	}
 	if string(msg) != "echo: hello" {
 		t.Errorf("frame %q; want %q", msg, "echo: hello")
+	}
+	c.Close()
+	target := poolOf(t, u, "ws").targets[0]
+	if balance == "least_conn" {
+		waitFor(t, "the closed upgrade is counted out", func() bool { return target.InFlight() == 0 })
 	}
 }
 
@@ -459,5 +474,27 @@ func TestNewTwiceSameRegistry(t *testing.T) {
 	}
 	if got := metricValue(t, reg, "authgate_upstream_target_healthy", map[string]string{"pool": "a"}); got != 1 {
 		t.Errorf("authgate_upstream_target_healthy{a} = %v; want 1", got)
+	}
+}
+
+func TestMetricsDuration(t *testing.T) {
+	back := newBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/missing" {
+			http.NotFound(w, r)
+		}
+	}))
+	reg := prometheus.NewRegistry()
+	cfg := testConfig()
+	cfg.Upstreams = map[string]PoolConfig{"app": {Targets: []string{back.URL}}}
+	u, _ := newTestUpstreams(t, cfg, reg)
+	h := mustHandler(t, u, "app", Route{})
+	for _, path := range []string{"/", "/", "/", "/missing"} {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, WithForward(httptest.NewRequest(http.MethodGet, path, nil), &Forward{Path: path}))
+	}
+	for code, want := range map[string]float64{"2xx": 3, "4xx": 1, "5xx": 0, "error": 0} {
+		if got := metricValue(t, reg, "authgate_upstream_request_duration_seconds", map[string]string{"pool": "app", "code": code}); got != want {
+			t.Errorf("authgate_upstream_request_duration_seconds{app,%s} count = %v; want %v", code, got, want)
+		}
 	}
 }
