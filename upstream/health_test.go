@@ -173,7 +173,7 @@ func TestPassiveEjection(t *testing.T) {
 	dead.Close() // nothing listens here any more
 	reg := prometheus.NewRegistry()
 	u, el := newTestUpstreams(t, Config{Upstreams: map[string]PoolConfig{"app": {
-		Targets: []string{dead.URL, alive.URL},
+		Targets: []string{dead.URL + "/dead-base", alive.URL},
 	}}}, reg)
 	p := poolOf(t, u, "app")
 	var now atomic.Int64
@@ -197,7 +197,11 @@ func TestPassiveEjection(t *testing.T) {
 		if w.Code != http.StatusOK {
 			return w.Code, ""
 		}
-		return w.Code, decodeReceived(t, w.Body.Bytes()).Backend
+		got := decodeReceived(t, w.Body.Bytes())
+		if got.RequestURI != "/x" {
+			t.Errorf("%s reached the backend as %q; want /x (no base path of the failed target)", method, got.RequestURI)
+		}
+		return w.Code, got.Backend
 	}
 
 	// Round robin picks the dead target first: the GET is retried on the

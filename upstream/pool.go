@@ -186,6 +186,9 @@ func (p *pool) RoundTrip(req *http.Request) (*http.Response, error) {
 	path := req.URL.Path
 	t, err := p.balancer.Pick(p.targets)
 	if err != nil {
+		if req.Body != nil {
+			req.Body.Close() // RoundTrip closes the body, even on errors
+		}
 		return nil, fmt.Errorf("%w in pool %q", err, p.name)
 	}
 	res, err := p.send(req, t, path)
@@ -220,8 +223,9 @@ func (p *pool) send(req *http.Request, t *Target, path string) (*http.Response, 
 	req.URL.Host = t.url.Host
 	req.Host = "" // the Host header names the target, as ProxyRequest.SetURL does
 	if t.basePath != "" {
-		req.URL.Path, req.URL.RawPath = t.basePath+path, ""
+		path = t.basePath + path
 	}
+	req.URL.Path, req.URL.RawPath = path, "" // a retry must not keep the failed target's base path
 	if p.inFlight {
 		t.inFlight.Add(1)
 	}
