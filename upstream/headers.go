@@ -229,7 +229,10 @@ func (p *headerPlan) rewrite(out, in *http.Request, f *Forward, forwardToken boo
 			h["Forwarded"] = fw[:len(fw):len(fw)]
 		}
 		if prior := in.Header["X-Forwarded-For"]; len(prior) > 0 {
-			xff = strings.Join(prior, ", ") + ", " + peer
+			xff = strings.Join(prior, ", ")
+			if peer != "" {
+				xff += ", " + peer
+			}
 		}
 	} else if f.ClientIP.IsValid() {
 		// Usually the client is the peer: reuse the peer's text rather
