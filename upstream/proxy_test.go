@@ -329,7 +329,10 @@ func TestProxyReusesConnections(t *testing.T) {
 		wantAtMost int64
 		wantMore   bool // control: a too-small idle pool must show churn
 	}{
-		{name: "ok-pool-default", wantAtMost: workers},
+		// A request waiting for a dial may be handed a connection freed
+		// meanwhile, and the dialled one joins the pool: a few more than
+		// the workers are normal; one per request is not.
+		{name: "ok-pool-default", wantAtMost: 2 * workers},
 		{name: "ok-control-idle-1-churns", idle: 1, wantMore: true},
 	}
 	for _, tt := range tests {
@@ -373,9 +376,10 @@ func TestProxyReusesConnections(t *testing.T) {
 			}
 			wg.Wait()
 			n := conns.Load()
+			t.Logf("%s: %d connections", tt.name, n)
 			switch {
-			case tt.wantMore && n <= workers:
-				t.Errorf("control: %d connections with 1 idle slot; want more than %d (the test would not catch churn)", n, workers)
+			case tt.wantMore && n <= 2*workers:
+				t.Errorf("control: %d connections with 1 idle slot; want more than %d (the test would not catch churn)", n, 2*workers)
 			case !tt.wantMore && n > tt.wantAtMost:
 				t.Errorf("%d requests from %d workers opened %d connections; want at most %d", workers*perWorker, workers, n, tt.wantAtMost)
 			}
