@@ -95,6 +95,11 @@ func openDB(rawURL string) (*DB, error) {
 				return nil, fmt.Errorf("database: %w", err)
 			}
 		}
+		// The file holds password hashes: create it private. SQLite gives
+		// its -wal and -shm files the same mode.
+		if f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o600); err == nil {
+			f.Close()
+		}
 		// WAL lets readers run beside the one writer; busy_timeout makes a
 		// second writer wait instead of failing; _txlock=immediate takes
 		// the write lock at BEGIN so read-then-write transactions cannot

@@ -1,8 +1,3 @@
-//go:build gatewayload
-
-// This file calls gateway.Load, which is merged separately from deploy/:
-// delete the build constraint above once gateway/load.go is on main.
-
 package deploy
 
 import (

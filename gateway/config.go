@@ -1,7 +1,11 @@
 package gateway
 
 import (
+	"path/filepath"
+	"strings"
+
 	"github.com/authgate/authgate/authn"
+	"github.com/authgate/authgate/internal/conf"
 	"github.com/authgate/authgate/upstream"
 )
 
@@ -17,6 +21,10 @@ type Config struct {
 	Upstream upstream.Config `yaml:",inline"`
 
 	Routes []Route `yaml:"routes"`
+
+	Limits  Limits  `yaml:"limits"`
+	Runtime Runtime `yaml:"runtime"`
+	Log     Log     `yaml:"log"`
 
 	// file is where the config was read from; problems are reported
 	// relative to it.
@@ -55,6 +63,38 @@ type ACME struct {
 	Cache string `yaml:"cache"`
 }
 
+// Limits bound what one client can make the gateway hold. Zero means the
+// default given on each field. (An extension of DESIGN.md.)
+type Limits struct {
+	ReadHeaderTimeout conf.Duration `yaml:"read_header_timeout"` // default 10s: slow-loris clients are cut off
+	IdleTimeout       conf.Duration `yaml:"idle_timeout"`        // default 120s for idle keep-alive connections
+	MaxHeaderBytes    int           `yaml:"max_header_bytes"`    // default 65536 (64 KiB) of request line + headers
+	ShutdownTimeout   conf.Duration `yaml:"shutdown_timeout"`    // default 30s to drain in-flight requests on SIGTERM
+	// MaxConcurrentStreams caps HTTP/2 streams per connection. Default 250.
+	MaxConcurrentStreams int `yaml:"max_concurrent_streams"`
+}
+
+// Runtime tunes the Go runtime. Environment variables GOGC and GOMEMLIMIT,
+// when set, win over these keys. (An extension of DESIGN.md.)
+type Runtime struct {
+	// GOGC is the garbage collector's target percentage. Default 400: the
+	// proxy's garbage is short-lived, so collecting less often buys
+	// throughput for a little memory (bounded by MemoryLimit).
+	GOGC int `yaml:"gogc"`
+	// MemoryLimit is the soft memory limit (GOMEMLIMIT), in bytes or with a
+	// unit: "512MiB", "1GiB". Default "512MiB".
+	MemoryLimit string `yaml:"memory_limit"`
+}
+
+// Log configures logging. Logs are JSON lines on stderr. (An extension of
+// DESIGN.md.)
+type Log struct {
+	Level string `yaml:"level"` // debug | info (default) | warn | error
+	// Access turns the per-request access log on (default) or off. Use
+	// access: false only when a load balancer already logs every request.
+	Access *bool `yaml:"access"`
+}
+
 // Route is one entry under routes: which requests it matches and what they
 // need before they reach the upstream.
 type Route struct {
@@ -73,4 +113,24 @@ type Route struct {
 	// ForwardToken passes the Authorization header and the gateway's
 	// cookies on to the upstream. Default false: they are removed.
 	ForwardToken bool `yaml:"forward_token"`
+}
+
+// Dir is the directory of the config file; relative paths in the config
+// are resolved against it, and self-signed certificates are kept under its
+// certs/ directory.
+func (c *Config) Dir() string {
+	if c.file == "" {
+		return "."
+	}
+	return filepath.Dir(c.file)
+}
+
+// DataDir is where files that belong with the database are kept (the
+// generated HS256 secret): beside the SQLite file, or data/ next to the
+// config when the database is PostgreSQL.
+func (c *Config) DataDir() string {
+	if p, ok := strings.CutPrefix(c.Authn.Database.URL, "sqlite:"); ok {
+		return filepath.Dir(strings.TrimPrefix(p, "//"))
+	}
+	return filepath.Join(c.Dir(), "data")
 }

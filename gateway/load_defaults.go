@@ -118,6 +118,26 @@ func applyDefaults(c *Config, present func(path string) bool) {
 		c.Upstream.Upstreams[name] = pool
 	}
 
+	l := &c.Limits
+	durDefault(&l.ReadHeaderTimeout, 10*time.Second)
+	durDefault(&l.IdleTimeout, 120*time.Second)
+	durDefault(&l.ShutdownTimeout, 30*time.Second)
+	if l.MaxHeaderBytes == 0 {
+		l.MaxHeaderBytes = 64 << 10
+	}
+	if l.MaxConcurrentStreams == 0 {
+		l.MaxConcurrentStreams = 250
+	}
+	if c.Runtime.GOGC == 0 {
+		c.Runtime.GOGC = defaultGOGC
+	}
+	orDefault(&c.Runtime.MemoryLimit, defaultMemoryLimit)
+	orDefault(&c.Log.Level, "info")
+	if c.Log.Access == nil {
+		v := true
+		c.Log.Access = &v
+	}
+
 	for i := range c.Routes {
 		rt := &c.Routes[i]
 		for j, host := range rt.Hosts {

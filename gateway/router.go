@@ -236,3 +236,25 @@ func (rt *Route) UpstreamPath(canonical string) string {
 	}
 	return rest
 }
+
+// ServesHost reports whether some route serves host (a Host header as
+// received): a route names it, a wildcard covers it, or a route names no
+// host at all.
+func (r *Router) ServesHost(host string) bool {
+	if len(r.anyHost) > 0 {
+		return true
+	}
+	var buf [maxHostLen]byte
+	h, ok := normalizeHost(&buf, host)
+	if !ok || len(h) == 0 {
+		return false
+	}
+	if _, ok := r.exact[string(h)]; ok {
+		return true
+	}
+	if dot := indexByte(h, '.'); dot > 0 {
+		_, ok := r.wildcard[string(h[dot+1:])]
+		return ok
+	}
+	return false
+}

@@ -27,7 +27,31 @@ func (c *Config) Validate() error {
 	p.Merge("", c.Authn.Validate())
 	p.Merge("", c.Upstream.Validate())
 	c.validateRoutes(&p)
+	c.validateOperations(&p)
 	return p.Err()
+}
+
+// validateOperations checks limits, runtime and log, the sections authgate
+// adds to DESIGN.md's config.
+func (c *Config) validateOperations(p *conf.Problems) {
+	l := c.Limits
+	if l.MaxHeaderBytes < 4096 || l.MaxHeaderBytes > 1<<20 {
+		p.Addf("limits.max_header_bytes", "%d is out of range: must be 4096 to 1048576", l.MaxHeaderBytes)
+	}
+	if l.MaxConcurrentStreams < 1 || l.MaxConcurrentStreams > 10000 {
+		p.Addf("limits.max_concurrent_streams", "%d is out of range: must be 1 to 10000", l.MaxConcurrentStreams)
+	}
+	if c.Runtime.GOGC < -1 || c.Runtime.GOGC == 0 {
+		p.Addf("runtime.gogc", "%d must be a positive percentage, or -1 to turn the collector off (then set memory_limit)", c.Runtime.GOGC)
+	}
+	if n, err := ParseBytes(c.Runtime.MemoryLimit); err != nil || n < 32<<20 {
+		p.Addf("runtime.memory_limit", "%q must be a size of at least 32MiB, like \"512MiB\" or \"2GiB\"", c.Runtime.MemoryLimit)
+	}
+	switch strings.ToLower(c.Log.Level) {
+	case "debug", "info", "warn", "error":
+	default:
+		p.Addf("log.level", "%q must be one of debug, info, warn, error", c.Log.Level)
+	}
 }
 
 func (c *Config) validateListen(p *conf.Problems) {

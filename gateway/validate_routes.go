@@ -10,10 +10,6 @@ import (
 	"github.com/authgate/authgate/upstream"
 )
 
-// BuiltinEcho is the built-in upstream that answers with a JSON view of the
-// request it received, identity headers included.
-const BuiltinEcho = "builtin:echo"
-
 func (c *Config) validateRoutes(p *conf.Problems) {
 	if len(c.Routes) == 0 {
 		p.Addf("routes", "at least one route is required")
@@ -61,10 +57,10 @@ func (c *Config) validateRoutes(p *conf.Problems) {
 func (c *Config) validateUpstreamRef(p *conf.Problems, path, up string) {
 	switch {
 	case up == "":
-		p.Addf(path, "required: an http(s) URL, %s, or the name of a pool under upstreams", BuiltinEcho)
+		p.Addf(path, "required: an http(s) URL, %s, or the name of a pool under upstreams", upstream.BuiltinEcho)
 	case strings.HasPrefix(up, "builtin:"):
-		if up != BuiltinEcho {
-			p.Addf(path, "%q is not a built-in upstream: the only one is %s", up, BuiltinEcho)
+		if up != upstream.BuiltinEcho {
+			p.Addf(path, "%q is not a built-in upstream: the only one is %s", up, upstream.BuiltinEcho)
 		}
 	case strings.Contains(up, ":"):
 		// Pool names cannot hold ":", so this is meant as a URL.

@@ -49,7 +49,7 @@ func TestParseTargetHidesPassword(t *testing.T) {
 	}
 }
 
-func pool(targets ...string) PoolConfig {
+func poolWith(targets ...string) PoolConfig {
 	return PoolConfig{
 		Targets: targets, Balance: "round_robin",
 		Timeout: conf.Duration(30 * time.Second), DialTimeout: conf.Duration(5 * time.Second),
@@ -72,9 +72,9 @@ func TestConfigValidate(t *testing.T) {
 		{name: "fail-header-dup-case", mutate: func(c *Config) { c.IdentityHeaders.Email = "x-auth-user" }, wantPath: "identity_headers.email"},
 		{name: "fail-header-dup-underscore", mutate: func(c *Config) { c.IdentityHeaders.Assertion = "X_Auth_Roles" }, wantPath: "identity_headers.assertion"},
 		{name: "fail-header-reserved", mutate: func(c *Config) { c.IdentityHeaders.UserID = "Cookie" }, wantPath: "identity_headers.user_id"},
-		{name: "fail-no-targets", mutate: func(c *Config) { c.Upstreams["users"] = pool() }, wantPath: "upstreams.users.targets"},
-		{name: "fail-dup-target", mutate: func(c *Config) { c.Upstreams["users"] = pool("http://a:1", "http://a:1") }, wantPath: "upstreams.users.targets[1]"},
-		{name: "fail-pool-name", mutate: func(c *Config) { c.Upstreams["a:b"] = pool("http://a:1") }, wantPath: "upstreams.a:b"},
+		{name: "fail-no-targets", mutate: func(c *Config) { c.Upstreams["users"] = poolWith() }, wantPath: "upstreams.users.targets"},
+		{name: "fail-dup-target", mutate: func(c *Config) { c.Upstreams["users"] = poolWith("http://a:1", "http://a:1") }, wantPath: "upstreams.users.targets[1]"},
+		{name: "fail-pool-name", mutate: func(c *Config) { c.Upstreams["a:b"] = poolWith("http://a:1") }, wantPath: "upstreams.a:b"},
 		{name: "fail-balance", mutate: func(c *Config) { p := c.Upstreams["users"]; p.Balance = "RoundRobin"; c.Upstreams["users"] = p }, wantPath: "upstreams.users.balance"},
 		{name: "fail-idle", mutate: func(c *Config) { p := c.Upstreams["users"]; p.MaxIdleConnsPerTarget = -1; c.Upstreams["users"] = p }, wantPath: "upstreams.users.max_idle_conns_per_target"},
 		{name: "fail-timeout", mutate: func(c *Config) { p := c.Upstreams["users"]; p.Timeout = 0; c.Upstreams["users"] = p }, wantPath: "upstreams.users.timeout"},
@@ -82,7 +82,7 @@ func TestConfigValidate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := Config{IdentityHeaders: headers, Upstreams: map[string]PoolConfig{"users": pool("http://10.0.0.5:8080")}}
+			c := Config{IdentityHeaders: headers, Upstreams: map[string]PoolConfig{"users": poolWith("http://10.0.0.5:8080")}}
 			tt.mutate(&c)
 			err := c.Validate()
 			if tt.wantPath == "" {

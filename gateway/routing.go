@@ -1,0 +1,134 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"strings"
+	"sync"
+
+	"github.com/authgate/authgate/upstream"
+)
+
+// routing is everything a reload replaces: the router, one handler per
+// route, the upstream pools behind them and the trusted proxy list. It is
+// immutable once built; the server swaps whole values atomically.
+type routing struct {
+	cfg       *Config
+	router    *Router
+	routes    []*routeHandler // parallel to cfg.Routes
+	upstreams *upstream.Upstreams
+	trusted   []netip.Prefix
+
+	cancel context.CancelFunc
+}
+
+// routeHandler is one route, resolved at construction: its policy and the
+// proxy to its upstream.
+type routeHandler struct {
+	route         *Route
+	name          string
+	required      bool
+	roles         []string
+	loginRedirect bool
+	upstreamRef   string // pool name, URL or builtin:echo, for logs
+	proxy         http.Handler
+}
+
+// newRouting builds the routing for cfg without starting anything.
+func (s *Server) newRouting(cfg *Config) (*routing, error) {
+	router, err := NewRouter(cfg.Routes)
+	if err != nil {
+		return nil, err
+	}
+	trusted, err := parseTrustedProxies(cfg.TrustedProxies)
+	if err != nil {
+		return nil, err
+	}
+	ups, err := upstream.New(cfg.Upstream, upstream.Options{
+		ErrorWriter:    s.writeError,
+		Registerer:     s.metrics.registry,
+		Logger:         s.logger,
+		GatewayCookies: s.auth.CookieNames(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	rt := &routing{cfg: cfg, router: router, upstreams: ups, trusted: trusted}
+	for i, r := range cfg.Routes {
+		// strip_prefix is applied by the gateway (Route.UpstreamPath), in
+		// whatever case the client wrote the prefix, so the proxy gets the
+		// final path and strips nothing itself.
+		h, err := ups.Handler(r.Upstream, upstream.Route{Name: r.Name, ForwardToken: r.ForwardToken})
+		if err != nil {
+			return nil, fmt.Errorf("routes[%d].upstream: %w", i, err)
+		}
+		rt.routes = append(rt.routes, &routeHandler{
+			route:         &cfg.Routes[i],
+			name:          r.Name,
+			required:      r.Auth != "public",
+			roles:         r.Roles,
+			loginRedirect: r.LoginRedirect == nil || *r.LoginRedirect,
+			upstreamRef:   r.Upstream,
+			proxy:         h,
+		})
+	}
+	return rt, nil
+}
+
+// start runs the pools' health checks until stop (or ctx ends).
+func (rt *routing) start(ctx context.Context, wg *sync.WaitGroup) {
+	ctx, rt.cancel = context.WithCancel(ctx)
+	wg.Go(func() {
+		// Health checking ends with its context; passive ejection works
+		// without it, so there is nothing to do with its error.
+		_ = rt.upstreams.Run(ctx)
+	})
+}
+
+func (rt *routing) stop() {
+	if rt.cancel != nil {
+		rt.cancel()
+	}
+}
+
+// parseTrustedProxies reads trusted_proxies: CIDRs, or single addresses.
+func parseTrustedProxies(list []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for i, s := range list {
+		if strings.Contains(s, "/") {
+			p, err := netip.ParsePrefix(s)
+			if err != nil {
+				return nil, fmt.Errorf("trusted_proxies[%d]: %w", i, err)
+			}
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return nil, fmt.Errorf("trusted_proxies[%d]: %w", i, err)
+		}
+		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+	}
+	return out, nil
+}
+
+// restartOnlyChanges names the keys that differ between a and b but take
+// effect only on restart.
+func restartOnlyChanges(a, b *Config) []string {
+	var keys []string
+	if a.Listen != b.Listen {
+		keys = append(keys, "listen")
+	}
+	if fmt.Sprint(a.TLS) != fmt.Sprint(b.TLS) {
+		keys = append(keys, "tls")
+	}
+	if fmt.Sprint(a.Authn) != fmt.Sprint(b.Authn) {
+		keys = append(keys, "database, redis, tokens, accounts or auth_api")
+	}
+	if a.Limits != b.Limits {
+		keys = append(keys, "limits")
+	}
+	return keys
+}

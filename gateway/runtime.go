@@ -1,0 +1,80 @@
+package gateway
+
+import (
+	"io"
+	"log/slog"
+	"os"
+	"runtime/debug"
+	"strconv"
+	"strings"
+)
+
+// NewLogger returns the JSON logger configured by log.level.
+func NewLogger(w io.Writer, l Log) *slog.Logger {
+	var level slog.Level
+	switch strings.ToLower(l.Level) {
+	case "debug":
+		level = slog.LevelDebug
+	case "warn":
+		level = slog.LevelWarn
+	case "error":
+		level = slog.LevelError
+	default:
+		level = slog.LevelInfo
+	}
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
+}
+
+// Runtime defaults. A proxy makes a lot of short-lived garbage per request;
+// with Go's GOGC=100 the collector runs so often that it, not the network,
+// caps throughput. 400 trades memory for throughput, and the soft memory
+// limit keeps that trade bounded: near the limit the collector runs more
+// often again.
+const (
+	defaultGOGC        = 400
+	defaultMemoryLimit = "512MiB"
+)
+
+// ApplyRuntime sets the garbage collector's target and soft memory limit
+// from runtime.gogc and runtime.memory_limit. The GOGC and GOMEMLIMIT
+// environment variables, when set, win: the Go runtime has already applied
+// them.
+func ApplyRuntime(r Runtime, logger *slog.Logger) {
+	gogc := r.GOGC
+	limit, err := ParseBytes(r.MemoryLimit) // validated by Load
+	if err != nil {
+		return
+	}
+	if _, ok := os.LookupEnv("GOGC"); !ok {
+		debug.SetGCPercent(gogc)
+	}
+	if _, ok := os.LookupEnv("GOMEMLIMIT"); !ok {
+		debug.SetMemoryLimit(limit)
+	}
+	logger.Debug("runtime", "gogc", gogc, "memory_limit", limit)
+}
+
+// ParseBytes reads a size such as "512MiB", "1GiB", "200MB" or a plain
+// number of bytes.
+func ParseBytes(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	units := []struct {
+		suffix string
+		mult   int64
+	}{
+		{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40},
+		{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12}, {"B", 1},
+	}
+	mult := int64(1)
+	for _, u := range units {
+		if strings.HasSuffix(s, u.suffix) {
+			s, mult = strings.TrimSpace(strings.TrimSuffix(s, u.suffix)), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 {
+		return 0, strconv.ErrSyntax
+	}
+	return n * mult, nil
+}

@@ -1,0 +1,353 @@
+package gateway
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/authgate/authgate/authn"
+	"github.com/authgate/authgate/upstream"
+)
+
+// publicHandler is the handler of the https listener (or of the http one
+// when tls.mode is off): the auth API, then the routes.
+func (s *Server) publicHandler(https bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.serve(w, r, https)
+	})
+}
+
+// exchange is the per-request state of the public handler, pooled so the
+// hot path does not allocate it.
+type exchange struct {
+	rec     recorder
+	forward upstream.Forward
+	route   string // route name for logs and metrics
+	ref     string // upstream reference
+	userID  string
+}
+
+var exchanges = sync.Pool{New: func() any { return new(exchange) }}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, https bool) {
+	start := time.Now()
+	rt := s.routing.Load()
+	x := exchanges.Get().(*exchange)
+	x.rec.reset(w)
+
+	ip, trustedPeer := clientIP(r.RemoteAddr, r.Header, rt.trusted)
+	reqID := s.requestID(r, trustedPeer)
+	h := x.rec.Header()
+	h.Set("X-Request-Id", reqID)
+	if https && s.hsts != "" {
+		h.Set("Strict-Transport-Security", s.hsts)
+	}
+
+	s.dispatch(x, r, rt, https, ip, trustedPeer, reqID)
+
+	elapsed := time.Since(start)
+	status := x.rec.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	s.metrics.requests.WithLabelValues(x.route, s.metrics.code(status)).Inc()
+	s.metrics.duration.WithLabelValues(x.route).Observe(elapsed.Seconds())
+	if s.accessLog {
+		// Never the query string (it may carry a token or a password reset
+		// code) and never a header value: only what is safe to keep.
+		s.logger.LogAttrs(r.Context(), slog.LevelInfo, "request",
+			slog.String("request_id", reqID),
+			slog.String("method", r.Method),
+			slog.String("host", r.Host),
+			slog.String("path", r.URL.Path),
+			slog.Int("status", status),
+			slog.Int64("bytes", x.rec.bytes),
+			slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000),
+			slog.String("route", x.route),
+			slog.String("upstream", x.ref),
+			slog.String("user_id", x.userID),
+			slog.String("client_ip", ip.String()),
+		)
+	}
+	*x = exchange{}
+	exchanges.Put(x)
+}
+
+// dispatch canonicalises the path, picks the auth API or a route, and
+// answers.
+func (s *Server) dispatch(x *exchange, r *http.Request, rt *routing, https bool, ip netip.Addr, trustedPeer bool, reqID string) {
+	w := &x.rec
+	path, err := CanonicalPath(r.URL.EscapedPath())
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if s.isAuthPath(path) {
+		x.route = "auth_api"
+		s.authHandler.ServeHTTP(w, withPath(r, path))
+		return
+	}
+	idx, ok := rt.router.Match(r.Host, r.Method, path)
+	if !ok {
+		s.writeError(w, r, errNoRoute)
+		return
+	}
+	rh := rt.routes[idx]
+	x.route, x.ref = rh.name, rh.upstreamRef
+
+	var id *authn.Identity
+	if rh.required {
+		var src authn.Source
+		id, src, err = s.auth.Authenticate(w, r)
+		if err != nil {
+			if rh.loginRedirect && wantsLoginPage(r) && sendsToLogin(err) {
+				s.redirectToLogin(w, r, path)
+				return
+			}
+			s.writeError(w, r, err)
+			return
+		}
+		x.userID = id.UserID
+		if !id.HasAnyRole(rh.roles) {
+			s.writeError(w, r, authn.ErrForbidden)
+			return
+		}
+		// A cookie rides along on any request the browser makes, including
+		// a WebSocket handshake started by another site's script (CSWSH):
+		// with cookie auth the upgrade must come from one of our origins.
+		if src == authn.FromCookie && isUpgrade(r) && !sameOrigin(r) {
+			s.writeError(w, r, authn.ErrCrossSite)
+			return
+		}
+	}
+
+	// The upstream receives the very path the decision was made on (minus
+	// the route's prefix with strip_prefix), decoded here and escaped once
+	// when the proxy writes the request.
+	upath, err := url.PathUnescape(rh.route.UpstreamPath(path))
+	if err != nil {
+		s.writeError(w, r, ErrBadPath)
+		return
+	}
+	f := &x.forward
+	f.Path = upath
+	f.ClientIP = ip
+	f.TrustedPeer = trustedPeer
+	f.Proto = "http"
+	if https {
+		f.Proto = "https"
+	}
+	f.Host = r.Host
+	f.Identity = id
+	f.RequestID = reqID
+	if id != nil && s.assertionHeader {
+		f.Assertion, err = s.auth.Assertion(id, rh.name)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+	}
+	rh.proxy.ServeHTTP(w, upstream.WithForward(r, f))
+}
+
+// isAuthPath reports whether the canonical path belongs to the auth API,
+// which no route can shadow.
+func (s *Server) isAuthPath(path string) bool {
+	p := s.authPrefix
+	if path == "/.well-known/jwks.json" {
+		return true
+	}
+	return strings.HasPrefix(path, p) && (len(path) == len(p) || path[len(p)] == '/')
+}
+
+// withPath returns r with its URL path replaced by the canonical one, so the
+// auth API's mux sees the same path the decision was made on.
+func withPath(r *http.Request, path string) *http.Request {
+	if r.URL.Path == path && r.URL.RawPath == "" {
+		return r
+	}
+	r2 := new(http.Request)
+	*r2 = *r
+	u := *r.URL
+	u.Path, u.RawPath = path, ""
+	r2.URL = &u
+	return r2
+}
+
+// wantsLoginPage reports whether r is a browser navigation: a GET or HEAD
+// that accepts HTML. API clients get a 401 instead.
+func wantsLoginPage(r *http.Request) bool {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return false
+	}
+	if isUpgrade(r) {
+		return false
+	}
+	for _, v := range r.Header.Values("Accept") {
+		if strings.Contains(v, "text/html") {
+			return true
+		}
+	}
+	return false
+}
+
+// sendsToLogin reports whether a browser failing with err should see the
+// login page: when it has no session, or its session is no longer good.
+// Malformed requests and outages are answered as they are.
+func sendsToLogin(err error) bool {
+	return errors.Is(err, authn.ErrNoCredentials) || errors.Is(err, authn.ErrInvalidToken) ||
+		errors.Is(err, authn.ErrTokenRevoked)
+}
+
+// redirectToLogin answers 302 to the login page with the original path and
+// query as rd, which the login page accepts only as a same-origin path.
+func (s *Server) redirectToLogin(w http.ResponseWriter, r *http.Request, path string) {
+	rd := (&url.URL{Path: path}).EscapedPath()
+	if r.URL.RawQuery != "" {
+		rd += "?" + r.URL.RawQuery
+	}
+	h := w.Header()
+	h.Set("Location", s.authPrefix+"/login?rd="+url.QueryEscape(rd))
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusFound)
+}
+
+func isUpgrade(r *http.Request) bool {
+	return r.Header.Get("Upgrade") != "" && headerHasToken(r.Header, "Connection", "upgrade")
+}
+
+func headerHasToken(h http.Header, name, token string) bool {
+	for _, v := range h.Values(name) {
+		for part := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(part), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// sameOrigin reports whether the request's Origin names the host it was
+// sent to.
+func sameOrigin(r *http.Request) bool {
+	o := r.Header.Get("Origin")
+	if o == "" {
+		return false
+	}
+	u, err := url.Parse(o)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	return strings.EqualFold(u.Host, r.Host)
+}
+
+// clientIP is the address the request came from: the TCP peer, or — when
+// the peer is a trusted proxy — the nearest address in X-Forwarded-For that
+// is not itself a trusted proxy. Addresses a client wrote further left are
+// never believed.
+func clientIP(remoteAddr string, h http.Header, trusted []netip.Prefix) (netip.Addr, bool) {
+	ap, err := netip.ParseAddrPort(remoteAddr)
+	if err != nil {
+		return netip.Addr{}, false
+	}
+	peer := ap.Addr().Unmap()
+	if !isTrusted(peer, trusted) {
+		return peer, false
+	}
+	ip := peer
+	xff := h.Values("X-Forwarded-For")
+	for i := len(xff) - 1; i >= 0; i-- {
+		parts := strings.Split(xff[i], ",")
+		for j := len(parts) - 1; j >= 0; j-- {
+			a, err := netip.ParseAddr(strings.TrimSpace(parts[j]))
+			if err != nil {
+				return ip, true
+			}
+			ip = a.Unmap()
+			if !isTrusted(ip, trusted) {
+				return ip, true
+			}
+		}
+	}
+	return ip, true
+}
+
+func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {
+	for _, p := range trusted {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// requestID returns the id for this request: a trusted proxy's X-Request-Id
+// when it sent a sane one, else a new one made of this process's random
+// prefix and a counter.
+func (s *Server) requestID(r *http.Request, trustedPeer bool) string {
+	if trustedPeer {
+		if v := r.Header.Get("X-Request-Id"); v != "" && len(v) <= 128 && isToken(v) {
+			return v
+		}
+	}
+	n := s.requestSeq.Add(1)
+	buf := make([]byte, 0, len(s.requestPrefix)+13)
+	buf = append(buf, s.requestPrefix...)
+	buf = strconv.AppendUint(buf, n, 36)
+	return string(buf)
+}
+
+func isToken(v string) bool {
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if c <= ' ' || c >= 0x7f || c == '"' || c == ',' || c == ';' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+// recorder remembers the status and size of a response for logs and
+// metrics. Unwrap lets http.ResponseController reach the connection for
+// flushing (server-sent events) and hijacking (WebSocket).
+type recorder struct {
+	w      http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (r *recorder) reset(w http.ResponseWriter) { *r = recorder{w: w} }
+
+func (r *recorder) Header() http.Header { return r.w.Header() }
+
+func (r *recorder) WriteHeader(code int) {
+	if r.status == 0 && code >= 200 || code == http.StatusSwitchingProtocols {
+		r.status = code
+	}
+	r.w.WriteHeader(code)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	n, err := r.w.Write(b)
+	r.bytes += int64(n)
+	return n, err
+}
+
+func (r *recorder) Unwrap() http.ResponseWriter { return r.w }
+
+// Flush is here as well as through Unwrap because some handlers still
+// type-assert http.Flusher.
+func (r *recorder) Flush() {
+	if f, ok := r.w.(http.Flusher); ok {
+		f.Flush()
+	}
+}

@@ -1,0 +1,353 @@
+package gateway
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/authgate/authgate/authn"
+)
+
+// Options are what main hands the server.
+type Options struct {
+	ConfigPath string
+	Logger     *slog.Logger
+	Version    string
+}
+
+// Server is one running authgate: its listeners, the account service, and
+// the live routing state that a reload swaps.
+type Server struct {
+	configPath string
+	logger     *slog.Logger
+	version    string
+
+	// cfg is the configuration the server started with. Listeners, TLS,
+	// database, Redis and tokens are fixed for the life of the process;
+	// a reload changes routes, pools, identity headers and trusted proxies.
+	cfg     *Config
+	certs   *certSource
+	auth    *authn.Service
+	metrics *metrics
+
+	// Resolved once from cfg for the request path.
+	hsts            string // Strict-Transport-Security value; "" = off
+	authPrefix      string // auth_api.prefix
+	authHandler     http.Handler
+	assertionHeader bool // identity_headers.assertion is set
+	requestPrefix   string
+	requestSeq      atomic.Uint64
+
+	routing   atomic.Pointer[routing]
+	readiness []readinessCheck
+	draining  atomic.Bool
+	accessLog bool
+
+	// reloadMu serialises reloads; the request path never takes it.
+	reloadMu sync.Mutex
+	// ready is closed once every listener is bound.
+	ready chan struct{}
+	// addrs are the bound listener addresses by name (https, http, ops),
+	// set before ready closes.
+	addrs map[string]net.Addr
+}
+
+// Ready is closed once the server's listeners are bound and serving.
+func (s *Server) Ready() <-chan struct{} { return s.ready }
+
+// Addr returns the bound address of the named listener ("https", "http",
+// "ops"), or nil when it is disabled or not yet bound.
+func (s *Server) Addr(name string) net.Addr {
+	select {
+	case <-s.ready:
+		return s.addrs[name]
+	default:
+		return nil
+	}
+}
+
+// New loads the config and builds everything the server needs: database,
+// certificates, account service, routes and pools. Every mistake surfaces
+// here, before a listener opens.
+func New(ctx context.Context, opts Options) (*Server, error) {
+	cfg, err := Load(opts.ConfigPath)
+	if err != nil {
+		return nil, err
+	}
+	return NewFromConfig(ctx, cfg, opts)
+}
+
+// NewFromConfig is New for a config already loaded with Load.
+func NewFromConfig(ctx context.Context, cfg *Config, opts Options) (*Server, error) {
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	s := &Server{
+		configPath: opts.ConfigPath,
+		logger:     logger,
+		version:    opts.Version,
+		cfg:        cfg,
+		metrics:    newMetrics(),
+		accessLog:  *cfg.Log.Access,
+		ready:      make(chan struct{}),
+		addrs:      map[string]net.Addr{},
+	}
+	auth, err := authn.New(ctx, cfg.Authn, authn.Options{
+		Logger:      logger,
+		ErrorWriter: s.writeError,
+		Registerer:  s.metrics.registry,
+		DataDir:     cfg.DataDir(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.auth = auth
+	s.authHandler = auth.Handler()
+	s.authPrefix = cfg.Authn.AuthAPI.Prefix
+	s.assertionHeader = cfg.Upstream.IdentityHeaders.Assertion != ""
+	if cfg.TLS.HSTS != nil {
+		s.hsts = *cfg.TLS.HSTS
+	}
+	s.requestPrefix = newRequestPrefix()
+	certs, err := newCertSource(cfg, auth.DB())
+	if err != nil {
+		auth.Close()
+		return nil, err
+	}
+	s.certs = certs
+	rt, err := s.newRouting(cfg)
+	if err != nil {
+		auth.Close()
+		return nil, err
+	}
+	s.routing.Store(rt)
+	for _, c := range auth.ReadinessChecks() {
+		s.readiness = append(s.readiness, readinessCheck{name: c.Name, check: c.Check})
+	}
+	return s, nil
+}
+
+// Run opens the listeners and serves until ctx is cancelled, then stops
+// accepting, lets in-flight requests finish (up to limits.shutdown_timeout)
+// and returns nil. A value on reload re-reads the config file.
+func (s *Server) Run(ctx context.Context, reload <-chan struct{}) error {
+	defer s.auth.Close()
+	s.logStartup()
+
+	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := s.auth.Run(bg); err != nil && !errors.Is(err, context.Canceled) {
+			s.logger.Error("account service stopped", "error", err)
+		}
+	})
+	rt := s.routing.Load()
+	rt.start(bg, &wg)
+
+	servers, err := s.listen()
+	if err != nil {
+		stopBG()
+		wg.Wait()
+		return err
+	}
+	errc := make(chan error, len(servers))
+	for _, ls := range servers {
+		s.addrs[ls.name] = ls.ln.Addr()
+		go func() { errc <- ls.serve() }()
+	}
+	close(s.ready)
+
+	var runErr error
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case <-reload:
+			if err := s.Reload(bg, &wg); err != nil {
+				s.logger.Error("reload failed; the previous configuration keeps serving", "error", err)
+			}
+		case err := <-errc:
+			if err != nil && !errors.Is(err, http.ErrServerClosed) {
+				runErr = err
+				break loop
+			}
+		}
+	}
+
+	s.draining.Store(true)
+	s.logger.Info("shutting down: draining in-flight requests", "timeout", s.cfg.Limits.ShutdownTimeout.String())
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.Limits.ShutdownTimeout.D())
+	defer cancel()
+	var swg sync.WaitGroup
+	for _, ls := range servers {
+		swg.Go(func() {
+			if err := ls.srv.Shutdown(shutdownCtx); err != nil {
+				s.logger.Warn("listener did not drain in time", "listener", ls.name, "error", err)
+				ls.srv.Close()
+			}
+		})
+	}
+	swg.Wait()
+	stopBG()
+	wg.Wait()
+	s.logger.Info("stopped")
+	return runErr
+}
+
+// listener is one of the gateway's http.Servers with its bound socket.
+type listener struct {
+	name string
+	srv  *http.Server
+	ln   net.Listener
+	tls  bool
+}
+
+func (l *listener) serve() error {
+	if l.tls {
+		return l.srv.ServeTLS(l.ln, "", "")
+	}
+	return l.srv.Serve(l.ln)
+}
+
+// listen binds every configured listener before any starts serving, so a
+// port in use fails the start instead of leaving a half-up gateway.
+func (s *Server) listen() ([]*listener, error) {
+	var out []*listener
+	add := func(name, addr string, h http.Handler, tlsConf *tls.Config) error {
+		if addr == "" {
+			return nil
+		}
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("listen.%s: %w", name, err)
+		}
+		srv := s.newHTTPServer(h, tlsConf)
+		out = append(out, &listener{name: name, srv: srv, ln: ln, tls: tlsConf != nil})
+		return nil
+	}
+	closeAll := func() {
+		for _, l := range out {
+			l.ln.Close()
+		}
+	}
+	l := s.cfg.Listen
+	if s.certs.mode == tlsOff {
+		if err := add("http", l.HTTP, s.publicHandler(false), nil); err != nil {
+			closeAll()
+			return nil, err
+		}
+	} else {
+		if err := add("https", l.HTTPS, s.publicHandler(true), s.certs.config); err != nil {
+			closeAll()
+			return nil, err
+		}
+		if err := add("http", l.HTTP, s.redirectHandler(), nil); err != nil {
+			closeAll()
+			return nil, err
+		}
+	}
+	if err := add("ops", l.Ops, s.opsHandler(), nil); err != nil {
+		closeAll()
+		return nil, err
+	}
+	return out, nil
+}
+
+func (s *Server) newHTTPServer(h http.Handler, tlsConf *tls.Config) *http.Server {
+	srv := &http.Server{
+		Handler:           h,
+		TLSConfig:         tlsConf,
+		ReadHeaderTimeout: s.cfg.Limits.ReadHeaderTimeout.D(),
+		IdleTimeout:       s.cfg.Limits.IdleTimeout.D(),
+		MaxHeaderBytes:    s.cfg.Limits.MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelDebug),
+		HTTP2: &http.HTTP2Config{
+			MaxConcurrentStreams:          s.cfg.Limits.MaxConcurrentStreams,
+			MaxDecoderHeaderTableSize:     4096,
+			MaxEncoderHeaderTableSize:     4096,
+			MaxReadFrameSize:              1 << 20,
+			MaxReceiveBufferPerConnection: 1 << 20,
+			MaxReceiveBufferPerStream:     1 << 20,
+		},
+	}
+	if tlsConf != nil {
+		srv.Protocols = new(http.Protocols)
+		srv.Protocols.SetHTTP1(true)
+		srv.Protocols.SetHTTP2(true)
+	}
+	return srv
+}
+
+// Reload re-reads the config file. A valid config swaps routes, pools,
+// identity headers and trusted proxies atomically: requests already in
+// flight finish on the old routing, new ones take the new. An invalid config
+// is reported and changes nothing.
+func (s *Server) Reload(bg context.Context, wg *sync.WaitGroup) error {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	cfg, err := Load(s.configPath)
+	if err != nil {
+		return err
+	}
+	for _, key := range restartOnlyChanges(s.cfg, cfg) {
+		s.logger.Warn("config change needs a restart to take effect; keeping the running value", "key", key)
+	}
+	rt, err := s.newRouting(cfg)
+	if err != nil {
+		return err
+	}
+	rt.start(bg, wg)
+	old := s.routing.Swap(rt)
+	old.stop()
+	s.logger.Info("configuration reloaded", "routes", len(cfg.Routes))
+	return nil
+}
+
+// newRequestPrefix is a random per-process prefix for request ids, so ids
+// from several instances never collide in a shared log store.
+func newRequestPrefix() string {
+	b := make([]byte, 4)
+	rand.Read(b)
+	return hex.EncodeToString(b) + "-"
+}
+
+// logStartup says what listens where, which stores are in use and which
+// routes are served — the first thing an operator looks for.
+func (s *Server) logStartup() {
+	l := s.cfg.Listen
+	s.logger.Info("authgate starting", "version", s.version, "config", s.configPath)
+	listen := []any{"tls", s.certs.mode}
+	if s.certs.mode == tlsOff {
+		listen = append(listen, "http", l.HTTP+" (serves routes, no TLS)")
+	} else {
+		listen = append(listen, "https", l.HTTPS, "http", l.HTTP+" (ACME HTTP-01 and redirect to https)")
+	}
+	listen = append(listen, "ops", l.Ops+" (/healthz /readyz /metrics)")
+	if s.certs.selfSignedFile != "" {
+		listen = append(listen, "certificate", s.certs.selfSignedFile)
+	}
+	if s.certs.acme != nil {
+		listen = append(listen, "acme_hosts", s.certs.hosts)
+	}
+	s.logger.Info("listeners", listen...)
+	s.logger.Info("stores", s.auth.Describe()...)
+	for i, r := range s.cfg.Routes {
+		auth := r.Auth
+		if len(r.Roles) > 0 {
+			auth += " roles=" + strings.Join(r.Roles, ",")
+		}
+		s.logger.Info("route", "index", i, "name", r.Name, "hosts", r.Hosts, "path", r.Path,
+			"methods", r.Methods, "auth", auth, "upstream", r.Upstream)
+	}
+}

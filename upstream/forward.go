@@ -1,0 +1,59 @@
+package upstream
+
+import (
+	"context"
+	"net/http"
+	"net/netip"
+
+	"github.com/authgate/authgate/authn"
+)
+
+// Forward is what the gateway decided about a request before handing it to
+// the proxy. The proxy trusts it completely and the client not at all: it
+// never derives a path, client address or identity from the request itself.
+type Forward struct {
+	// Path is the canonical, decoded path the route decision was made on.
+	// The upstream receives exactly this (minus the route's prefix when it
+	// strips it), escaped once. It must start with "/".
+	Path string
+	// ClientIP is the client's address as the gateway established it: the
+	// TCP peer, or, when the peer is a trusted proxy, from the forwarded
+	// chain. When invalid, the TCP peer is used.
+	ClientIP netip.Addr
+	// TrustedPeer reports that the TCP peer is in trusted_proxies: the
+	// client's X-Forwarded-*, Forwarded and X-Real-IP headers are kept and
+	// the peer is appended to X-Forwarded-For.
+	TrustedPeer bool
+	// Proto and Host are the scheme and host the client used, sent as
+	// X-Forwarded-Proto and X-Forwarded-Host. Empty: derived from the
+	// connection (TLS or not) and the request's Host.
+	Proto, Host string
+	// Identity is the verified identity, nil on public routes.
+	Identity *authn.Identity
+	// Assertion is the signed JWT for identity_headers.assertion; "" when
+	// that header is off or the route is public.
+	Assertion string
+	// RequestID is sent upstream as X-Request-Id; "" sends none.
+	RequestID string
+}
+
+type forwardKey struct{}
+
+// NewContext returns ctx carrying f.
+func NewContext(ctx context.Context, f *Forward) context.Context {
+	return context.WithValue(ctx, forwardKey{}, f)
+}
+
+// FromContext returns the Forward stored in ctx, if any.
+func FromContext(ctx context.Context) (*Forward, bool) {
+	f, ok := ctx.Value(forwardKey{}).(*Forward)
+	return f, ok && f != nil
+}
+
+// WithForward returns r carrying f, for a handler from Upstreams.Handler.
+// It costs two allocations (the context value and the shallow request
+// copy); a gateway that already builds a new context for the request can
+// call NewContext there instead and save the request copy.
+func WithForward(r *http.Request, f *Forward) *http.Request {
+	return r.WithContext(NewContext(r.Context(), f))
+}

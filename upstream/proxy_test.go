@@ -1,0 +1,504 @@
+package upstream
+
+import (
+	"bufio"
+	"crypto/sha1"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/authgate/authgate/internal/conf"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+func TestProxyErrors(t *testing.T) {
+	errBoom := errors.New("client body broke")
+	tests := []struct {
+		name    string
+		pool    PoolConfig
+		handler http.HandlerFunc
+		forward *Forward
+		body    io.Reader
+		want    error
+		healthy bool // the target is still in rotation afterwards
+	}{
+		{
+			name: "fail-slow-backend-times-out",
+			pool: PoolConfig{Timeout: conf.Duration(50 * time.Millisecond)},
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				<-r.Context().Done() // never answers
+			},
+			forward: &Forward{Path: "/"},
+			want:    ErrUpstreamTimeout,
+			healthy: true, // slow is not dead
+		},
+		{
+			name: "fail-connection-closed-before-response",
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				c, _, _ := http.NewResponseController(w).Hijack()
+				c.Close()
+			},
+			forward: &Forward{Path: "/"},
+			want:    ErrUpstreamUnavailable,
+		},
+		{
+			name: "fail-client-body-is-not-the-targets-fault",
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				io.Copy(io.Discard, r.Body)
+			},
+			forward: &Forward{Path: "/"},
+			body:    io.MultiReader(strings.NewReader("some bytes"), iotestErrReader{errBoom}),
+			want:    errBoom,
+			healthy: true,
+		},
+		{
+			name:    "fail-no-forward",
+			handler: recordingHandler("b"),
+			want:    errNoForward,
+			healthy: true,
+		},
+		{
+			name:    "fail-forward-without-path",
+			handler: recordingHandler("b"),
+			forward: &Forward{Path: "relative"},
+			want:    errNoForward,
+			healthy: true,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			back := newBackend(t, tt.handler)
+			cfg := testConfig()
+			tt.pool.Targets = []string{back.URL}
+			cfg.Upstreams = map[string]PoolConfig{"app": tt.pool}
+			u, el := newTestUpstreams(t, cfg, nil)
+			h := mustHandler(t, u, "app", Route{})
+			req := httptest.NewRequest(http.MethodPost, "/", tt.body)
+			if tt.body != nil {
+				req.ContentLength = -1
+			}
+			if tt.forward != nil {
+				req = WithForward(req, tt.forward)
+			}
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, req)
+			if err := el.last(); !errors.Is(err, tt.want) {
+				t.Errorf("ErrorWriter got %v; want %v", err, tt.want)
+			}
+			if tt.want != ErrUpstreamUnavailable && errors.Is(el.last(), ErrUpstreamUnavailable) {
+				t.Errorf("ErrorWriter got %v; want it not to blame the upstream", el.last())
+			}
+			if got := poolOf(t, u, "app").targets[0].Healthy(); got != tt.healthy {
+				t.Errorf("target Healthy() = %v; want %v", got, tt.healthy)
+			}
+		})
+	}
+}
+
+type iotestErrReader struct{ err error }
+
+func (r iotestErrReader) Read([]byte) (int, error) { return 0, r.err }
+
+// TestProxyStreams checks that what the backend flushes reaches the client
+// before the backend writes more: the backend waits for the client to have
+// read the first part before it sends the second.
+func TestProxyStreams(t *testing.T) {
+	tests := []struct {
+		name        string
+		contentType string
+		length      string // Content-Length the backend announces; "" streams chunked
+	}{
+		{name: "ok-server-sent-events", contentType: "text/event-stream"},
+		// Only FlushInterval -1 flushes a response of known length early.
+		{name: "ok-known-length", contentType: "application/octet-stream", length: "22"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			readFirst := make(chan struct{})
+			back := newBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", tt.contentType)
+				if tt.length != "" {
+					w.Header().Set("Content-Length", tt.length)
+				}
+				io.WriteString(w, "data: one\n\n")
+				http.NewResponseController(w).Flush()
+				select {
+				case <-readFirst:
+				case <-r.Context().Done():
+					return
+				}
+				io.WriteString(w, "data: two\n\n")
+			}))
+			u, _ := newTestUpstreams(t, testConfig(), nil)
+			front := newFrontend(t, mustHandler(t, u, back.URL, Route{}), gatewayForward)
+			// Runs before the servers close, so that a failing test
+			// does not leave the backend waiting.
+			release := sync.OnceFunc(func() { close(readFirst) })
+			t.Cleanup(release)
+			type first struct {
+				res  *http.Response
+				br   *bufio.Reader
+				line string
+				err  error
+			}
+			got := make(chan first, 1)
+			go func() {
+				res, err := front.Client().Get(front.URL + "/events")
+				if err != nil {
+					got <- first{err: err}
+					return
+				}
+				br := bufio.NewReader(res.Body)
+				line, err := br.ReadString('\n')
+				got <- first{res, br, line, err}
+			}()
+			var f first
+			select {
+			case f = <-got:
+			case <-time.After(10 * time.Second):
+				// The backend holds the second part until we have read
+				// the first: without the flush this never completes.
+				t.Fatal("the first event never arrived while the backend held the second: the proxy buffers")
+			}
+			if f.err != nil {
+				t.Fatalf("GET and read first line: %v", f.err)
+			}
+			defer f.res.Body.Close()
+			if f.line != "data: one\n" {
+				t.Fatalf("first line %q; want %q", f.line, "data: one\n")
+			}
+			br := f.br
+			release()
+			rest, err := io.ReadAll(br)
+			if err != nil {
+				t.Fatalf("reading the rest: %v", err)
+			}
+			if want := "\ndata: two\n\n"; string(rest) != want {
+				t.Errorf("rest %q; want %q", rest, want)
+			}
+		})
+	}
+}
+
+// TestProxyWebSocket does a real RFC 6455 upgrade through the proxy, with
+// a hand-written handshake and frames, and checks the identity headers
+// reached the backend on the upgrade request.
+func TestProxyWebSocket(t *testing.T) {
+	// least_conn wraps the response body to count in-flight requests;
+	// the upgraded connection must survive that.
+	for _, balance := range []string{"round_robin", "least_conn"} {
+		t.Run("ok-"+balance, func(t *testing.T) { testWebSocket(t, balance) })
+	}
+}
+
+func testWebSocket(t *testing.T, balance string) {
+	back := newBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+			http.Error(w, "upgrade required", http.StatusUpgradeRequired)
+			return
+		}
+		c, brw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			t.Errorf("hijack: %v", err)
+			return
+		}
+		defer c.Close()
+		fmt.Fprintf(brw, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+			"Sec-WebSocket-Accept: %s\r\nX-Seen-User: %s\r\n\r\n",
+			wsAccept(r.Header.Get("Sec-WebSocket-Key")), r.Header.Get("X-Auth-User"))
+		brw.Flush()
+		msg, err := readFrame(brw.Reader)
+		if err != nil {
+			t.Errorf("backend reading frame: %v", err)
+			return
+		}
+		writeFrame(c, []byte("echo: "+string(msg)), false)
+	}))
+	cfg := testConfig()
+	cfg.Upstreams = map[string]PoolConfig{"ws": {Targets: []string{back.URL}, Balance: balance}}
+	u, _ := newTestUpstreams(t, cfg, nil)
+	front := newFrontend(t, mustHandler(t, u, "ws", Route{}), func(r *http.Request) *Forward {
+		f := gatewayForward(r)
+		f.Identity = testIdentity()
+		return f
+	})
+
+	c, err := net.Dial("tcp", front.Listener.Addr().String())
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	defer c.Close()
+	// The key and accept value are RFC 6455 §1.3's example.
+	io.WriteString(c, "GET /ws HTTP/1.1\r\nHost: app.example.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nX-Auth-User: mallory\r\n\r\n")
+	br := bufio.NewReader(c)
+	res, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatalf("reading handshake response: %v", err)
+	}
+	if res.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("status %d; want 101", res.StatusCode)
+	}
+	if got, want := res.Header.Get("Sec-WebSocket-Accept"), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="; got != want {
+		t.Errorf("Sec-WebSocket-Accept %q; want %q", got, want)
+	}
+	if got := res.Header.Get("X-Seen-User"); got != "alice" {
+		t.Errorf("backend saw X-Auth-User %q on the upgrade; want alice", got)
+	}
+	if err := writeFrame(c, []byte("hello"), true); err != nil {
+		t.Fatalf("write frame: %v", err)
+	}
+	msg, err := readFrame(br)
+	if err != nil {
+		t.Fatalf("read frame: %v", err)
+	}
+	if string(msg) != "echo: hello" {
+		t.Errorf("frame %q; want %q", msg, "echo: hello")
+	}
+	c.Close()
+	target := poolOf(t, u, "ws").targets[0]
+	if balance == "least_conn" {
+		waitFor(t, "the closed upgrade is counted out", func() bool { return target.InFlight() == 0 })
+	}
+}
+
+func wsAccept(key string) string {
+	h := sha1.Sum([]byte(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11")) // RFC 6455 §4.2.2
+	return base64.StdEncoding.EncodeToString(h[:])
+}
+
+// writeFrame writes one final text frame (RFC 6455 §5.2) of under 126
+// bytes, masked as a client must.
+func writeFrame(w io.Writer, payload []byte, mask bool) error {
+	hdr := []byte{0x81, byte(len(payload))}
+	body := append([]byte(nil), payload...)
+	if mask {
+		key := []byte{1, 2, 3, 4}
+		hdr[1] |= 0x80
+		hdr = append(hdr, key...)
+		for i := range body {
+			body[i] ^= key[i%4]
+		}
+	}
+	_, err := w.Write(append(hdr, body...))
+	return err
+}
+
+func readFrame(r io.Reader) ([]byte, error) {
+	var hdr [2]byte
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		return nil, err
+	}
+	n := int(hdr[1] & 0x7f)
+	var key [4]byte
+	masked := hdr[1]&0x80 != 0
+	if masked {
+		if _, err := io.ReadFull(r, key[:]); err != nil {
+			return nil, err
+		}
+	}
+	body := make([]byte, n)
+	if _, err := io.ReadFull(r, body); err != nil {
+		return nil, err
+	}
+	if masked {
+		for i := range body {
+			body[i] ^= key[i%4]
+		}
+	}
+	return body, nil
+}
+
+// TestProxyReusesConnections counts the connections the backend accepts:
+// keep-alive connections must be reused, sequentially and under
+// concurrency, instead of one being dialled per request.
+func TestProxyReusesConnections(t *testing.T) {
+	const workers, perWorker = 8, 50
+	tests := []struct {
+		name       string
+		idle       int
+		wantAtMost int64
+		wantMore   bool // control: a too-small idle pool must show churn
+	}{
+		// A request waiting for a dial may be handed a connection freed
+		// meanwhile, and the dialled one joins the pool: a few more than
+		// the workers are normal; one per request is not.
+		{name: "ok-pool-default", wantAtMost: 2 * workers},
+		{name: "ok-control-idle-1-churns", idle: 1, wantMore: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var conns atomic.Int64
+			back := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				io.WriteString(w, "ok")
+			}))
+			back.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+				if s == http.StateNew {
+					conns.Add(1)
+				}
+			}
+			back.Start()
+			t.Cleanup(back.Close)
+			u, el := newTestUpstreams(t, Config{Upstreams: map[string]PoolConfig{"app": {
+				Targets: []string{back.URL}, MaxIdleConnsPerTarget: tt.idle,
+			}}}, nil)
+			h := mustHandler(t, u, "app", Route{})
+			serve := func() {
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, WithForward(httptest.NewRequest(http.MethodGet, "/", nil), &Forward{Path: "/"}))
+				if w.Code != http.StatusOK {
+					t.Errorf("status %d: %v", w.Code, el.last())
+				}
+			}
+
+			for range 100 {
+				serve()
+			}
+			if n := conns.Load(); n != 1 {
+				t.Errorf("100 sequential requests opened %d connections; want 1", n)
+			}
+			var wg sync.WaitGroup
+			for range workers {
+				wg.Go(func() {
+					for range perWorker {
+						serve()
+					}
+				})
+			}
+			wg.Wait()
+			n := conns.Load()
+			t.Logf("%s: %d connections", tt.name, n)
+			switch {
+			case tt.wantMore && n <= 2*workers:
+				t.Errorf("control: %d connections with 1 idle slot; want more than %d (the test would not catch churn)", n, 2*workers)
+			case !tt.wantMore && n > tt.wantAtMost:
+				t.Errorf("%d requests from %d workers opened %d connections; want at most %d", workers*perWorker, workers, n, tt.wantAtMost)
+			}
+		})
+	}
+}
+
+func TestHandler(t *testing.T) {
+	cfg := testConfig()
+	cfg.Upstreams = map[string]PoolConfig{"users": {Targets: []string{"http://127.0.0.1:1"}}}
+	u, _ := newTestUpstreams(t, cfg, nil)
+	tests := []struct {
+		name    string
+		ref     string
+		route   Route
+		wantErr string
+	}{
+		{name: "ok-pool", ref: "users"},
+		{name: "ok-url", ref: "http://127.0.0.1:3000"},
+		{name: "ok-url-https-base-path", ref: "https://backend.internal/app/"},
+		{name: "ok-echo", ref: BuiltinEcho},
+		{name: "ok-strip-prefix", ref: "users", route: Route{Prefix: "/api", StripPrefix: true}},
+		{name: "fail-unknown-pool", ref: "billing", wantErr: `"billing" is not defined under upstreams`},
+		{name: "fail-url-scheme", ref: "ftp://host/", wantErr: `target "ftp://host/": scheme must be http or https`},
+		{name: "fail-url-no-host", ref: "http:///path", wantErr: `target "http:///path": must name a host, as in http://10.0.0.5:8080`},
+		{name: "fail-url-query", ref: "http://host/?a=1", wantErr: `target "http://host/?a=1": must not carry a query or fragment`},
+		{name: "fail-url-unparsable", ref: "http://host:port/", wantErr: `invalid target URL: parse "http://host:port/": invalid port ":port" after host`},
+		{name: "fail-strip-without-prefix", ref: "users", route: Route{Name: "r", StripPrefix: true}, wantErr: `route "r": strip_prefix needs a path starting with "/", got ""`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := u.Handler(tt.ref, tt.route)
+			if got := errString(err); got != tt.wantErr {
+				t.Errorf("Handler(%q) = %q; want %q", tt.ref, got, tt.wantErr)
+			}
+		})
+	}
+	a, b := poolOf(t, u, "http://127.0.0.1:3000"), mustHandler(t, u, "http://127.0.0.1:3000", Route{})
+	if b.(*proxy).rp.Transport != a {
+		t.Errorf("two routes naming the same URL got two pools; want one shared pool")
+	}
+}
+
+func TestNew(t *testing.T) {
+	tests := []struct {
+		name    string
+		cfg     Config
+		opts    func(*Options)
+		wantErr string
+	}{
+		{name: "ok-empty", cfg: Config{}},
+		{name: "ok-pools", cfg: Config{Upstreams: map[string]PoolConfig{
+			"a": {Targets: []string{"http://10.0.0.5:8080", "https://10.0.0.6/base"}, Balance: "least_conn",
+				HealthCheck: HealthCheck{Path: "/healthz?deep=1"}},
+			"b": {Targets: []string{"http://b:1"}, Balance: "random"},
+		}}},
+		{name: "fail-every-problem-at-once", cfg: Config{
+			IdentityHeaders: IdentityHeaders{Username: "X_User"},
+			Upstreams: map[string]PoolConfig{
+				"a": {Targets: []string{"http://x:1", "http://x:1", "mailto:x"}, Balance: "fastest", HealthCheck: HealthCheck{Path: "healthz"}},
+				"b": {},
+			},
+		}, wantErr: strings.Join([]string{
+			`identity_headers.username: "X_User" is not a usable header name: letters, digits and "-" only`,
+			`upstreams.a.balance: unknown balance "fastest": must be one of round_robin, least_conn, random`,
+			`upstreams.a.health_check.path: "healthz" must start with "/"`,
+			`upstreams.a.targets[1]: "http://x:1" is listed twice`,
+			`upstreams.a.targets[2]: target "mailto:x": scheme must be http or https`,
+			`upstreams.b.targets: a pool needs at least one target`,
+		}, "\n")},
+		{name: "fail-no-error-writer", opts: func(o *Options) { o.ErrorWriter = nil }, wantErr: "upstream: Options.ErrorWriter is required"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			opts := Options{ErrorWriter: (&errLog{}).write, Registerer: prometheus.NewRegistry()}
+			if tt.opts != nil {
+				tt.opts(&opts)
+			}
+			_, err := New(tt.cfg, opts)
+			if got := errString(err); got != tt.wantErr {
+				t.Errorf("New() = %q;\nwant %q", got, tt.wantErr)
+			}
+		})
+	}
+}
+
+// TestNewTwiceSameRegistry is a config reload: the second Upstreams
+// registers its metrics over the first's.
+func TestNewTwiceSameRegistry(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	cfg := Config{Upstreams: map[string]PoolConfig{"a": {Targets: []string{"http://10.0.0.5:8080"}}}}
+	for i := range 2 {
+		if _, err := New(cfg, Options{ErrorWriter: (&errLog{}).write, Registerer: reg}); err != nil {
+			t.Fatalf("New() #%d = %v; want nil", i+1, err)
+		}
+	}
+	if got := metricValue(t, reg, "authgate_upstream_target_healthy", map[string]string{"pool": "a"}); got != 1 {
+		t.Errorf("authgate_upstream_target_healthy{a} = %v; want 1", got)
+	}
+}
+
+func TestMetricsDuration(t *testing.T) {
+	back := newBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/missing" {
+			http.NotFound(w, r)
+		}
+	}))
+	reg := prometheus.NewRegistry()
+	cfg := testConfig()
+	cfg.Upstreams = map[string]PoolConfig{"app": {Targets: []string{back.URL}}}
+	u, _ := newTestUpstreams(t, cfg, reg)
+	h := mustHandler(t, u, "app", Route{})
+	for _, path := range []string{"/", "/", "/", "/missing"} {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, WithForward(httptest.NewRequest(http.MethodGet, path, nil), &Forward{Path: path}))
+	}
+	for code, want := range map[string]float64{"2xx": 3, "4xx": 1, "5xx": 0, "error": 0} {
+		if got := metricValue(t, reg, "authgate_upstream_request_duration_seconds", map[string]string{"pool": "app", "code": code}); got != want {
+			t.Errorf("authgate_upstream_request_duration_seconds{app,%s} count = %v; want %v", code, got, want)
+		}
+	}
+}

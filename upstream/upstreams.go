@@ -1,0 +1,175 @@
+// Package upstream is authgate's side towards the backends: named pools of
+// targets behind a balancer, active and passive health checking, and the
+// reverse proxy that writes the identity headers and makes sure no
+// client-sent copy of them, or of the forwarding headers, gets through.
+package upstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/authgate/authgate/internal/conf"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Options are what the gateway hands over at construction.
+type Options struct {
+	// ErrorWriter answers a request the proxy could not complete. err
+	// wraps one of ErrNoHealthyTarget, ErrUpstreamTimeout or
+	// ErrUpstreamUnavailable, or context.Canceled (the client went away),
+	// or the error reading the client's body. r may be the outbound
+	// request; its context is the inbound one's. Required.
+	ErrorWriter func(w http.ResponseWriter, r *http.Request, err error)
+	// Registerer receives the upstream metrics; nil: no metrics.
+	Registerer prometheus.Registerer
+	// Logger logs health transitions and ejections; nil: nothing is logged.
+	Logger *slog.Logger
+	// GatewayCookies are the cookie names the gateway owns. They are
+	// removed from requests (unless a route forwards the token) and an
+	// upstream's Set-Cookie for any of them is dropped.
+	GatewayCookies []string
+}
+
+// Upstreams holds every pool and builds the per-route proxy handlers.
+type Upstreams struct {
+	opts     Options
+	log      *slog.Logger
+	errorLog *log.Logger // for ReverseProxy's own messages
+	headers  *headerPlan
+	buffers  *bufferPool
+	metrics  *metrics // nil: no metrics
+	pools    map[string]*pool
+	running  atomic.Bool
+
+	mu       sync.Mutex
+	implicit map[string]*pool // pools of routes that name a URL, by URL
+}
+
+// New builds every named pool. It fails on anything it cannot use (an
+// unparsable target, an unknown balancer, an unusable header name) with
+// problems addressed by config key path.
+func New(cfg Config, opts Options) (*Upstreams, error) {
+	if opts.ErrorWriter == nil {
+		return nil, errors.New("upstream: Options.ErrorWriter is required")
+	}
+	lg := opts.Logger
+	if lg == nil {
+		lg = slog.New(slog.DiscardHandler)
+	}
+	u := &Upstreams{
+		opts:     opts,
+		log:      lg,
+		errorLog: slog.NewLogLogger(lg.Handler(), slog.LevelWarn),
+		buffers:  &bufferPool{},
+		pools:    make(map[string]*pool, len(cfg.Upstreams)),
+		implicit: make(map[string]*pool),
+	}
+	var probs conf.Problems
+	headers, err := newHeaderPlan(cfg.IdentityHeaders, opts.GatewayCookies)
+	probs.Merge("identity_headers", err)
+	u.headers = headers
+
+	names := make([]string, 0, len(cfg.Upstreams))
+	for name := range cfg.Upstreams {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		p, err := newPool(name, cfg.Upstreams[name], lg)
+		probs.Merge(conf.Join("upstreams", name), err)
+		u.pools[name] = p
+	}
+	if err := probs.Err(); err != nil {
+		return nil, err
+	}
+
+	// Metrics only once everything else is known to be usable, so that a
+	// failed New registers nothing.
+	if u.metrics, err = newMetrics(opts.Registerer); err != nil {
+		return nil, fmt.Errorf("upstream metrics: %w", err)
+	}
+	for _, name := range names {
+		if err := u.metrics.attach(u.pools[name]); err != nil {
+			return nil, fmt.Errorf("upstream metrics: %w", err)
+		}
+	}
+	return u, nil
+}
+
+// Handler returns the proxy handler for one route. ref is the route's
+// upstream: the name of a pool, an absolute http(s) URL (a pool of one
+// target with default settings, shared by every route that names the same
+// URL), or BuiltinEcho. Requests must carry a Forward (WithForward).
+func (u *Upstreams) Handler(ref string, route Route) (http.Handler, error) {
+	var rt http.RoundTripper
+	switch {
+	case ref == BuiltinEcho:
+		rt = echoTransport{route: route.Name}
+	case strings.Contains(ref, "://"):
+		p, err := u.implicitPool(ref)
+		if err != nil {
+			return nil, err
+		}
+		rt = p
+	default:
+		p, ok := u.pools[ref]
+		if !ok {
+			return nil, fmt.Errorf("%q is not defined under upstreams", ref)
+		}
+		rt = p
+	}
+	return u.newProxy(rt, route)
+}
+
+func (u *Upstreams) implicitPool(ref string) (*pool, error) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if p, ok := u.implicit[ref]; ok {
+		return p, nil
+	}
+	p, err := newPool(ref, PoolConfig{Targets: []string{ref}}, u.log)
+	if err != nil {
+		// The only problem a one-URL pool can have is the URL itself.
+		var pr *conf.Problem
+		if errors.As(err, &pr) {
+			return nil, errors.New(pr.Msg)
+		}
+		return nil, err
+	}
+	if err := u.metrics.attach(p); err != nil {
+		return nil, fmt.Errorf("upstream metrics: %w", err)
+	}
+	u.implicit[ref] = p
+	return p, nil
+}
+
+// Run runs the active health checks of every pool that configures one, a
+// goroutine per target, until ctx ends; then it waits for them and returns
+// nil. Pools built from a route's URL have no active check; passive
+// ejection works without Run.
+func (u *Upstreams) Run(ctx context.Context) error {
+	if !u.running.CompareAndSwap(false, true) {
+		return errors.New("upstream: Run is already running")
+	}
+	defer u.running.Store(false)
+	var wg sync.WaitGroup
+	for _, p := range u.pools {
+		if p.checkPath == "" {
+			continue
+		}
+		for _, t := range p.targets {
+			wg.Go(func() { p.watch(ctx, t) })
+		}
+	}
+	<-ctx.Done()
+	wg.Wait()
+	return nil
+}
