@@ -75,6 +75,7 @@ var classes = []struct {
 	{authn.ErrMalformedRequest, errorClass{http.StatusBadRequest, "", ""}},
 	{authn.ErrCrossSite, errorClass{http.StatusForbidden, "Cross-site request refused", ""}},
 	{authn.ErrNotFound, errorClass{http.StatusNotFound, "Not found", ""}},
+	{authn.ErrMethodNotAllowed, errorClass{http.StatusMethodNotAllowed, "Method not allowed", ""}}, // the auth API sets Allow
 	{ErrBadPath, errorClass{http.StatusBadRequest, "", ""}},
 	{errNoRoute, errorClass{http.StatusNotFound, "No route matches this request", ""}},
 	{errUnknownHost, errorClass{http.StatusBadRequest, "This host is not served here", ""}},
