@@ -90,7 +90,7 @@ func (s *Server) dispatch(x *exchange, r *http.Request, rt *routing, https bool,
 	}
 	if s.isAuthPath(path) {
 		x.route = "auth_api"
-		s.authHandler.ServeHTTP(w, withPath(r, path))
+		s.authHandler.ServeHTTP(w, authn.WithClientIP(withPath(r, path), ip.String()))
 		return
 	}
 	idx, ok := rt.router.Match(r.Host, r.Method, path)
@@ -107,7 +107,15 @@ func (s *Server) dispatch(x *exchange, r *http.Request, rt *routing, https bool,
 		id, src, err = s.auth.Authenticate(w, r)
 		if err != nil {
 			if rh.loginRedirect && wantsLoginPage(r) && sendsToLogin(err) {
-				s.redirectToLogin(w, r, path)
+				// A browser whose access cookie only expired (or was cut
+				// off by a role change) goes through the refresh endpoint,
+				// the one path its refresh cookie is sent to, and comes
+				// straight back; anyone else signs in.
+				page := "/login"
+				if s.auth.ShouldRefresh(r) {
+					page = "/refresh"
+				}
+				s.redirectToAuth(w, r, path, page)
 				return
 			}
 			s.writeError(w, r, err)
@@ -205,15 +213,16 @@ func sendsToLogin(err error) bool {
 		errors.Is(err, authn.ErrTokenRevoked)
 }
 
-// redirectToLogin answers 302 to the login page with the original path and
-// query as rd, which the login page accepts only as a same-origin path.
-func (s *Server) redirectToLogin(w http.ResponseWriter, r *http.Request, path string) {
-	rd := (&url.URL{Path: path}).EscapedPath()
+// redirectToAuth answers 302 to an auth API page (login or refresh) with
+// the original path and query as rd, which is accepted there only as a
+// same-origin path.
+func (s *Server) redirectToAuth(w http.ResponseWriter, r *http.Request, path, page string) {
+	rd := path // CanonicalPath returns it escaped
 	if r.URL.RawQuery != "" {
 		rd += "?" + r.URL.RawQuery
 	}
 	h := w.Header()
-	h.Set("Location", s.authPrefix+"/login?rd="+url.QueryEscape(rd))
+	h.Set("Location", s.authPrefix+page+"?rd="+url.QueryEscape(rd))
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusFound)
 }
