@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
+	"reflect"
 	"strings"
 	"sync"
 
@@ -114,21 +115,26 @@ func parseTrustedProxies(list []string) ([]netip.Prefix, error) {
 	return out, nil
 }
 
-// restartOnlyChanges names the keys that differ between a and b but take
-// effect only on restart.
+// restartOnlyChanges names the sections that differ between a and b but
+// take effect only on restart. They are compared by value: several hold
+// pointers (tls.hsts, log.access) that two loads of the same file never
+// share.
 func restartOnlyChanges(a, b *Config) []string {
 	var keys []string
-	if a.Listen != b.Listen {
-		keys = append(keys, "listen")
-	}
-	if fmt.Sprint(a.TLS) != fmt.Sprint(b.TLS) {
-		keys = append(keys, "tls")
-	}
-	if fmt.Sprint(a.Authn) != fmt.Sprint(b.Authn) {
-		keys = append(keys, "database, redis, tokens, accounts or auth_api")
-	}
-	if a.Limits != b.Limits {
-		keys = append(keys, "limits")
+	for _, s := range []struct {
+		key  string
+		a, b any
+	}{
+		{"listen", a.Listen, b.Listen},
+		{"tls", a.TLS, b.TLS},
+		{"database, redis, tokens, accounts or auth_api", a.Authn, b.Authn},
+		{"limits", a.Limits, b.Limits},
+		{"runtime", a.Runtime, b.Runtime},
+		{"log", a.Log, b.Log},
+	} {
+		if !reflect.DeepEqual(s.a, s.b) {
+			keys = append(keys, s.key)
+		}
 	}
 	return keys
 }
