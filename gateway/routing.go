@@ -21,6 +21,10 @@ type routing struct {
 	routes    []*routeHandler // parallel to cfg.Routes
 	upstreams *upstream.Upstreams
 	trusted   []netip.Prefix
+	// assertion reports that identity_headers.assertion is set, so a
+	// protected request needs a signed assertion. It belongs here, not
+	// on the Server: identity headers change on reload.
+	assertion bool
 
 	cancel context.CancelFunc
 }
@@ -56,7 +60,8 @@ func (s *Server) newRouting(cfg *Config) (*routing, error) {
 	if err != nil {
 		return nil, err
 	}
-	rt := &routing{cfg: cfg, router: router, upstreams: ups, trusted: trusted}
+	rt := &routing{cfg: cfg, router: router, upstreams: ups, trusted: trusted,
+		assertion: cfg.Upstream.IdentityHeaders.Assertion != ""}
 	for i, r := range cfg.Routes {
 		// strip_prefix is applied by the gateway (Route.UpstreamPath), in
 		// whatever case the client wrote the prefix, so the proxy gets the

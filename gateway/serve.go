@@ -146,7 +146,7 @@ func (s *Server) dispatch(x *exchange, r *http.Request, rt *routing, https bool,
 	f.Host = r.Host
 	f.Identity = id
 	f.RequestID = reqID
-	if id != nil && s.assertionHeader {
+	if id != nil && rt.assertion {
 		f.Assertion, err = s.auth.Assertion(id, rh.name)
 		if err != nil {
 			s.writeError(w, r, err)

@@ -40,12 +40,11 @@ type Server struct {
 	metrics *metrics
 
 	// Resolved once from cfg for the request path.
-	hsts            string // Strict-Transport-Security value; "" = off
-	authPrefix      string // auth_api.prefix
-	authHandler     http.Handler
-	assertionHeader bool // identity_headers.assertion is set
-	requestPrefix   string
-	requestSeq      atomic.Uint64
+	hsts          string // Strict-Transport-Security value; "" = off
+	authPrefix    string // auth_api.prefix
+	authHandler   http.Handler
+	requestPrefix string
+	requestSeq    atomic.Uint64
 
 	routing   atomic.Pointer[routing]
 	readiness []readinessCheck
@@ -114,7 +113,6 @@ func NewFromConfig(ctx context.Context, cfg *Config, opts Options) (*Server, err
 	s.auth = auth
 	s.authHandler = auth.Handler()
 	s.authPrefix = cfg.Authn.AuthAPI.Prefix
-	s.assertionHeader = cfg.Upstream.IdentityHeaders.Assertion != ""
 	if cfg.TLS.HSTS != nil {
 		s.hsts = *cfg.TLS.HSTS
 	}
