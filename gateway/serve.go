@@ -83,7 +83,14 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, https bool) {
 // answers.
 func (s *Server) dispatch(x *exchange, r *http.Request, rt *routing, https bool, ip netip.Addr, trustedPeer bool, reqID string) {
 	w := &x.rec
-	path, err := CanonicalPath(r.URL.EscapedPath())
+	escaped := r.URL.EscapedPath()
+	if escaped == "" && r.URL.Scheme != "" {
+		// The absolute-form "GET http://host HTTP/1.1" (RFC 9112 §3.2.2)
+		// asks for "/": an empty path is "/" (RFC 9110 §4.2.3). CONNECT's
+		// authority-form has no scheme and stays refused.
+		escaped = "/"
+	}
+	path, err := CanonicalPath(escaped)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
