@@ -274,3 +274,48 @@ func TestReloadIdentityHeaders(t *testing.T) {
 	reload("")
 	check("after turning it off again", map[string]bool{"X-Auth-User": true, "X-Auth-Jwt": false, "X-User": false})
 }
+
+// TestReloadRetiresRemovedTargets: a target a reload removes disappears
+// from /metrics, instead of reporting the health it had at the reload
+// for as long as the process lives; the targets kept report the new
+// pool's state.
+func TestReloadRetiresRemovedTargets(t *testing.T) {
+	a, b := newBackend(t, "a"), newBackend(t, "b")
+	g := newTestGateway(t)
+	logs := &logBuffer{}
+	body := func(targets ...string) string {
+		return fmt.Sprintf(`upstreams:
+  app:
+    targets: [%s]
+    health_check: {path: /healthz, interval: 1h}
+routes:
+  - path: /
+    auth: public
+    upstream: app
+  - path: /direct
+    auth: public
+    upstream: %s
+`, strings.Join(targets, ", "), a.URL)
+	}
+	rs := startServerLogging(t, g.write(body(a.URL, b.URL)), logs)
+	b.Close() // b dies and is ejected: its series says 0
+	client := g.client(false)
+	waitFor(t, "b to be ejected", func() bool {
+		get(t, client, g.url("/x"), nil)
+		return healthy(t, g, b.URL) == 0
+	})
+
+	n := strings.Count(logs.String(), "configuration reloaded")
+	g.write(body(a.URL))
+	rs.reload <- struct{}{}
+	waitFor(t, "the reload", func() bool { return strings.Count(logs.String(), "configuration reloaded") > n })
+	if got := healthy(t, g, b.URL); got != -1 {
+		t.Errorf("authgate_upstream_target_healthy for removed target b = %d; want no series", got)
+	}
+	if got := healthy(t, g, a.URL); got != 1 {
+		t.Errorf("authgate_upstream_target_healthy for kept target a = %d; want 1", got)
+	}
+	if res, body := get(t, client, g.url("/direct"), nil); res.StatusCode != http.StatusOK || body != "a" {
+		t.Errorf("GET /direct after the reload = %d %q; want 200 a", res.StatusCode, body)
+	}
+}

@@ -93,10 +93,13 @@ func (rt *routing) start(ctx context.Context, wg *sync.WaitGroup) {
 	})
 }
 
+// stop ends the health checks and retires the pools' metrics and idle
+// connections. Requests already on this routing finish normally.
 func (rt *routing) stop() {
 	if rt.cancel != nil {
 		rt.cancel()
 	}
+	rt.upstreams.Close()
 }
 
 // parseTrustedProxies reads trusted_proxies: CIDRs, or single addresses.
