@@ -48,6 +48,16 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, https bool) {
 	if https && s.hsts != "" {
 		h.Set("Strict-Transport-Security", s.hsts)
 	}
+	if r.ProtoMajor == 1 && len(r.TransferEncoding) > 0 {
+		// RFC 9112 §6.1: after a request with both Content-Length and
+		// Transfer-Encoding the server MUST close the connection, or bytes
+		// that a front proxy framed by Content-Length are read here as a
+		// request of their own (smuggling, §11.2). Go's server reads such
+		// a request by its chunking but deletes Content-Length before any
+		// handler sees it, so every chunked HTTP/1.1 request is treated as
+		// one. Browsers never send chunked requests.
+		h.Set("Connection", "close")
+	}
 
 	s.dispatch(x, r, rt, https, ip, trustedPeer, reqID)
 
