@@ -111,20 +111,34 @@ func TestReloadUnderLoad(t *testing.T) {
 	}
 
 	load, stop := runLoad(t, g, g.url("/a"), 8)
-	waitFor(t, "load on A", func() bool { return load.fromA.Load() >= 200 })
+	waitFor(t, "load on A", func() bool { return load.fromA.Load() >= 400 })
 
 	// Move /a to B and add /new.
-	writeConfigIn(t, g.dir, g.config(routesTo(b, other, `  - name: new
+	withNew := g.config(routesTo(b, other, `  - name: new
     path: /new
     auth: public
-    upstream: `+b.URL+"\n")))
+    upstream: `+b.URL+"\n"))
+	reloaded := func() int { return strings.Count(logs.String(), "configuration reloaded") }
+	writeConfigIn(t, g.dir, withNew)
 	rs.reload <- struct{}{}
 	waitFor(t, "requests to reach B", func() bool { return load.fromB.Load() > 0 })
 	atSwitch := load.total.Load()
-	waitFor(t, "load on B", func() bool { return load.fromB.Load() >= 200 })
+	// More reloads under the same load, each retiring the pools the
+	// requests before it may still be using.
+	for i := range 6 {
+		n := reloaded()
+		cfg := withNew
+		if i%2 == 0 {
+			cfg = g.config(routesTo(b, other, ""))
+		}
+		writeConfigIn(t, g.dir, cfg)
+		rs.reload <- struct{}{}
+		waitFor(t, "the reload", func() bool { return reloaded() > n })
+	}
+	waitFor(t, "load on B", func() bool { return load.fromB.Load() >= 400 })
 	stop()
-	t.Logf("reload under load: %d requests (%d to A, %d to B; %d after the first answer from B), %d failed",
-		load.total.Load(), load.fromA.Load(), load.fromB.Load(), load.total.Load()-atSwitch, load.failed.Load())
+	t.Logf("reload under load: %d requests (%d to A, %d to B; %d after the first answer from B), %d reloads, %d failed",
+		load.total.Load(), load.fromA.Load(), load.fromB.Load(), load.total.Load()-atSwitch, reloaded(), load.failed.Load())
 	if n := load.failed.Load(); n != 0 {
 		t.Errorf("%d of %d requests failed across the reload; want 0. First: %q", n, load.total.Load(), load.failures)
 	}
