@@ -52,10 +52,17 @@ type runningServer struct {
 // waits until its listeners accept connections.
 func startServer(t testing.TB, cfgFile string) *runningServer {
 	t.Helper()
-	logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	return startServerLogging(t, cfgFile, io.Discard)
+}
+
+// startServerLogging is startServer with the server's JSON log written to
+// w (and to stderr as well under -v).
+func startServerLogging(t testing.TB, cfgFile string, w io.Writer) *runningServer {
+	t.Helper()
 	if testing.Verbose() {
-		logger = slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		w = io.MultiWriter(w, os.Stderr)
 	}
+	logger := slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx, cancel := context.WithCancel(context.Background())
 	s, err := New(ctx, Options{ConfigPath: cfgFile, Logger: logger, Version: "test"})
 	if err != nil {

@@ -19,15 +19,23 @@ func (s *Server) redirectHandler() http.Handler {
 			s.writeError(w, r, errUnknownHost)
 			return
 		}
-		target := host
+		// Only a request for a path has an https twin: "*" (RFC 9112
+		// §3.2.4) would make a Location of "https://host:port*", and
+		// CONNECT's authority-form (§3.2.3) names no resource at all.
+		target := r.URL.RequestURI()
+		if r.Method == http.MethodConnect || !strings.HasPrefix(target, "/") {
+			s.writeError(w, r, ErrBadPath)
+			return
+		}
+		authority := host
 		if strings.Contains(host, ":") { // IPv6 literal
-			target = "[" + host + "]"
+			authority = "[" + host + "]"
 		}
 		if httpsPort != "" && httpsPort != "443" {
-			target += ":" + httpsPort
+			authority += ":" + httpsPort
 		}
 		w.Header().Set("Cache-Control", "no-store")
-		http.Redirect(w, r, "https://"+target+r.URL.RequestURI(), http.StatusPermanentRedirect)
+		http.Redirect(w, r, "https://"+authority+target, http.StatusPermanentRedirect)
 	})
 	if s.certs.acme != nil {
 		// autocert answers /.well-known/acme-challenge/ for hosts its policy

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
+	"reflect"
 	"strings"
 	"sync"
 
@@ -20,6 +21,10 @@ type routing struct {
 	routes    []*routeHandler // parallel to cfg.Routes
 	upstreams *upstream.Upstreams
 	trusted   []netip.Prefix
+	// assertion reports that identity_headers.assertion is set, so a
+	// protected request needs a signed assertion. It belongs here, not
+	// on the Server: identity headers change on reload.
+	assertion bool
 
 	cancel context.CancelFunc
 }
@@ -55,7 +60,8 @@ func (s *Server) newRouting(cfg *Config) (*routing, error) {
 	if err != nil {
 		return nil, err
 	}
-	rt := &routing{cfg: cfg, router: router, upstreams: ups, trusted: trusted}
+	rt := &routing{cfg: cfg, router: router, upstreams: ups, trusted: trusted,
+		assertion: cfg.Upstream.IdentityHeaders.Assertion != ""}
 	for i, r := range cfg.Routes {
 		// strip_prefix is applied by the gateway (Route.UpstreamPath), in
 		// whatever case the client wrote the prefix, so the proxy gets the
@@ -87,10 +93,13 @@ func (rt *routing) start(ctx context.Context, wg *sync.WaitGroup) {
 	})
 }
 
+// stop ends the health checks and retires the pools' metrics and idle
+// connections. Requests already on this routing finish normally.
 func (rt *routing) stop() {
 	if rt.cancel != nil {
 		rt.cancel()
 	}
+	rt.upstreams.Close()
 }
 
 // parseTrustedProxies reads trusted_proxies: CIDRs, or single addresses.
@@ -114,21 +123,26 @@ func parseTrustedProxies(list []string) ([]netip.Prefix, error) {
 	return out, nil
 }
 
-// restartOnlyChanges names the keys that differ between a and b but take
-// effect only on restart.
+// restartOnlyChanges names the sections that differ between a and b but
+// take effect only on restart. They are compared by value: several hold
+// pointers (tls.hsts, log.access) that two loads of the same file never
+// share.
 func restartOnlyChanges(a, b *Config) []string {
 	var keys []string
-	if a.Listen != b.Listen {
-		keys = append(keys, "listen")
-	}
-	if fmt.Sprint(a.TLS) != fmt.Sprint(b.TLS) {
-		keys = append(keys, "tls")
-	}
-	if fmt.Sprint(a.Authn) != fmt.Sprint(b.Authn) {
-		keys = append(keys, "database, redis, tokens, accounts or auth_api")
-	}
-	if a.Limits != b.Limits {
-		keys = append(keys, "limits")
+	for _, s := range []struct {
+		key  string
+		a, b any
+	}{
+		{"listen", a.Listen, b.Listen},
+		{"tls", a.TLS, b.TLS},
+		{"database, redis, tokens, accounts or auth_api", a.Authn, b.Authn},
+		{"limits", a.Limits, b.Limits},
+		{"runtime", a.Runtime, b.Runtime},
+		{"log", a.Log, b.Log},
+	} {
+		if !reflect.DeepEqual(s.a, s.b) {
+			keys = append(keys, s.key)
+		}
 	}
 	return keys
 }

@@ -48,6 +48,16 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, https bool) {
 	if https && s.hsts != "" {
 		h.Set("Strict-Transport-Security", s.hsts)
 	}
+	if r.ProtoMajor == 1 && len(r.TransferEncoding) > 0 {
+		// RFC 9112 §6.1: after a request with both Content-Length and
+		// Transfer-Encoding the server MUST close the connection, or bytes
+		// that a front proxy framed by Content-Length are read here as a
+		// request of their own (smuggling, §11.2). Go's server reads such
+		// a request by its chunking but deletes Content-Length before any
+		// handler sees it, so every chunked HTTP/1.1 request is treated as
+		// one. Browsers never send chunked requests.
+		h.Set("Connection", "close")
+	}
 
 	s.dispatch(x, r, rt, https, ip, trustedPeer, reqID)
 
@@ -83,7 +93,14 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, https bool) {
 // answers.
 func (s *Server) dispatch(x *exchange, r *http.Request, rt *routing, https bool, ip netip.Addr, trustedPeer bool, reqID string) {
 	w := &x.rec
-	path, err := CanonicalPath(r.URL.EscapedPath())
+	escaped := r.URL.EscapedPath()
+	if escaped == "" && r.URL.Scheme != "" {
+		// The absolute-form "GET http://host HTTP/1.1" (RFC 9112 §3.2.2)
+		// asks for "/": an empty path is "/" (RFC 9110 §4.2.3). CONNECT's
+		// authority-form has no scheme and stays refused.
+		escaped = "/"
+	}
+	path, err := CanonicalPath(escaped)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -154,7 +171,7 @@ func (s *Server) dispatch(x *exchange, r *http.Request, rt *routing, https bool,
 	f.Host = r.Host
 	f.Identity = id
 	f.RequestID = reqID
-	if id != nil && s.assertionHeader {
+	if id != nil && rt.assertion {
 		f.Assertion, err = s.auth.Assertion(id, rh.name)
 		if err != nil {
 			s.writeError(w, r, err)

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/authgate/authgate/authn"
 )
@@ -40,12 +41,11 @@ type Server struct {
 	metrics *metrics
 
 	// Resolved once from cfg for the request path.
-	hsts            string // Strict-Transport-Security value; "" = off
-	authPrefix      string // auth_api.prefix
-	authHandler     http.Handler
-	assertionHeader bool // identity_headers.assertion is set
-	requestPrefix   string
-	requestSeq      atomic.Uint64
+	hsts          string // Strict-Transport-Security value; "" = off
+	authPrefix    string // auth_api.prefix
+	authHandler   http.Handler
+	requestPrefix string
+	requestSeq    atomic.Uint64
 
 	routing   atomic.Pointer[routing]
 	readiness []readinessCheck
@@ -114,7 +114,6 @@ func NewFromConfig(ctx context.Context, cfg *Config, opts Options) (*Server, err
 	s.auth = auth
 	s.authHandler = auth.Handler()
 	s.authPrefix = cfg.Authn.AuthAPI.Prefix
-	s.assertionHeader = cfg.Upstream.IdentityHeaders.Assertion != ""
 	if cfg.TLS.HSTS != nil {
 		s.hsts = *cfg.TLS.HSTS
 	}
@@ -139,7 +138,9 @@ func NewFromConfig(ctx context.Context, cfg *Config, opts Options) (*Server, err
 
 // Run opens the listeners and serves until ctx is cancelled, then stops
 // accepting, lets in-flight requests finish (up to limits.shutdown_timeout)
-// and returns nil. A value on reload re-reads the config file.
+// and returns nil. The ops listener serves at once; the public ones once
+// the instance is ready (see awaitReady). A value on reload re-reads the
+// config file.
 func (s *Server) Run(ctx context.Context, reload <-chan struct{}) error {
 	defer s.auth.Close()
 	s.logStartup()
@@ -163,7 +164,19 @@ func (s *Server) Run(ctx context.Context, reload <-chan struct{}) error {
 	errc := make(chan error, len(servers))
 	for _, ls := range servers {
 		s.addrs[ls.name] = ls.ln.Addr()
-		go func() { errc <- ls.serve() }()
+	}
+	// The ops listener serves at once, so that /healthz and /readyz
+	// answer while the public listeners wait for readiness.
+	for _, ls := range servers {
+		if ls.name == "ops" {
+			go func() { errc <- ls.serve() }()
+		}
+	}
+	s.awaitReady(ctx)
+	for _, ls := range servers {
+		if ls.name != "ops" {
+			go func() { errc <- ls.serve() }()
+		}
 	}
 	close(s.ready)
 
@@ -203,6 +216,52 @@ loop:
 	wg.Wait()
 	s.logger.Info("stopped")
 	return runErr
+}
+
+// startupGrace bounds how long the public listeners wait at start for the
+// instance to become ready.
+const startupGrace = 10 * time.Second
+
+// awaitReady returns once every readiness check passes — above all, once
+// the denylist mirror has loaded — or after startupGrace, or when ctx
+// ends. Until then the public listeners are bound but not serving, so
+// connections wait in the backlog rather than meet a gateway that, failing
+// closed, answers 503 to every protected request while its mirror loads.
+// A dependency still down after the grace is the ordinary fail-closed
+// case, and /readyz, served meanwhile, says which.
+func (s *Server) awaitReady(ctx context.Context) {
+	grace := time.NewTimer(startupGrace)
+	defer grace.Stop()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		failing := s.failingChecks(ctx)
+		if len(failing) == 0 {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-grace.C:
+			s.logger.Warn("not ready after "+startupGrace.String()+"; serving anyway, protected routes fail closed until ready",
+				"failing", failing)
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// failingChecks runs the readiness checks and names those that fail.
+func (s *Server) failingChecks(ctx context.Context) []string {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	var failing []string
+	for _, c := range s.readiness {
+		if err := c.check(ctx); err != nil {
+			failing = append(failing, c.name+": "+err.Error())
+		}
+	}
+	return failing
 }
 
 // listener is one of the gateway's http.Servers with its bound socket.

@@ -33,7 +33,9 @@ type Forward struct {
 	// Assertion is the signed JWT for identity_headers.assertion; "" when
 	// that header is off or the route is public.
 	Assertion string
-	// RequestID is sent upstream as X-Request-Id; "" sends none.
+	// RequestID is sent upstream as X-Request-Id; "" sends none. The
+	// caller answers the client with it: an upstream's echo of it is
+	// dropped from the response.
 	RequestID string
 }
 

@@ -13,6 +13,7 @@ type metrics struct {
 	reg       prometheus.Registerer
 	duration  *prometheus.HistogramVec
 	ejections *prometheus.CounterVec
+	gauges    []prometheus.Collector // the health gauges attach registered
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -102,6 +103,26 @@ func (m *metrics) attach(p *pool) error {
 		if err != nil {
 			return err
 		}
+		m.gauges = append(m.gauges, g)
 	}
 	return nil
+}
+
+// detach unregisters the health gauges that are still this Upstreams'
+// own. A newer Upstreams (a config reload) has replaced those of the
+// targets it kept, and the registry identifies a gauge by name and labels
+// alone, so each is first offered again: only one the registry still
+// holds as this very collector is removed.
+func (m *metrics) detach() {
+	if m == nil {
+		return
+	}
+	for _, g := range m.gauges {
+		err := m.reg.Register(g)
+		var are prometheus.AlreadyRegisteredError
+		if err == nil || errors.As(err, &are) && are.ExistingCollector == g {
+			m.reg.Unregister(g)
+		}
+	}
+	m.gauges = nil
 }

@@ -96,6 +96,17 @@ func (h *proxy) upstreamPath(p string) string {
 
 func (h *proxy) modifyResponse(res *http.Response) error {
 	h.headers.dropGatewaySetCookies(res.Header)
+	// The gateway sets X-Request-Id on its answer itself; an upstream that
+	// echoes the id it was sent, as many frameworks do, would make the
+	// client see it twice.
+	if res.Request == nil {
+		return nil
+	}
+	if f, ok := FromContext(res.Request.Context()); ok && f.RequestID != "" {
+		if v := res.Header["X-Request-Id"]; len(v) == 1 && v[0] == f.RequestID {
+			delete(res.Header, "X-Request-Id")
+		}
+	}
 	return nil
 }
 

@@ -481,6 +481,42 @@ func TestNewTwiceSameRegistry(t *testing.T) {
 	}
 }
 
+// TestCloseRetiresGauges: after a reload the old Upstreams' Close removes
+// the health series of the targets the new one dropped, and leaves those
+// the new one took over.
+func TestCloseRetiresGauges(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	opts := Options{ErrorWriter: (&errLog{}).write, Registerer: reg}
+	old, err := New(Config{Upstreams: map[string]PoolConfig{"a": {Targets: []string{"http://10.0.0.5:8080", "http://10.0.0.6:8080"}}}}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(Config{Upstreams: map[string]PoolConfig{"a": {Targets: []string{"http://10.0.0.5:8080"}}}}, opts); err != nil {
+		t.Fatal(err)
+	}
+	old.Close()
+	series := func(target string) int {
+		mfs, _ := reg.Gather()
+		n := 0
+		for _, mf := range mfs {
+			for _, m := range mf.GetMetric() {
+				for _, lp := range m.GetLabel() {
+					if mf.GetName() == "authgate_upstream_target_healthy" && lp.GetName() == "target" && lp.GetValue() == target {
+						n++
+					}
+				}
+			}
+		}
+		return n
+	}
+	if n := series("http://10.0.0.6:8080"); n != 0 {
+		t.Errorf("dropped target: %d health series after Close; want 0", n)
+	}
+	if n := series("http://10.0.0.5:8080"); n != 1 {
+		t.Errorf("kept target: %d health series after Close; want 1 (the new Upstreams')", n)
+	}
+}
+
 func TestMetricsDuration(t *testing.T) {
 	back := newBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/missing" {

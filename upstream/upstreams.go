@@ -151,6 +151,22 @@ func (u *Upstreams) implicitPool(ref string) (*pool, error) {
 	return p, nil
 }
 
+// Close retires this Upstreams once a newer one has taken over (after a
+// config reload): its targets' health series leave /metrics unless the
+// newer one serves the same target, and its idle connections are closed.
+// Requests still in flight finish normally.
+func (u *Upstreams) Close() {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.metrics.detach()
+	for _, p := range u.pools {
+		p.transport.CloseIdleConnections()
+	}
+	for _, p := range u.implicit {
+		p.transport.CloseIdleConnections()
+	}
+}
+
 // Run runs the active health checks of every pool that configures one, a
 // goroutine per target, until ctx ends; then it waits for them and returns
 // nil. Pools built from a route's URL have no active check; passive
