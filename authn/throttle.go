@@ -5,9 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"net/netip"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -59,31 +57,13 @@ var ErrThrottleUnavailable = errors.New("login throttle unavailable; failing clo
 // defaultLoginLimit is auth_api.login_limit's default.
 const defaultLoginLimit = "5/min"
 
-// parseLimit reads "N/unit" with unit sec, min or hour (auth_api.login_limit).
-// "" is the default, 5/min.
+// parseLimit reads auth_api.login_limit with ParseRate; "" is the default,
+// 5/min.
 func parseLimit(s string) (n int, per time.Duration, err error) {
 	if s == "" {
 		s = defaultLoginLimit
 	}
-	num, unit, ok := strings.Cut(s, "/")
-	if !ok {
-		return 0, 0, fmt.Errorf("login limit %q: want N/sec, N/min or N/hour", s)
-	}
-	n, err = strconv.Atoi(strings.TrimSpace(num))
-	if err != nil || n < 1 {
-		return 0, 0, fmt.Errorf("login limit %q: count must be a positive integer", s)
-	}
-	switch strings.TrimSpace(unit) {
-	case "sec":
-		per = time.Second
-	case "min":
-		per = time.Minute
-	case "hour":
-		per = time.Hour
-	default:
-		return 0, 0, fmt.Errorf("login limit %q: unit must be sec, min or hour", s)
-	}
-	return n, per, nil
+	return ParseRate(s)
 }
 
 // LoginThrottleKeys returns the throttle keys for a login attempt.
