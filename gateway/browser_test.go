@@ -225,6 +225,32 @@ func pBrowserLoginLogout(t *testing.T, browser context.Context, g *pGateway, b *
 	}
 	session := cookies["__Host-authgate"].Value
 
+	// An access cookie whose JWT has expired is renewed on the way: the
+	// browser goes through /auth/refresh, the one path its refresh cookie
+	// is sent to, and comes back to the same page without a login form.
+	yes := true
+	if _, err := chromedp.Call(ctx, network.SetCookie, network.SetCookieParams{
+		Name: "__Host-authgate", Value: pExpire(t, session, []byte(testSecret)), URL: g.base + "/", Path: "/",
+		Secure: &yes, HTTPOnly: &yes, SameSite: network.CookieSameSiteLax,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	before = b.count()
+	if err := chromedp.Do(ctx, chromedp.Navigate(g.base+page), chromedp.WaitVisible(chromedp.ID("x-auth-user"))); err != nil {
+		t.Fatalf("opening %s with an expired access cookie: %v", page, err)
+	}
+	if u := pLocation(t, ctx); u.RequestURI() != page {
+		t.Errorf("after the refresh the browser is at %s; want %s", u, page)
+	}
+	if seen := b.since(before); len(seen) != 1 || seen[0].Header.Get("X-Auth-User") != "alice" {
+		t.Errorf("backend received %d requests with the expired cookie; want one, as alice", len(seen))
+	}
+	renewed := pBrowserCookies(t, ctx, g)["__Host-authgate"]
+	if renewed == nil || renewed.Value == session {
+		t.Fatal("the access cookie was not renewed")
+	}
+	session = renewed.Value
+
 	// Sign out: GET /auth/logout is a confirmation page, its form a POST.
 	if err := chromedp.Do(ctx, chromedp.Navigate(g.base+"/auth/logout")); err != nil {
 		t.Fatal(err)

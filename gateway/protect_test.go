@@ -2,8 +2,12 @@ package gateway
 
 import (
 	"fmt"
+	stdhtml "html"
+	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -116,6 +120,7 @@ func TestProtect(t *testing.T) {
 	t.Run("forward-token", func(t *testing.T) { pProtectForwardToken(t, f) })
 	t.Run("upstream-set-cookie", func(t *testing.T) { pProtectUpstreamSetCookie(t, f) })
 	t.Run("login-redirect", func(t *testing.T) { pProtectLoginRedirect(t, f) })
+	t.Run("login-round-trip", func(t *testing.T) { pProtectLoginRoundTrip(t, f) })
 }
 
 // pProtectMatrix runs every route kind (public, auth required, role
@@ -427,4 +432,93 @@ func pProtectLoginRedirect(t *testing.T, f *pProtectFixture) {
 			}
 		})
 	}
+}
+
+// pRDField finds the login form's hidden rd value in a login page.
+var pRDField = regexp.MustCompile(`<input type="hidden" name="rd" value="([^"]*)">`)
+
+// pProtectLoginRoundTrip: the rd the gateway sends a browser to the login
+// page with survives the login page's checks unchanged, for paths and
+// queries with escapes, spaces, "@", "?" in the path and URLs in the
+// query — so the browser comes back to where it was, and never elsewhere.
+// One of them is followed through a real form login.
+func pProtectLoginRoundTrip(t *testing.T, f *pProtectFixture) {
+	tests := []struct {
+		name   string
+		target string // as the client sends it
+		wantRD string // where the browser comes back to
+	}{
+		{"ok-query", "/required/page?x=1&y=a%20b", "/required/page?x=1&y=a%20b"},
+		{"ok-escaped-utf8", "/required/caf%C3%A9", "/required/caf%C3%A9"},
+		{"ok-raw-utf8", "/required/café", "/required/caf%C3%A9"},
+		{"ok-space", "/required/a%20b", "/required/a%20b"},
+		{"ok-encoded-question-mark", "/required/a%3Fb?c=d", "/required/a%3Fb?c=d"},
+		{"ok-percent", "/required/100%25", "/required/100%25"},
+		{"ok-at", "/required/@evil.example", "/required/@evil.example"},
+		{"ok-url-in-query", "/required/x?next=https://evil.example/&n=%2F%2Fevil", "/required/x?next=https://evil.example/&n=%2F%2Fevil"},
+		{"ok-case-kept", "/Required/Page", "/Required/Page"},
+		{"ok-dot-segments", "/public/../required/x", "/required/x"},
+		{"ok-double-slash", "//required//x", "/required/x"},
+		{"ok-quotes", `/required/%22%3C%3E'`, `/required/%22%3C%3E'`},
+	}
+	const html = "text/html"
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp := f.g.rawRequest(t, "GET "+tt.target+" HTTP/1.1\r\nHost: "+f.g.host+"\r\nAccept: "+html+"\r\nConnection: close\r\n\r\n")
+			loc := resp.Header.Get("Location")
+			if resp.StatusCode != http.StatusFound || loc != "/auth/login?rd="+url.QueryEscape(tt.wantRD) {
+				t.Fatalf("GET %s = %d Location %q; want 302 to the login page with rd %q", tt.target, resp.StatusCode, loc, tt.wantRD)
+			}
+			page := f.g.do(t, http.MethodGet, loc, nil, [2]string{"Accept", html})
+			m := pRDField.FindSubmatch(page.body)
+			if page.StatusCode != http.StatusOK || m == nil {
+				t.Fatalf("GET %s = %d without an rd field", loc, page.StatusCode)
+			}
+			if got := stdhtml.UnescapeString(string(m[1])); got != tt.wantRD {
+				t.Errorf("login page rd = %q; want %q", got, tt.wantRD)
+			}
+		})
+	}
+
+	t.Run("ok-form-login", func(t *testing.T) {
+		jar, _ := cookiejar.New(nil)
+		c := *f.g.client
+		c.Jar = jar
+		const target = "/required/caf%C3%A9?next=%2F%2Fevil.example"
+		page, err := c.Get(f.g.base + "/auth/login?rd=" + url.QueryEscape(target))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(page.Body)
+		page.Body.Close()
+		csrf := regexp.MustCompile(`name="csrf_token" value="([^"]+)"`).FindSubmatch(body)
+		if csrf == nil {
+			t.Fatalf("login page without a CSRF field:\n%s", body)
+		}
+		form := url.Values{"csrf_token": {string(csrf[1])}, "rd": {target}, "username": {f.alice.Username}, "password": {f.alice.Password}}
+		req, _ := http.NewRequest(http.MethodPost, f.g.base+"/auth/login", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Origin", f.g.base)
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != target {
+			t.Fatalf("form login = %d Location %q; want 303 %q", resp.StatusCode, resp.Header.Get("Location"), target)
+		}
+		before := f.b.count()
+		resp, err = c.Get(f.g.base + target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s after the form login = %d; want 200", target, resp.StatusCode)
+		}
+		seen := f.b.last(t, before)
+		if seen.RequestURI != target || seen.Header.Get("X-Auth-User") != "alice" {
+			t.Errorf("backend got %s as %q; want %s as alice", seen.RequestURI, seen.Header.Get("X-Auth-User"), target)
+		}
+	})
 }
