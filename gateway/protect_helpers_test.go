@@ -224,9 +224,10 @@ type pGateway struct {
 	host    string // "localhost:PORT": what clients put in Host
 	base    string // "https://localhost:PORT"
 	roots   *x509.CertPool
-	// client trusts the gateway's certificate and never follows
-	// redirects, so tests see every 302 and 303.
-	client *http.Client
+	// client trusts the gateway's certificate, speaks HTTP/2 and never
+	// follows redirects, so tests see every 302 and 303. client1 is the
+	// same over HTTP/1.1.
+	client, client1 *http.Client
 }
 
 // pConfig writes a config with routes (YAML list items, indented two
@@ -275,7 +276,13 @@ func pStartGateway(t testing.TB, dir, cfgFile string) *pGateway {
 		TLSClientConfig:   &tls.Config{RootCAs: roots},
 		ForceAttemptHTTP2: true,
 	}
+	tr1 := &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: roots},
+		TLSNextProto:    map[string]func(string, *tls.Conn) http.RoundTripper{}, // no HTTP/2
+	}
 	t.Cleanup(tr.CloseIdleConnections)
+	t.Cleanup(tr1.CloseIdleConnections)
+	noRedirect := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	g := &pGateway{
 		runningServer: rs,
 		dir:           dir,
@@ -283,20 +290,16 @@ func pStartGateway(t testing.TB, dir, cfgFile string) *pGateway {
 		host:          "localhost:" + port,
 		base:          "https://localhost:" + port,
 		roots:         roots,
-		client: &http.Client{
-			Transport:     tr,
-			Timeout:       30 * time.Second,
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		},
+		client:        &http.Client{Transport: tr, Timeout: 30 * time.Second, CheckRedirect: noRedirect},
+		client1:       &http.Client{Transport: tr1, Timeout: 30 * time.Second, CheckRedirect: noRedirect},
 	}
 	return g
 }
 
-// pAddUser creates a user through the admin path (what `authgate user add`
-// does): a second account service on the same database, with the same
-// config. Call it before the gateway starts, or accept that the running
-// gateway learns of it only through the database.
-func pAddUser(t testing.TB, cfgFile string, nu authn.NewUser) *authn.User {
+// pAdmin runs fn with an account service of its own on cfgFile's
+// database, as the `authgate user` commands do: the running gateway learns
+// of what fn changes only through the database.
+func pAdmin(t testing.TB, cfgFile string, fn func(context.Context, *authn.Service) error) {
 	t.Helper()
 	cfg, err := Load(cfgFile)
 	if err != nil {
@@ -308,10 +311,20 @@ func pAddUser(t testing.TB, cfgFile string, nu authn.NewUser) *authn.User {
 		t.Fatalf("authn.NewAdmin: %v", err)
 	}
 	defer admin.Close()
-	u, err := admin.AddUser(ctx, nu)
-	if err != nil {
-		t.Fatalf("AddUser(%q): %v", nu.Username, err)
+	if err := fn(ctx, admin); err != nil {
+		t.Fatalf("admin: %v", err)
 	}
+}
+
+// pAddUser creates a user through the admin path (what `authgate user add`
+// does).
+func pAddUser(t testing.TB, cfgFile string, nu authn.NewUser) *authn.User {
+	t.Helper()
+	var u *authn.User
+	pAdmin(t, cfgFile, func(ctx context.Context, admin *authn.Service) (err error) {
+		u, err = admin.AddUser(ctx, nu)
+		return err
+	})
 	return u
 }
 
@@ -321,9 +334,15 @@ type pResponse struct {
 	body []byte
 }
 
-// do sends a request to the gateway. hdr values are added in order, so a
-// header may be given twice.
+// do sends a request to the gateway over HTTP/2. hdr values are added in
+// order, so a header may be given twice.
 func (g *pGateway) do(t testing.TB, method, path string, body io.Reader, hdr ...[2]string) pResponse {
+	t.Helper()
+	return g.doWith(t, g.client, method, path, body, hdr...)
+}
+
+// doWith is do with the given client.
+func (g *pGateway) doWith(t testing.TB, client *http.Client, method, path string, body io.Reader, hdr ...[2]string) pResponse {
 	t.Helper()
 	req, err := http.NewRequest(method, g.base+path, body)
 	if err != nil {
@@ -332,7 +351,7 @@ func (g *pGateway) do(t testing.TB, method, path string, body io.Reader, hdr ...
 	for _, h := range hdr {
 		req.Header.Add(h[0], h[1])
 	}
-	resp, err := g.client.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
 	}

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"fmt"
 	stdhtml "html"
 	"io"
@@ -121,13 +122,15 @@ func TestProtect(t *testing.T) {
 	t.Run("upstream-set-cookie", func(t *testing.T) { pProtectUpstreamSetCookie(t, f) })
 	t.Run("login-redirect", func(t *testing.T) { pProtectLoginRedirect(t, f) })
 	t.Run("login-round-trip", func(t *testing.T) { pProtectLoginRoundTrip(t, f) })
+	t.Run("hop-by-hop", func(t *testing.T) { pProtectHopByHop(t, f) })
+	t.Run("admin-changes", func(t *testing.T) { pProtectAdminChanges(t, f) })
 }
 
 // pProtectMatrix runs every route kind (public, auth required, role
 // required) against every credential state (valid, expired, revoked,
 // tampered, none; and a valid token without the role), sent as a bearer
-// token and as the session cookie, and checks the answer and what the
-// backend saw.
+// token and as the session cookie, over HTTP/2 and HTTP/1.1, and checks
+// the answer and what the backend saw.
 //
 // On a public route a credential is simply ignored: it is neither checked
 // nor used, so a broken one does not fail the request and a valid one
@@ -180,46 +183,54 @@ func pProtectMatrix(t *testing.T, f *pProtectFixture) {
 			stateRevoked: r.creds.revoked, stateTampered: r.creds.tampered, stateNone: "",
 		}[r.state]
 		for _, kind := range []string{"bearer", "cookie"} {
-			prefix := "ok"
-			if r.wantCode != 200 {
-				prefix = "fail"
-			}
-			name := fmt.Sprintf("%s-%s-%s-%s", prefix, r.route, kind, r.state)
-			t.Run(name, func(t *testing.T) {
-				hdr := slices.Clone(pForgedHeaders)
-				cookie := pOtherCookies
-				switch {
-				case token == "":
-				case kind == "bearer":
-					hdr = append(hdr, [2]string{"Authorization", "Bearer " + token})
-				default:
-					cookie += "; __Host-authgate=" + token
-				}
-				hdr = append(hdr, [2]string{"Cookie", cookie})
-				path := "/" + r.route + "/resource?q=1"
-				before := f.b.count()
-				resp := f.g.do(t, http.MethodGet, path, nil, hdr...)
-
-				if resp.StatusCode != r.wantCode {
-					t.Fatalf("GET %s = %d %s; want %d", path, resp.StatusCode, resp.body, r.wantCode)
-				}
-				if got := resp.Header.Values("WWW-Authenticate"); r.wantChall == none && len(got) != 0 ||
-					r.wantChall != none && (len(got) != 1 || got[0] != r.wantChall) {
-					t.Errorf("WWW-Authenticate = %q; want %q", got, r.wantChall)
-				}
+			for _, proto := range []struct {
+				name   string
+				major  int
+				client *http.Client
+			}{{"h2", 2, f.g.client}, {"h1", 1, f.g.client1}} {
+				prefix := "ok"
 				if r.wantCode != 200 {
-					resp.checkProblem(t)
-					if n := f.b.count() - before; n != 0 {
-						t.Errorf("backend received %d requests; want none on a %d", n, r.wantCode)
+					prefix = "fail"
+				}
+				name := fmt.Sprintf("%s-%s-%s-%s-%s", prefix, r.route, kind, r.state, proto.name)
+				t.Run(name, func(t *testing.T) {
+					hdr := slices.Clone(pForgedHeaders)
+					cookie := pOtherCookies
+					switch {
+					case token == "":
+					case kind == "bearer":
+						hdr = append(hdr, [2]string{"Authorization", "Bearer " + token})
+					default:
+						cookie += "; __Host-authgate=" + token
 					}
-					return
-				}
-				seen := f.b.last(t, before)
-				if seen.Method != http.MethodGet || seen.RequestURI != path {
-					t.Errorf("backend got %s %s; want GET %s", seen.Method, seen.RequestURI, path)
-				}
-				pCheckUpstreamView(t, seen, r.wantUser, false)
-			})
+					hdr = append(hdr, [2]string{"Cookie", cookie})
+					path := "/" + r.route + "/resource?q=1"
+					before := f.b.count()
+					resp := f.g.doWith(t, proto.client, http.MethodGet, path, nil, hdr...)
+					if resp.ProtoMajor != proto.major {
+						t.Fatalf("answered over HTTP/%d; want HTTP/%d", resp.ProtoMajor, proto.major)
+					}
+					if resp.StatusCode != r.wantCode {
+						t.Fatalf("GET %s = %d %s; want %d", path, resp.StatusCode, resp.body, r.wantCode)
+					}
+					if got := resp.Header.Values("WWW-Authenticate"); r.wantChall == none && len(got) != 0 ||
+						r.wantChall != none && (len(got) != 1 || got[0] != r.wantChall) {
+						t.Errorf("WWW-Authenticate = %q; want %q", got, r.wantChall)
+					}
+					if r.wantCode != 200 {
+						resp.checkProblem(t)
+						if n := f.b.count() - before; n != 0 {
+							t.Errorf("backend received %d requests; want none on a %d", n, r.wantCode)
+						}
+						return
+					}
+					seen := f.b.last(t, before)
+					if seen.Method != http.MethodGet || seen.RequestURI != path {
+						t.Errorf("backend got %s %s; want GET %s", seen.Method, seen.RequestURI, path)
+					}
+					pCheckUpstreamView(t, seen, r.wantUser, false)
+				})
+			}
 		}
 	}
 }
@@ -521,4 +532,84 @@ func pProtectLoginRoundTrip(t *testing.T, f *pProtectFixture) {
 			t.Errorf("backend got %s as %q; want %s as alice", seen.RequestURI, seen.Header.Get("X-Auth-User"), target)
 		}
 	})
+}
+
+// pProtectAdminChanges: a role change or a disabled account, made with the
+// admin path (another process on the same database, as `authgate user`
+// is), reaches the running gateway: the user's current access tokens stop
+// working there, a refresh brings the new roles, and a disabled user's
+// refresh fails too. Polling waits for the change to propagate (the
+// gateway mirrors the denylist table); nothing here measures how fast.
+func pProtectAdminChanges(t *testing.T, f *pProtectFixture) {
+	bob := f.g.register(t, "bob")
+	tok := f.g.login(t, bob)
+	get := func(path, access string) pResponse {
+		return f.g.do(t, http.MethodGet, path, nil, [2]string{"Authorization", "Bearer " + access})
+	}
+	if resp := get("/roles/x", tok.AccessToken); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("GET /roles/x as bob before the change = %d; want 403", resp.StatusCode)
+	}
+
+	pAdmin(t, f.g.cfgFile, func(ctx context.Context, admin *authn.Service) error {
+		_, err := admin.SetRoles(ctx, "bob", []string{"admin"})
+		return err
+	})
+	waitFor(t, "the role change to cut off bob's access token", func() bool {
+		return get("/required/x", tok.AccessToken).StatusCode == http.StatusUnauthorized
+	})
+	if resp := get("/required/x", tok.AccessToken); resp.Header.Get("WWW-Authenticate") != `Bearer realm="authgate", error="invalid_token"` {
+		t.Errorf("cut-off token: WWW-Authenticate = %q; want invalid_token", resp.Header.Get("WWW-Authenticate"))
+	}
+	var renewed pTokens
+	if resp := f.g.postJSON(t, "/auth/refresh", map[string]string{"refresh_token": tok.RefreshToken}, &renewed); resp.StatusCode != http.StatusOK {
+		t.Fatalf("POST /auth/refresh after the role change = %d %s; want 200", resp.StatusCode, resp.body)
+	}
+	before := f.b.count()
+	if resp := get("/roles/x", renewed.AccessToken); resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /roles/x with the refreshed token = %d; want 200", resp.StatusCode)
+	}
+	if got := f.b.last(t, before).Header.Get("X-Auth-Roles"); got != "admin" {
+		t.Errorf("backend got X-Auth-Roles %q; want admin", got)
+	}
+
+	pAdmin(t, f.g.cfgFile, func(ctx context.Context, admin *authn.Service) error {
+		_, err := admin.SetActive(ctx, "bob", false)
+		return err
+	})
+	waitFor(t, "disabling bob to cut off his access token", func() bool {
+		return get("/roles/x", renewed.AccessToken).StatusCode == http.StatusUnauthorized
+	})
+	before = f.b.count()
+	if resp := get("/roles/x", renewed.AccessToken); resp.StatusCode != http.StatusUnauthorized || f.b.count() != before {
+		t.Errorf("GET /roles/x as disabled bob = %d, backend called %d times; want 401 and never", resp.StatusCode, f.b.count()-before)
+	}
+	if resp := f.g.postJSON(t, "/auth/refresh", map[string]string{"refresh_token": renewed.RefreshToken}, nil); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("POST /auth/refresh for a disabled user = %d; want 401", resp.StatusCode)
+	}
+}
+
+// pProtectHopByHop: a client that names the identity headers in its
+// Connection header (RFC 9110 §7.6.1: those are then hop-by-hop and a proxy
+// removes them) can neither strip the gateway's identity headers nor slip
+// its own through.
+func pProtectHopByHop(t *testing.T, f *pProtectFixture) {
+	const connection = "Connection: keep-alive, X-Auth-User-Id, X-Auth-User, X-Auth-Email, X-Auth-Roles\r\n"
+	forged := "X-Auth-User-Id: 999\r\nX-Auth-User: mallory\r\nX-Auth-Email: m@evil.example\r\nX-Auth-Roles: admin\r\nCookie: app=1\r\n"
+	tests := []struct {
+		name, path, auth string
+		want             *pUser
+	}{
+		{"ok-required", "/roles/x", "Authorization: Bearer " + f.rootTok.valid + "\r\n", &f.root},
+		{"ok-public", "/public/x", "", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := f.b.count()
+			resp := f.g.rawRequest(t, "GET "+tt.path+" HTTP/1.1\r\nHost: "+f.g.host+"\r\n"+connection+forged+tt.auth+"\r\n")
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("GET %s = %d %s; want 200", tt.path, resp.StatusCode, resp.body)
+			}
+			pCheckUpstreamView(t, f.b.last(t, before), tt.want, false)
+		})
+	}
 }
