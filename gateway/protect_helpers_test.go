@@ -28,8 +28,9 @@ import (
 )
 
 // Helpers of the end-to-end tests of protected routes (protect_test.go,
-// protect_path_test.go, protect_ws_test.go, browser_test.go). Names start
-// with "p" so that they stay apart from the other gateway tests' helpers.
+// protect_assertion_test.go, protect_path_test.go, protect_ws_test.go,
+// browser_test.go). Names start with "p" so that they stay apart from the
+// other gateway tests' helpers.
 
 // pSeen is one request as the recording backend received it.
 type pSeen struct {
@@ -219,7 +220,6 @@ func pReadFrame(r *bufio.Reader) (op byte, payload []byte, err error) {
 // fresh SQLite database and the routes it was given.
 type pGateway struct {
 	*runningServer
-	dir     string
 	cfgFile string
 	host    string // "localhost:PORT": what clients put in Host
 	base    string // "https://localhost:PORT"
@@ -254,7 +254,7 @@ routes:
 }
 
 // pTokensHS256 is the tokens section of most tests.
-var pTokensHS256 = "tokens:\n  secret: " + testSecret + "\n"
+const pTokensHS256 = "tokens:\n  secret: " + testSecret + "\n"
 
 // pStartGateway starts the gateway of cfgFile (from pConfig).
 func pStartGateway(t testing.TB, dir, cfgFile string) *pGateway {
@@ -285,7 +285,6 @@ func pStartGateway(t testing.TB, dir, cfgFile string) *pGateway {
 	noRedirect := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	g := &pGateway{
 		runningServer: rs,
-		dir:           dir,
 		cfgFile:       cfgFile,
 		host:          "localhost:" + port,
 		base:          "https://localhost:" + port,
