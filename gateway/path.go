@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // ErrBadPath is wrapped by every CanonicalPath error: the request path has a
@@ -48,6 +50,13 @@ func badPath(reason string) error { return fmt.Errorf("%w: %s", ErrBadPath, reas
 //     (U+0130 İ, U+0131 ı, U+017F ſ, U+212A Kelvin sign): routes match
 //     ASCII case-insensitively, and an upstream folding Unicode case would
 //     read "/admın" as "/admin".
+//   - Nor may they contain a character whose compatibility form (NFKC,
+//     Unicode UAX #15) holds an ASCII character: fullwidth "ａｄｍｉｎ",
+//     "／" and "．", the two-dot leader "‥" for "..", ligatures such as
+//     "ﬁ". An upstream that normalises paths with NFKC, or that runs on
+//     Windows and converts them to a code page with best-fit mapping
+//     (Orange Tsai and Splitline, "WorstFit", 2025), reads them as
+//     "/admin" or "..". Other non-ASCII characters ("é", CJK) are fine.
 //   - A segment ending in "." or " " (other than the dot segments) is
 //     rejected: Windows and IIS strip them, so "/admin." is "/admin" there.
 //   - "." and ".." segments are resolved as RFC 3986 §5.2.4 does, except
@@ -225,6 +234,13 @@ func checkUTF8(b []byte) error {
 		case '\u0130', '\u0131', '\u017F', '\u212A': // İ, ı, ſ, Kelvin sign
 			return badPath(fmt.Sprintf("%q (U+%04X) case-folds to an ASCII letter", r, r))
 		}
+		// Most characters are their own NFKC form: IsNormal says so
+		// without allocating.
+		if !norm.NFKC.IsNormal(b[:size]) {
+			if nfkc := norm.NFKC.String(string(b[:size])); hasASCII(nfkc) {
+				return badPath(fmt.Sprintf("%q (U+%04X) is a compatibility form of %q (NFKC)", r, r, nfkc))
+			}
+		}
 		b = b[size:]
 	}
 	return nil
@@ -262,6 +278,15 @@ func resolveSegments(buf []byte) ([]byte, error) {
 		}
 		rest = after
 	}
+}
+
+func hasASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < utf8.RuneSelf {
+			return true
+		}
+	}
+	return false
 }
 
 func cutByte(b []byte, sep byte) (before, after []byte, found bool) {

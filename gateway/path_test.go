@@ -46,6 +46,8 @@ func TestCanonicalPath(t *testing.T) {
 		{name: "ok-dots-in-segment-middle", in: "/a..b/c", want: "/a..b/c"},
 		{name: "ok-utf8-4-byte", in: "/%F0%9F%98%80", want: "/%F0%9F%98%80"},
 		{name: "ok-kelvin-lookalike-not-folding", in: "/%E2%84%AB", want: "/%E2%84%AB"}, // Å ANGSTROM SIGN folds to å, not ASCII
+		{name: "ok-cjk", in: "/%E6%97%A5%E6%9C%AC", want: "/%E6%97%A5%E6%9C%AC"},
+		{name: "ok-combining-accent", in: "/cafe%CC%81", want: "/cafe%CC%81"}, // NFKC makes it é, not ASCII
 
 		{name: "fail-empty", in: "", wantErr: true},
 		{name: "fail-relative", in: "admin", wantErr: true},
@@ -85,6 +87,13 @@ func TestCanonicalPath(t *testing.T) {
 		{name: "fail-dotted-capital-i", in: "/adm%C4%B0n", wantErr: true},
 		{name: "fail-long-s", in: "/%C5%BFecret", wantErr: true},
 		{name: "fail-kelvin", in: "/%E2%84%AAey", wantErr: true},
+		{name: "fail-fullwidth-letter", in: "/%EF%BD%81dmin", wantErr: true},
+		{name: "fail-fullwidth-letter-raw", in: "/ａdmin", wantErr: true},
+		{name: "fail-fullwidth-solidus", in: "/a%EF%BC%8Fb", wantErr: true},
+		{name: "fail-fullwidth-full-stop", in: "/a/%EF%BC%8E%EF%BC%8E/b", wantErr: true},
+		{name: "fail-two-dot-leader", in: "/a/%E2%80%A5/b", wantErr: true},
+		{name: "fail-ligature-fi", in: "/%EF%AC%81le", wantErr: true},
+		{name: "fail-superscript-digit", in: "/v%C2%B9", wantErr: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
