@@ -37,7 +37,8 @@ func badPath(reason string) error { return fmt.Errorf("%w: %s", ErrBadPath, reas
 //     encoded. The result: two spellings an upstream decodes to the same
 //     bytes canonicalise to the same string.
 //   - Rejected, raw or encoded: "/" as %2F (an upstream that decodes it sees
-//     another path), "\" (Windows servers and some frameworks treat it as
+//     another path), "?" as %3F and "#" as %23 (one that decodes the path
+//     and parses it again ends the path there), "\" (Windows servers and some frameworks treat it as
 //     "/"), ";" (Tomcat, Jetty and Spring strip ";params" from segments, so
 //     "/admin;x" reaches /admin; Spring Security's StrictHttpFirewall
 //     refuses them for that reason), NUL and other control characters (C
@@ -171,8 +172,13 @@ func normalizeEscapes(p string) ([]byte, error) {
 		}
 		d := unhex(p[i+1])<<4 | unhex(p[i+2])
 		i += 2
-		if d == '/' {
+		switch d {
+		case '/':
 			return nil, badPath(`encoded "/" (%2F): a server that decodes it reads another path`)
+		case '?', '#':
+			// A server that decodes the path and parses it again ends the
+			// path there: "/admin%3Fx" would be "/admin" with a query.
+			return nil, badPath(fmt.Sprintf("encoded %q (%%%02X): a server that decodes it ends the path there", d, d))
 		}
 		if why := forbidden(d); why != "" {
 			return nil, badPath("encoded " + why)

@@ -78,7 +78,7 @@ func TestProtectPathSpellings(t *testing.T) {
 		{"fail-iis-u-encoding", "/pub/%u002e%u002e/admin", bad},
 		{"fail-malformed-escape", "/admin%2", bad},
 		{"fail-triple-dot", "/pub/.../admin", bad},
-		{"ok-raw-hash-segment", "/pub#/../admin", "/admin"},
+		{"fail-raw-hash-segment", "/pub#/../admin", bad},
 		{"fail-overlong-utf8-dots", "/pub/%c0%ae%c0%ae/admin", bad},
 		{"fail-dotless-i", "/adm%C4%B1n", bad},
 		{"fail-fullwidth-letters-encoded", "/%EF%BD%81%EF%BD%84%EF%BD%8D%EF%BD%89%EF%BD%8E", bad},

@@ -188,7 +188,10 @@ func (s *Server) isAuthPath(path string) bool {
 	if path == "/.well-known/jwks.json" {
 		return true
 	}
-	return strings.HasPrefix(path, p) && (len(path) == len(p) || path[len(p)] == '/')
+	// Case-insensitive like route matching (and the config rule that no
+	// route may sit under the prefix in any case): "/AUTH/x" belongs to
+	// the auth API, which answers 404, never to a route.
+	return len(path) >= len(p) && strings.EqualFold(path[:len(p)], p) && (len(path) == len(p) || path[len(p)] == '/')
 }
 
 // withPath returns r with its URL path replaced by the canonical one, so the
