@@ -45,7 +45,9 @@ func (s *Service) Authenticate(w http.ResponseWriter, r *http.Request) (*Identit
 // refreshInPlace rotates the browser's refresh cookie and authenticates the
 // request with the new access token.
 func (s *Service) refreshInPlace(w http.ResponseWriter, r *http.Request, refresh string) (*Identity, Source, error) {
-	pair, err := s.Refresh(r.Context(), refresh)
+	ctx, cancel := s.storeContext(r.Context())
+	defer cancel()
+	pair, err := s.Refresh(ctx, refresh)
 	if err != nil {
 		return nil, FromCookie, ErrInvalidToken
 	}

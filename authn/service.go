@@ -57,6 +57,8 @@ type Service struct {
 	deny     revocationList
 	throttle Throttle
 
+	storeTimeout time.Duration // database.timeout: bound on one account operation
+
 	cookies    cookieNames
 	assertions assertionCache
 	now        func() time.Time
@@ -101,6 +103,11 @@ func New(ctx context.Context, cfg Config, opts Options) (*Service, error) {
 		cookies: newCookieNames(cfg.AuthAPI.CookieName),
 		now:     time.Now,
 		rand:    rand.Reader,
+
+		storeTimeout: cfg.Database.Timeout.D(),
+	}
+	if s.storeTimeout <= 0 {
+		s.storeTimeout = defaultStoreTimeout
 	}
 	if s.fail == nil {
 		s.fail = func(w http.ResponseWriter, _ *http.Request, err error) {

@@ -11,27 +11,28 @@ import (
 // Defaults, resolved once at load time; nothing on the request path
 // re-derives configuration.
 const (
-	defaultHTTPS        = ":8443"
-	defaultHTTP         = ":8080"
-	defaultOps          = "127.0.0.1:9090"
-	defaultHSTS         = "max-age=31536000"
-	defaultACMEURL      = "https://acme-v02.api.letsencrypt.org/directory"
-	defaultACMECache    = "certs/acme"
-	defaultDatabaseURL  = "sqlite:data/authgate.db"
-	defaultCookieName   = "authgate"
-	defaultAuthPrefix   = "/auth"
-	defaultLoginLimit   = "5/min"
-	defaultRedisPrefix  = "authgate:"
-	defaultTokenIssuer  = "authgate"
-	defaultAccessTTL    = 15 * time.Minute
-	defaultRefreshTTL   = 7 * 24 * time.Hour
-	defaultBcryptCost   = 12
-	defaultMinPassword  = 8
-	defaultPoolTimeout  = 30 * time.Second
-	defaultDialTimeout  = 5 * time.Second
-	defaultIdlePerHost  = 256
-	defaultHealthEvery  = 10 * time.Second
-	defaultHealthWithin = 2 * time.Second
+	defaultHTTPS           = ":8443"
+	defaultHTTP            = ":8080"
+	defaultOps             = "127.0.0.1:9090"
+	defaultHSTS            = "max-age=31536000"
+	defaultACMEURL         = "https://acme-v02.api.letsencrypt.org/directory"
+	defaultACMECache       = "certs/acme"
+	defaultDatabaseURL     = "sqlite:data/authgate.db"
+	defaultDatabaseTimeout = 5 * time.Second
+	defaultCookieName      = "authgate"
+	defaultAuthPrefix      = "/auth"
+	defaultLoginLimit      = "5/min"
+	defaultRedisPrefix     = "authgate:"
+	defaultTokenIssuer     = "authgate"
+	defaultAccessTTL       = 15 * time.Minute
+	defaultRefreshTTL      = 7 * 24 * time.Hour
+	defaultBcryptCost      = 12
+	defaultMinPassword     = 8
+	defaultPoolTimeout     = 30 * time.Second
+	defaultDialTimeout     = 5 * time.Second
+	defaultIdlePerHost     = 256
+	defaultHealthEvery     = 10 * time.Second
+	defaultHealthWithin    = 2 * time.Second
 )
 
 // applyDefaults fills what the file leaves out. For most keys a zero value
@@ -82,6 +83,7 @@ func applyDefaults(c *Config, present func(path string) bool) {
 
 	a := &c.Authn
 	orDefault(&a.Database.URL, defaultDatabaseURL)
+	durDefault(&a.Database.Timeout, defaultDatabaseTimeout)
 	orDefault(&a.Redis.OnError, "deny")
 	orDefault(&a.Redis.KeyPrefix, defaultRedisPrefix)
 	orDefault(&a.Tokens.Issuer, defaultTokenIssuer)
