@@ -1,0 +1,102 @@
+package gateway
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/authgate/authgate/internal/conf"
+)
+
+// FuzzLoadConfig feeds arbitrary bytes to the config loader as the
+// contents of config.yaml and checks, for any input:
+//   - Parse never panics;
+//   - a refusal is only ever a list of *ConfigError, each naming the file
+//     and a line within it (0 only for the empty document or a YAML error
+//     that yaml.v3 cannot place), so `authgate check` can always point at
+//     the problem;
+//   - an accepted config passes Validate on its own, and loading the same
+//     bytes again yields the identical Config and route table: nothing in
+//     loading depends on state, time or chance.
+//
+// The seeds are the golden configs of TestLoadGolden and config.yaml (added
+// here) plus the files in testdata/fuzz/FuzzLoadConfig.
+func FuzzLoadConfig(f *testing.F) {
+	seeds, _ := filepath.Glob(filepath.Join("testdata", "config", "*", "*.yaml"))
+	seeds = append(seeds, filepath.Join("..", "config.yaml"))
+	for _, s := range seeds {
+		data, err := os.ReadFile(s)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	dir := f.TempDir()
+	file := filepath.Join(dir, "config.yaml")
+	loader := Loader{LookupEnv: goldenEnv}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := loader.Parse(file, data)
+		if err != nil {
+			if c != nil {
+				t.Fatalf("Parse returned a Config together with %v", err)
+			}
+			checkConfigErrors(t, file, data, err)
+			return
+		}
+		if err := c.Validate(); err != nil {
+			t.Fatalf("Parse accepted %q, but Validate says: %v", data, err)
+		}
+		again, err := loader.Parse(file, data)
+		if err != nil {
+			t.Fatalf("Parse accepted %q once, then refused it: %v", data, err)
+		}
+		if !reflect.DeepEqual(c, again) {
+			t.Fatalf("Parse(%q) twice gave different configs:\n%+v\n%+v", data, c, again)
+		}
+		var t1, t2 bytes.Buffer
+		err1, err2 := WriteRouteTable(&t1, c), WriteRouteTable(&t2, again)
+		if (err1 == nil) != (err2 == nil) || t1.String() != t2.String() {
+			t.Fatalf("the route table of %q differs between two loads:\n%s\n%s", data, t1.String(), t2.String())
+		}
+	})
+}
+
+// checkConfigErrors fails unless err is a join of *ConfigError about file,
+// each on a line of data.
+func checkConfigErrors(t *testing.T, file string, data []byte, err error) {
+	t.Helper()
+	lines := bytes.Count(data, []byte("\n")) + 1
+	leaves := conf.Unjoin(err)
+	if len(leaves) == 0 {
+		t.Fatalf("Parse(%q) failed with an empty error", data)
+	}
+	for _, e := range leaves {
+		var ce *ConfigError
+		if !errors.As(e, &ce) || e != error(ce) {
+			t.Fatalf("Parse(%q): %T %q is not a *ConfigError", data, e, e)
+		}
+		if ce.File != file || !strings.HasPrefix(ce.Error(), file+":") {
+			t.Fatalf("Parse(%q): %q does not name the file %s", data, ce, file)
+		}
+		if ce.Line < 0 || ce.Line > lines || ce.Col < 0 {
+			t.Fatalf("Parse(%q): %q points at line %d col %d of a %d-line file", data, ce, ce.Line, ce.Col, lines)
+		}
+		if ce.Line == 0 && ce.Path != "" && hasDocument(data) {
+			t.Fatalf("Parse(%q): %q names key %s but no line", data, ce, ce.Path)
+		}
+		if ce.Msg == "" {
+			t.Fatalf("Parse(%q): a problem without a message: %#v", data, ce)
+		}
+	}
+}
+
+// hasDocument reports whether data parses as a non-empty YAML document,
+// so that every key problem can be placed on a line.
+func hasDocument(data []byte) bool {
+	doc, err := parseYAML("x", data)
+	return err == nil && doc != nil
+}
