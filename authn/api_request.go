@@ -43,12 +43,11 @@ func readBody(w http.ResponseWriter, r *http.Request, form bool) (requestBody, e
 	if r.ContentLength > maxBodyBytes {
 		return requestBody{}, ErrRequestTooLarge
 	}
-	lift := readDeadline(w, r)
 	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
 	if err == nil {
 		// On a failed read the deadline stays: net/http would otherwise
 		// go on reading what is left of the body after we answer.
-		lift()
+		liftReadDeadline(w)
 	}
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {

@@ -27,6 +27,11 @@ type Options struct {
 	// DataDir holds files that belong with the database: the generated
 	// HS256 secret when tokens.secret is empty.
 	DataDir string
+	// BodyTimeout bounds how long a client may take to send the body of
+	// an account API request; 0 means 10s. The gateway passes
+	// limits.read_header_timeout: one bound on what a slow client may
+	// make it wait for before it can answer.
+	BodyTimeout time.Duration
 }
 
 // Check is one readiness check the gateway's /readyz runs.
@@ -56,8 +61,10 @@ type Service struct {
 	tokens   *AccessTokens
 	deny     revocationList
 	throttle Throttle
+	attempts *attemptGate // logins being verified, per throttle key
 
 	storeTimeout time.Duration // database.timeout: bound on one account operation
+	bodyTimeout  time.Duration // Options.BodyTimeout
 
 	cookies    cookieNames
 	assertions assertionCache
@@ -105,9 +112,13 @@ func New(ctx context.Context, cfg Config, opts Options) (*Service, error) {
 		rand:    rand.Reader,
 
 		storeTimeout: cfg.Database.Timeout.D(),
+		bodyTimeout:  opts.BodyTimeout,
 	}
 	if s.storeTimeout <= 0 {
 		s.storeTimeout = defaultStoreTimeout
+	}
+	if s.bodyTimeout <= 0 {
+		s.bodyTimeout = defaultBodyTimeout
 	}
 	if s.fail == nil {
 		s.fail = func(w http.ResponseWriter, _ *http.Request, err error) {
@@ -170,6 +181,11 @@ func New(ctx context.Context, cfg Config, opts Options) (*Service, error) {
 			return nil, fmt.Errorf("auth_api.login_limit: %w", err)
 		}
 	}
+	limit, _, err := parseLimit(cfg.AuthAPI.LoginLimit)
+	if err != nil {
+		return nil, fmt.Errorf("auth_api.login_limit: %w", err)
+	}
+	s.attempts = newAttemptGate(limit)
 	if err := s.initWeb(); err != nil {
 		return nil, err
 	}
@@ -290,6 +306,13 @@ type TokenPair struct {
 func (s *Service) Login(ctx context.Context, username, password, clientIP string) (*TokenPair, error) {
 	userKey, ipKey := LoginThrottleKeys(usernameKey(username), clientIP)
 	keys := []string{userKey, ipKey}
+	// Check, verify and count one attempt at a time per key slot, so that
+	// concurrent guesses cannot all pass Check before a failure is counted.
+	release, err := s.attempts.acquire(ctx, keys...)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	retry, err := s.throttle.Check(ctx, keys...)
 	if err != nil {
 		return nil, err

@@ -107,6 +107,7 @@ func NewFromConfig(ctx context.Context, cfg *Config, opts Options) (*Server, err
 		ErrorWriter: s.writeError,
 		Registerer:  s.metrics.registry,
 		DataDir:     cfg.DataDir(),
+		BodyTimeout: cfg.Limits.ReadHeaderTimeout.D(),
 	})
 	if err != nil {
 		return nil, err
