@@ -201,4 +201,3 @@ func TestAuthLoginFlood(t *testing.T) {
 	}
 	checkStillServes(t, g)
 }
-

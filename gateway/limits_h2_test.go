@@ -366,7 +366,6 @@ func hpackSizeUpdate(size uint64) []byte {
 	return append(out, byte(size))
 }
 
-
 func goAwayCode(f *http2.GoAwayFrame) string {
 	if f == nil {
 		return "none"
