@@ -69,7 +69,7 @@ func FuzzLoadConfig(f *testing.F) {
 // each on a line of data.
 func checkConfigErrors(t *testing.T, file string, data []byte, err error) {
 	t.Helper()
-	lines := bytes.Count(data, []byte("\n")) + 1
+	lines := yamlLines(data)
 	leaves := conf.Unjoin(err)
 	if len(leaves) == 0 {
 		t.Fatalf("Parse(%q) failed with an empty error", data)
@@ -92,6 +92,26 @@ func checkConfigErrors(t *testing.T, file string, data []byte, err error) {
 			t.Fatalf("Parse(%q): a problem without a message: %#v", data, ce)
 		}
 	}
+}
+
+// yamlLines counts the lines of data as YAML does: CR LF, CR, LF, and
+// (yaml.v3 follows libyaml) NEL, LS and PS each end a line.
+func yamlLines(data []byte) int {
+	n := 1
+	for i := 0; i < len(data); i++ {
+		switch {
+		case data[i] == '\r':
+			if i+1 < len(data) && data[i+1] == '\n' {
+				i++
+			}
+			n++
+		case data[i] == '\n':
+			n++
+		case bytes.HasPrefix(data[i:], []byte("\u0085")), bytes.HasPrefix(data[i:], []byte("\u2028")), bytes.HasPrefix(data[i:], []byte("\u2029")):
+			n++
+		}
+	}
+	return n
 }
 
 // hasDocument reports whether data parses as a non-empty YAML document,
