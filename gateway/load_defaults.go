@@ -11,29 +11,32 @@ import (
 // Defaults, resolved once at load time; nothing on the request path
 // re-derives configuration.
 const (
-	defaultHTTPS           = ":8443"
-	defaultHTTP            = ":8080"
-	defaultOps             = "127.0.0.1:9090"
-	defaultHSTS            = "max-age=31536000"
-	defaultACMEURL         = "https://acme-v02.api.letsencrypt.org/directory"
-	defaultACMECache       = "certs/acme"
-	defaultDatabaseURL     = "sqlite:data/authgate.db"
-	defaultDatabaseTimeout = 5 * time.Second
-	defaultCookieName      = "authgate"
-	defaultAuthPrefix      = "/auth"
-	defaultLoginLimit      = "5/min"
-	defaultRedisPrefix     = "authgate:"
-	defaultTokenIssuer     = "authgate"
-	defaultAccessTTL       = 15 * time.Minute
-	defaultRefreshTTL      = 7 * 24 * time.Hour
-	defaultBcryptCost      = 12
-	defaultMinPassword     = 8
-	defaultPoolTimeout     = 30 * time.Second
-	defaultDialTimeout     = 5 * time.Second
-	defaultIdlePerHost     = 256
-	defaultHealthEvery     = 10 * time.Second
-	defaultHealthWithin    = 2 * time.Second
+	defaultHTTPS        = ":8443"
+	defaultHTTP         = ":8080"
+	defaultOps          = "127.0.0.1:9090"
+	defaultHSTS         = "max-age=31536000"
+	defaultACMEURL      = "https://acme-v02.api.letsencrypt.org/directory"
+	defaultACMECache    = "certs/acme"
+	defaultDatabaseURL  = "sqlite:data/authgate.db"
+	defaultCookieName   = "authgate"
+	defaultAuthPrefix   = "/auth"
+	defaultLoginLimit   = "5/min"
+	defaultRedisPrefix  = "authgate:"
+	defaultTokenIssuer  = "authgate"
+	defaultAccessTTL    = 15 * time.Minute
+	defaultRefreshTTL   = 7 * 24 * time.Hour
+	defaultBcryptCost   = 12
+	defaultMinPassword  = 8
+	defaultPoolTimeout  = 30 * time.Second
+	defaultDialTimeout  = 5 * time.Second
+	defaultIdlePerHost  = 256
+	defaultHealthEvery  = 10 * time.Second
+	defaultHealthWithin = 2 * time.Second
 )
+
+// defaultDatabaseTimeout is database.timeout's default (authn applies the
+// same when it is zero).
+const defaultDatabaseTimeout = 5 * time.Second
 
 // applyDefaults fills what the file leaves out. For most keys a zero value
 // means "default". The listeners, tls.hsts and the identity header names

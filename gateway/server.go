@@ -140,9 +140,9 @@ func NewFromConfig(ctx context.Context, cfg *Config, opts Options) (*Server, err
 // Run opens the listeners and serves until ctx is cancelled, then marks
 // the instance not ready (/readyz 503) and, after limits.shutdown_delay,
 // stops accepting, lets in-flight requests finish (up to
-// limits.shutdown_timeout) and returns nil. The ops listener serves at once; the public ones once
-// the instance is ready (see awaitReady). A value on reload re-reads the
-// config file.
+// limits.shutdown_timeout) and returns nil. The ops listener serves at
+// once; the public ones once the instance is ready (see awaitReady). A
+// value on reload re-reads the config file.
 func (s *Server) Run(ctx context.Context, reload <-chan struct{}) error {
 	defer s.auth.Close()
 	s.logStartup()
