@@ -192,7 +192,10 @@ routes:
 			// While cut off, an allow gateway cannot know of the
 			// revocation: that is what on_error: allow trades. Once
 			// reconnected it must refuse.
-			if o.start.After(ready) && o.status != http.StatusUnauthorized {
+			switch {
+			case o.status != http.StatusOK && o.status != http.StatusUnauthorized:
+				t.Errorf("%s at %v = %d; want 200 while cut off, then 401", o.name, at, o.status)
+			case o.start.After(ready) && o.status != http.StatusUnauthorized:
 				t.Errorf("%s at %v = %d after recovery; want 401", o.name, at, o.status)
 			}
 		}
