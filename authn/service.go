@@ -416,22 +416,21 @@ func (s *Service) Logout(ctx context.Context, id *Identity, refreshToken string,
 	}
 	now := s.now()
 	until := now.Add(s.tokens.AccessTTL())
+	// Both stores are written whatever the other answers: a denylist that
+	// cannot be written (503, the client retries) must not leave the
+	// session's refresh tokens alive too.
 	if all {
-		if err := s.deny.Revoke(ctx, Revocation{UserID: userID, NotBefore: cutoffAfter(now), Expires: until}); err != nil {
-			return err
-		}
 		uid, err := strconv.ParseInt(userID, 10, 64)
 		if err != nil {
 			return ErrInvalidToken
 		}
-		_, err = s.sessions.RevokeUser(ctx, uid)
-		return err
+		derr := s.deny.Revoke(ctx, Revocation{UserID: userID, NotBefore: cutoffAfter(now), Expires: until})
+		_, serr := s.sessions.RevokeUser(ctx, uid)
+		return errors.Join(derr, serr)
 	}
-	if err := s.deny.Revoke(ctx, Revocation{SessionID: sid, Expires: until}); err != nil {
-		return err
-	}
-	_, err := s.sessions.Revoke(ctx, sid)
-	return err
+	derr := s.deny.Revoke(ctx, Revocation{SessionID: sid, Expires: until})
+	_, serr := s.sessions.Revoke(ctx, sid)
+	return errors.Join(derr, serr)
 }
 
 // Me returns the user behind an identity.
@@ -492,15 +491,15 @@ func (s *Service) SetPassword(ctx context.Context, username, password string) (*
 }
 
 // cutOff rejects every access token of u issued until now and, with
-// sessions, revokes every refresh token too.
+// sessions, revokes every refresh token too — the latter even when the
+// denylist cannot be written, so that a password change made during a
+// Redis outage still ends the old sessions.
 func (s *Service) cutOff(ctx context.Context, u *User, sessions bool) error {
 	now := s.now()
 	err := s.deny.Revoke(ctx, Revocation{UserID: strconv.FormatInt(u.ID, 10), NotBefore: cutoffAfter(now), Expires: now.Add(s.tokens.AccessTTL())})
-	if err != nil {
-		return err
-	}
 	if sessions {
-		_, err = s.sessions.RevokeUser(ctx, u.ID)
+		_, serr := s.sessions.RevokeUser(ctx, u.ID)
+		err = errors.Join(err, serr)
 	}
 	return err
 }
