@@ -117,7 +117,7 @@ func (s *Service) newMux(eps []endpoint) http.Handler {
 		})
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { s.fail(w, r, ErrNotFound) })
-	return securityHeaders(mux)
+	return securityHeaders(s.withDeadlines(mux))
 }
 
 // securityHeaders sets what every answer of the auth API carries: no MIME

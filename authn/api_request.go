@@ -44,9 +44,17 @@ func readBody(w http.ResponseWriter, r *http.Request, form bool) (requestBody, e
 		return requestBody{}, ErrRequestTooLarge
 	}
 	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	if err == nil {
+		// On a failed read the deadline stays: net/http would otherwise
+		// go on reading what is left of the body after we answer.
+		liftReadDeadline(w)
+	}
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {
 		return requestBody{}, ErrRequestTooLarge
+	}
+	if isReadTimeout(err) {
+		return requestBody{}, ErrRequestTimeout
 	}
 	if err != nil {
 		return requestBody{}, fmt.Errorf("%w: reading the body: %w", ErrMalformedRequest, err)

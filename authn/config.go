@@ -21,6 +21,11 @@ type Database struct {
 	// URL is "sqlite:PATH" (the embedded default, sqlite:data/authgate.db)
 	// or "postgres://user:pass@host:5432/db?sslmode=disable".
 	URL string `yaml:"url"`
+	// Timeout bounds how long one account operation — a request to the
+	// /auth API, a browser's in-place refresh — may take, database and
+	// Redis waits and password hashing included, before it answers 503:
+	// a database that stops answering must not hold clients. Default 5s.
+	Timeout conf.Duration `yaml:"timeout"`
 }
 
 // Redis is optional. Without it the denylist is kept in the database and the

@@ -33,6 +33,9 @@ func (c *Config) Validate() error {
 }
 
 func (d Database) validate(p *conf.Problems) {
+	if t := d.Timeout.D(); t > time.Minute {
+		p.Addf("database.timeout", "%s is too long: must be at most 1m", t)
+	}
 	const rule = "must be sqlite:PATH or postgres://user:pass@host:5432/db"
 	switch {
 	case strings.HasPrefix(d.URL, "sqlite:"):

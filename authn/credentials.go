@@ -45,7 +45,9 @@ func (s *Service) Authenticate(w http.ResponseWriter, r *http.Request) (*Identit
 // refreshInPlace rotates the browser's refresh cookie and authenticates the
 // request with the new access token.
 func (s *Service) refreshInPlace(w http.ResponseWriter, r *http.Request, refresh string) (*Identity, Source, error) {
-	pair, err := s.Refresh(r.Context(), refresh)
+	ctx, cancel := s.storeContext(r.Context())
+	defer cancel()
+	pair, err := s.Refresh(ctx, refresh)
 	if err != nil {
 		return nil, FromCookie, ErrInvalidToken
 	}
@@ -87,6 +89,10 @@ func (s *Service) credential(r *http.Request) (string, Source, error) {
 	case hasBearer:
 		return bearer, FromBearer, nil
 	case hasCookie && cookie != "":
+		if !isB64Token(cookie) {
+			// Not a token we could have set: refused before parsing.
+			return "", 0, ErrInvalidToken
+		}
 		return cookie, FromCookie, nil
 	}
 	return "", 0, ErrNoCredentials
@@ -101,18 +107,29 @@ func parseBearer(v string) (string, bool) {
 		return "", false
 	}
 	tok := strings.TrimLeft(v[len(scheme):], " ")
-	if tok == "" {
+	if !isB64Token(tok) {
 		return "", false
+	}
+	return tok, true
+}
+
+// isB64Token reports whether tok is an RFC 6750 §2.1 b64token: 1*( ALPHA /
+// DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=". Every token we issue
+// is one; nothing else — no space, separator or control character — is
+// ever handed on as a credential.
+func isB64Token(tok string) bool {
+	if tok == "" {
+		return false
 	}
 	for i := 0; i < len(tok); i++ {
 		c := tok[i]
 		isB64 := c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' ||
 			c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/'
-		if !isB64 && !(c == '=' && strings.Trim(tok[i:], "=") == "") {
-			return "", false
+		if !isB64 && !(i > 0 && c == '=' && strings.Trim(tok[i:], "=") == "") {
+			return false
 		}
 	}
-	return tok, true
+	return true
 }
 
 // uniqueCookie scans the Cookie headers for name without allocating. It

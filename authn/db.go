@@ -2,6 +2,7 @@ package authn
 
 import (
 	"context"
+	"database/sql"
 	"embed"
 	"errors"
 	"fmt"
@@ -116,16 +117,39 @@ func openDB(rawURL string) (*DB, error) {
 		}
 		return &DB{DB: x, Dialect: SQLite, Path: path}, nil
 	case strings.HasPrefix(rawURL, "postgres://"), strings.HasPrefix(rawURL, "postgresql://"):
-		x, err := sqlx.Open("postgres", rawURL)
+		connector, err := newPGConnector(withConnectTimeout(rawURL))
 		if err != nil {
+			// lib/pq's parse errors do not repeat the URL.
 			return nil, fmt.Errorf("database: %w", err)
 		}
+		x := sqlx.NewDb(sql.OpenDB(connector), "postgres")
 		x.SetMaxOpenConns(32)
 		x.SetMaxIdleConns(32)
 		x.SetConnMaxIdleTime(5 * time.Minute)
 		return &DB{DB: x, Dialect: Postgres}, nil
 	}
 	return nil, fmt.Errorf("database: unsupported URL scheme in %q: use sqlite:PATH or postgres://", redactURL(rawURL))
+}
+
+// defaultConnectTimeout is lib/pq's connect_timeout (seconds) when the URL
+// sets none: lib/pq otherwise waits for ever on a server that accepts the
+// TCP connection and never answers the startup message.
+const defaultConnectTimeout = "10"
+
+// withConnectTimeout adds connect_timeout to a postgres:// URL that has
+// none.
+func withConnectTimeout(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return rawURL // lib/pq reports it
+	}
+	q := u.Query()
+	if q.Has("connect_timeout") {
+		return rawURL
+	}
+	q.Set("connect_timeout", defaultConnectTimeout)
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 // redactURL hides a password in a database URL so it can appear in errors

@@ -27,6 +27,11 @@ type Options struct {
 	// DataDir holds files that belong with the database: the generated
 	// HS256 secret when tokens.secret is empty.
 	DataDir string
+	// BodyTimeout bounds how long a client may take to send the body of
+	// an account API request; 0 means 10s. The gateway passes
+	// limits.read_header_timeout: one bound on what a slow client may
+	// make it wait for before it can answer.
+	BodyTimeout time.Duration
 }
 
 // Check is one readiness check the gateway's /readyz runs.
@@ -56,6 +61,10 @@ type Service struct {
 	tokens   *AccessTokens
 	deny     revocationList
 	throttle Throttle
+	attempts *attemptGate // logins being verified, per throttle key
+
+	storeTimeout time.Duration // database.timeout: bound on one account operation
+	bodyTimeout  time.Duration // Options.BodyTimeout
 
 	cookies    cookieNames
 	assertions assertionCache
@@ -101,6 +110,15 @@ func New(ctx context.Context, cfg Config, opts Options) (*Service, error) {
 		cookies: newCookieNames(cfg.AuthAPI.CookieName),
 		now:     time.Now,
 		rand:    rand.Reader,
+
+		storeTimeout: cfg.Database.Timeout.D(),
+		bodyTimeout:  opts.BodyTimeout,
+	}
+	if s.storeTimeout <= 0 {
+		s.storeTimeout = defaultStoreTimeout
+	}
+	if s.bodyTimeout <= 0 {
+		s.bodyTimeout = defaultBodyTimeout
 	}
 	if s.fail == nil {
 		s.fail = func(w http.ResponseWriter, _ *http.Request, err error) {
@@ -163,6 +181,11 @@ func New(ctx context.Context, cfg Config, opts Options) (*Service, error) {
 			return nil, fmt.Errorf("auth_api.login_limit: %w", err)
 		}
 	}
+	limit, _, err := parseLimit(cfg.AuthAPI.LoginLimit)
+	if err != nil {
+		return nil, fmt.Errorf("auth_api.login_limit: %w", err)
+	}
+	s.attempts = newAttemptGate(limit)
 	if err := s.initWeb(); err != nil {
 		return nil, err
 	}
@@ -283,6 +306,13 @@ type TokenPair struct {
 func (s *Service) Login(ctx context.Context, username, password, clientIP string) (*TokenPair, error) {
 	userKey, ipKey := LoginThrottleKeys(usernameKey(username), clientIP)
 	keys := []string{userKey, ipKey}
+	// Check, verify and count one attempt at a time per key slot, so that
+	// concurrent guesses cannot all pass Check before a failure is counted.
+	release, err := s.attempts.acquire(ctx, keys...)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	retry, err := s.throttle.Check(ctx, keys...)
 	if err != nil {
 		return nil, err
@@ -386,22 +416,21 @@ func (s *Service) Logout(ctx context.Context, id *Identity, refreshToken string,
 	}
 	now := s.now()
 	until := now.Add(s.tokens.AccessTTL())
+	// Both stores are written whatever the other answers: a denylist that
+	// cannot be written (503, the client retries) must not leave the
+	// session's refresh tokens alive too.
 	if all {
-		if err := s.deny.Revoke(ctx, Revocation{UserID: userID, NotBefore: cutoffAfter(now), Expires: until}); err != nil {
-			return err
-		}
 		uid, err := strconv.ParseInt(userID, 10, 64)
 		if err != nil {
 			return ErrInvalidToken
 		}
-		_, err = s.sessions.RevokeUser(ctx, uid)
-		return err
+		derr := s.deny.Revoke(ctx, Revocation{UserID: userID, NotBefore: cutoffAfter(now), Expires: until})
+		_, serr := s.sessions.RevokeUser(ctx, uid)
+		return errors.Join(derr, serr)
 	}
-	if err := s.deny.Revoke(ctx, Revocation{SessionID: sid, Expires: until}); err != nil {
-		return err
-	}
-	_, err := s.sessions.Revoke(ctx, sid)
-	return err
+	derr := s.deny.Revoke(ctx, Revocation{SessionID: sid, Expires: until})
+	_, serr := s.sessions.Revoke(ctx, sid)
+	return errors.Join(derr, serr)
 }
 
 // Me returns the user behind an identity.
@@ -462,15 +491,15 @@ func (s *Service) SetPassword(ctx context.Context, username, password string) (*
 }
 
 // cutOff rejects every access token of u issued until now and, with
-// sessions, revokes every refresh token too.
+// sessions, revokes every refresh token too — the latter even when the
+// denylist cannot be written, so that a password change made during a
+// Redis outage still ends the old sessions.
 func (s *Service) cutOff(ctx context.Context, u *User, sessions bool) error {
 	now := s.now()
 	err := s.deny.Revoke(ctx, Revocation{UserID: strconv.FormatInt(u.ID, 10), NotBefore: cutoffAfter(now), Expires: now.Add(s.tokens.AccessTTL())})
-	if err != nil {
-		return err
-	}
 	if sessions {
-		_, err = s.sessions.RevokeUser(ctx, u.ID)
+		_, serr := s.sessions.RevokeUser(ctx, u.ID)
+		err = errors.Join(err, serr)
 	}
 	return err
 }

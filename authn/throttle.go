@@ -31,9 +31,10 @@ import (
 // otherwise clear its address's counter by logging into that account
 // between guesses at others.
 //
-// Two attempts racing between Check and Fail can both get through; the
-// excess over N is bounded by the attacker's concurrency against one key,
-// each attempt paying a bcrypt verification.
+// Two attempts racing between Check and Fail can both get through. Service
+// bounds that race with attemptGate: at most N attempts per key are between
+// Check and Fail at once on one instance, so a window admits fewer than 2N
+// failures per key and instance, however many requests arrive together.
 type Throttle interface {
 	// Check returns how long the caller must wait: > 0 while any key is
 	// throttled (the longest wait of them), 0 otherwise.

@@ -70,6 +70,13 @@ type Limits struct {
 	IdleTimeout       conf.Duration `yaml:"idle_timeout"`        // default 120s for idle keep-alive connections
 	MaxHeaderBytes    int           `yaml:"max_header_bytes"`    // default 65536 (64 KiB) of request line + headers
 	ShutdownTimeout   conf.Duration `yaml:"shutdown_timeout"`    // default 30s to drain in-flight requests on SIGTERM
+	// ShutdownDelay is how long, after SIGTERM, the gateway keeps serving
+	// every listener while /readyz already answers 503, before it stops
+	// accepting connections: a load balancer that health-checks /readyz
+	// takes the instance out of rotation first, so no request meets a
+	// closed port. Default 0 (stop accepting at once); behind a load
+	// balancer set it to a little more than its check interval.
+	ShutdownDelay conf.Duration `yaml:"shutdown_delay"`
 	// MaxConcurrentStreams caps HTTP/2 streams per connection. Default 250.
 	MaxConcurrentStreams int `yaml:"max_concurrent_streams"`
 }

@@ -71,6 +71,7 @@ var classes = []struct {
 	{authn.ErrEmailTaken, errorClass{http.StatusConflict, "Email already registered", ""}},
 	{authn.ErrRegistrationClosed, errorClass{http.StatusForbidden, "Registration is closed", ""}},
 	{authn.ErrRequestTooLarge, errorClass{http.StatusRequestEntityTooLarge, "Request body too large", ""}},
+	{authn.ErrRequestTimeout, errorClass{http.StatusRequestTimeout, "Request body not received in time", ""}},
 	{authn.ErrUnsupportedMedia, errorClass{http.StatusUnsupportedMediaType, "Send application/json (or a form for login)", ""}},
 	{authn.ErrMalformedRequest, errorClass{http.StatusBadRequest, "", ""}},
 	{authn.ErrCrossSite, errorClass{http.StatusForbidden, "Cross-site request refused", ""}},

@@ -34,6 +34,10 @@ const (
 	defaultHealthWithin = 2 * time.Second
 )
 
+// defaultDatabaseTimeout is database.timeout's default (authn applies the
+// same when it is zero).
+const defaultDatabaseTimeout = 5 * time.Second
+
 // applyDefaults fills what the file leaves out. For most keys a zero value
 // means "default". The listeners, tls.hsts and the identity header names
 // are different: "" turns them off, so only an absent key gets the
@@ -82,6 +86,7 @@ func applyDefaults(c *Config, present func(path string) bool) {
 
 	a := &c.Authn
 	orDefault(&a.Database.URL, defaultDatabaseURL)
+	durDefault(&a.Database.Timeout, defaultDatabaseTimeout)
 	orDefault(&a.Redis.OnError, "deny")
 	orDefault(&a.Redis.KeyPrefix, defaultRedisPrefix)
 	orDefault(&a.Tokens.Issuer, defaultTokenIssuer)

@@ -107,6 +107,7 @@ func NewFromConfig(ctx context.Context, cfg *Config, opts Options) (*Server, err
 		ErrorWriter: s.writeError,
 		Registerer:  s.metrics.registry,
 		DataDir:     cfg.DataDir(),
+		BodyTimeout: cfg.Limits.ReadHeaderTimeout.D(),
 	})
 	if err != nil {
 		return nil, err
@@ -136,11 +137,12 @@ func NewFromConfig(ctx context.Context, cfg *Config, opts Options) (*Server, err
 	return s, nil
 }
 
-// Run opens the listeners and serves until ctx is cancelled, then stops
-// accepting, lets in-flight requests finish (up to limits.shutdown_timeout)
-// and returns nil. The ops listener serves at once; the public ones once
-// the instance is ready (see awaitReady). A value on reload re-reads the
-// config file.
+// Run opens the listeners and serves until ctx is cancelled, then marks
+// the instance not ready (/readyz 503) and, after limits.shutdown_delay,
+// stops accepting, lets in-flight requests finish (up to
+// limits.shutdown_timeout) and returns nil. The ops listener serves at
+// once; the public ones once the instance is ready (see awaitReady). A
+// value on reload re-reads the config file.
 func (s *Server) Run(ctx context.Context, reload <-chan struct{}) error {
 	defer s.auth.Close()
 	s.logStartup()
@@ -199,6 +201,12 @@ loop:
 	}
 
 	s.draining.Store(true)
+	if d := s.cfg.Limits.ShutdownDelay.D(); d > 0 && runErr == nil {
+		// /readyz says 503 from now on while every listener still serves,
+		// so that load balancers stop sending before the ports close.
+		s.logger.Info("shutting down: /readyz answers 503; still serving until load balancers notice", "delay", d.String())
+		time.Sleep(d)
+	}
 	s.logger.Info("shutting down: draining in-flight requests", "timeout", s.cfg.Limits.ShutdownTimeout.String())
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.Limits.ShutdownTimeout.D())
 	defer cancel()

@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/authgate/authgate/internal/conf"
 )
@@ -40,6 +41,9 @@ func (c *Config) validateOperations(p *conf.Problems) {
 	}
 	if l.MaxConcurrentStreams < 1 || l.MaxConcurrentStreams > 10000 {
 		p.Addf("limits.max_concurrent_streams", "%d is out of range: must be 1 to 10000", l.MaxConcurrentStreams)
+	}
+	if d := l.ShutdownDelay.D(); d > 5*time.Minute {
+		p.Addf("limits.shutdown_delay", "%s is too long: must be at most 5m (a little more than the load balancer's check interval)", d)
 	}
 	if c.Runtime.GOGC < -1 || c.Runtime.GOGC == 0 {
 		p.Addf("runtime.gogc", "%d must be a positive percentage, or -1 to turn the collector off (then set memory_limit)", c.Runtime.GOGC)

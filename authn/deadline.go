@@ -1,0 +1,68 @@
+package authn
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"os"
+	"time"
+)
+
+// Bounds on how long one client may hold the account API.
+
+// defaultStoreTimeout is database.timeout's default: how long one account
+// operation may take before it answers 503.
+const defaultStoreTimeout = 5 * time.Second
+
+// defaultBodyTimeout is Options.BodyTimeout's default.
+const defaultBodyTimeout = 10 * time.Second
+
+// ErrRequestTimeout is a request body that did not arrive within
+// Options.BodyTimeout (408).
+var ErrRequestTimeout = errors.New("request body not received in time")
+
+// withDeadlines bounds every request of the account API:
+//
+//   - its context ends after database.timeout: the store, Redis and the
+//     throttle honour it, and a database that stops answering costs a
+//     client a 503, not a hang (see pgConnector for why that needs more
+//     than a context);
+//   - its body must arrive within Options.BodyTimeout. The gateway leaves
+//     http.Server's ReadTimeout at 0 so that proxied uploads and streams
+//     are not cut off; without this, a client sending a login body one
+//     byte at a time would hold a goroutine and a connection for as long
+//     as it liked. readBody lifts the deadline once the body is in; a
+//     request whose body is never read keeps it, so net/http's draining
+//     of the unread body after the answer is bounded too. A request
+//     without a body gets none: net/http is already watching its
+//     connection for the client going away, and a deadline would end
+//     that watch.
+func (s *Service) withDeadlines(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body != nil && r.Body != http.NoBody {
+			// Ignored where unsupported (a ResponseWriter that cannot
+			// reach its connection): the body is still size-capped.
+			http.NewResponseController(w).SetReadDeadline(time.Now().Add(s.bodyTimeout))
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), s.storeTimeout)
+		defer cancel()
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// storeContext is ctx bounded by database.timeout, for account operations
+// made outside the account API (the in-place refresh of a protected
+// route).
+func (s *Service) storeContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, s.storeTimeout)
+}
+
+// liftReadDeadline ends the bound withDeadlines put on reading the body,
+// once the body is in.
+func liftReadDeadline(w http.ResponseWriter) {
+	http.NewResponseController(w).SetReadDeadline(time.Time{})
+}
+
+// isReadTimeout reports whether err is a body read cut off by the
+// deadline withDeadlines set.
+func isReadTimeout(err error) bool { return errors.Is(err, os.ErrDeadlineExceeded) }

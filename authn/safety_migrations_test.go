@@ -1,0 +1,287 @@
+package authn
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"reflect"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/authgate/authgate/internal/testenv"
+)
+
+// destructiveSQL matches statements that can drop or rewrite stored data.
+// Comments are removed before matching.
+var destructiveSQL = []struct {
+	rule string
+	re   *regexp.Regexp
+}{
+	{"DROP", regexp.MustCompile(`(?i)\bDROP\b`)},
+	{"TRUNCATE", regexp.MustCompile(`(?i)\bTRUNCATE\b`)},
+	{"DELETE", regexp.MustCompile(`(?i)\bDELETE\s+FROM\b`)},
+	{"UPDATE", regexp.MustCompile(`(?i)\bUPDATE\s+\w+\s+SET\b`)},
+	{"RENAME", regexp.MustCompile(`(?i)\bRENAME\b`)},
+	{"ALTER COLUMN … TYPE", regexp.MustCompile(`(?i)\bALTER\s+(COLUMN\s+)?\w+\s+(SET\s+DATA\s+)?TYPE\b`)},
+	{"REPLACE INTO / INSERT OR REPLACE", regexp.MustCompile(`(?i)\bREPLACE\s+INTO\b|\bOR\s+REPLACE\s+INTO\b`)},
+}
+
+// migrationAllowList names, per dialect/file and rule, a destructive
+// statement that a review found harmless, and why. Empty: every migration
+// so far only creates and adds.
+var migrationAllowList = map[string]string{
+	// "postgres/0042_example.sql DROP": "drops an index that 0041 replaced; no data",
+}
+
+var sqlComment = regexp.MustCompile(`--[^\n]*|(?s)/\*.*?\*/`)
+
+// destructiveStatements returns the rules sql breaks.
+func destructiveStatements(sql string) []string {
+	sql = sqlComment.ReplaceAllString(sql, " ")
+	var out []string
+	for _, d := range destructiveSQL {
+		if d.re.MatchString(sql) {
+			out = append(out, d.rule)
+		}
+	}
+	return out
+}
+
+func TestDestructiveStatements(t *testing.T) {
+	tests := []struct {
+		name string
+		sql  string
+		want []string
+	}{
+		{"ok-create", "CREATE TABLE IF NOT EXISTS x (id INT);", nil},
+		{"ok-add-column", "ALTER TABLE users ADD COLUMN IF NOT EXISTS roles VARCHAR NOT NULL DEFAULT '';", nil},
+		{"ok-create-index", "CREATE UNIQUE INDEX IF NOT EXISTS i ON users (username_key);", nil},
+		{"ok-words-in-comments", "-- Sessions.Prune deletes; DROP nothing\n/* UPDATE users SET x */ CREATE INDEX i ON t (c);", nil},
+		{"fail-drop-table", "DROP TABLE users;", []string{"DROP"}},
+		{"fail-drop-column", "ALTER TABLE users DROP COLUMN email;", []string{"DROP"}},
+		{"fail-drop-index", "drop index users_username_key_idx;", []string{"DROP"}},
+		{"fail-truncate", "TRUNCATE sessions;", []string{"TRUNCATE"}},
+		{"fail-delete", "DELETE FROM users WHERE is_active = false;", []string{"DELETE"}},
+		{"fail-update", "UPDATE users SET email = lower(email);", []string{"UPDATE"}},
+		{"fail-rename-column", "ALTER TABLE users RENAME COLUMN email TO mail;", []string{"RENAME"}},
+		{"fail-alter-type", "ALTER TABLE users ALTER COLUMN created_at TYPE TIMESTAMPTZ;", []string{"ALTER COLUMN … TYPE"}},
+		{"fail-alter-set-data-type", "ALTER TABLE users ALTER created_at SET DATA TYPE TEXT;", []string{"ALTER COLUMN … TYPE"}},
+		{"fail-replace-into", "INSERT OR REPLACE INTO users (id) VALUES (1);", []string{"REPLACE INTO / INSERT OR REPLACE"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := destructiveStatements(tt.sql); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("destructiveStatements(%q) = %q; want %q", tt.sql, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestMigrationsNeverDropUserData scans every migration of both dialects:
+// none may drop, delete, truncate, rename, retype or rewrite anything,
+// unless migrationAllowList says why it is harmless. Migrations only
+// create and add; the original service's users table is adopted as it is.
+func TestMigrationsNeverDropUserData(t *testing.T) {
+	n := 0
+	err := fs.WalkDir(migrationFS, "migrations", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".sql") {
+			return err
+		}
+		n++
+		body, err := fs.ReadFile(migrationFS, path)
+		if err != nil {
+			return err
+		}
+		file := strings.TrimPrefix(path, "migrations/")
+		for _, rule := range destructiveStatements(string(body)) {
+			if why, ok := migrationAllowList[file+" "+rule]; ok {
+				t.Logf("%s: %s allowed: %s", file, rule, why)
+				continue
+			}
+			t.Errorf("%s: %s statement: migrations must never drop or rewrite stored data (or add it to migrationAllowList with the reason)", file, rule)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n < 2 {
+		t.Fatalf("found %d migrations; the scan is not looking at them", n)
+	}
+}
+
+// userSnapshot reads every row of users, the columns of the original
+// service only, as the driver returns them.
+func userSnapshot(t *testing.T, db *sqlx.DB) []map[string]any {
+	t.Helper()
+	rows, err := db.Queryx(`SELECT id, username, email, hashed_password, is_active, created_at FROM users ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []map[string]any
+	for rows.Next() {
+		m := map[string]any{}
+		if err := rows.MapScan(m); err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range m {
+			if b, ok := v.([]byte); ok {
+				m[k] = string(b)
+			}
+		}
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestMigrationsKeepOriginalUsers runs authgate's start-up — every
+// migration, then the user-key backfill — on a PostgreSQL database of the
+// original service, holding rows with every kind of value its schema
+// allows (NULLs included), and checks every original column of every row
+// is unchanged, after a first start and after a second.
+func TestMigrationsKeepOriginalUsers(t *testing.T) {
+	url := testenv.PostgresURL(t)
+	raw, err := sqlx.Open("postgres", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	if _, err := raw.Exec(originalSchema); err != nil {
+		t.Fatalf("create the original schema: %v", err)
+	}
+	created := time.Date(2022, 2, 3, 4, 5, 6, 123456000, time.UTC)
+	rows := []struct {
+		username, email, hash any
+		active, created       any
+	}{
+		{"alice", "alice@example.com", passlibHash(t, "alice password", 4), true, created},
+		{"Bob.Builder", "Bob@Example.COM", "$2a$04$notarealhashbutkeptasis....................", false, created.Add(time.Hour)},
+		{"carol", "carol@example.com", "$2y$04$php-style-prefix.............................", nil, nil},
+		{"dörte", "dörte@example.com", "plain-text-legacy", true, created},
+		{"eve", nil, nil, true, created},
+		{"  spaced  ", "spaced@example.com", "x", true, time.Date(1999, 12, 31, 23, 59, 59, 999999000, time.UTC)},
+	}
+	for _, r := range rows {
+		if _, err := raw.Exec(`INSERT INTO users (username, email, hashed_password, is_active, created_at) VALUES ($1, $2, $3, $4, $5)`,
+			r.username, r.email, r.hash, r.active, r.created); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := userSnapshot(t, raw)
+	if len(before) != len(rows) {
+		t.Fatalf("inserted %d rows, read %d", len(rows), len(before))
+	}
+	for start := 1; start <= 2; start++ {
+		db := openAccountsDB(t, url)
+		if _, err := NewUsers(context.Background(), db, Accounts{BcryptCost: 10}); err != nil {
+			t.Fatalf("start %d: NewUsers: %v", start, err)
+		}
+		db.Close()
+		if after := userSnapshot(t, raw); !reflect.DeepEqual(after, before) {
+			t.Errorf("start %d changed the original columns:\nbefore %v\nafter  %v", start, before, after)
+		}
+	}
+}
+
+// TestMigrationsKeepUserData applies the migrations in two steps on both
+// dialects — up to each version, then users are written through Users,
+// then the rest — and checks that no later migration changes any stored
+// value of users.
+func TestMigrationsKeepUserData(t *testing.T) {
+	for name, newURL := range testenv.Databases() {
+		t.Run(name, func(t *testing.T) {
+			probe := openAccountsDB(t, newURL(t))
+			all, err := probe.migrations()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, upTo := range all[:len(all)-1] {
+				t.Run(fmt.Sprintf("from-%04d", upTo.version), func(t *testing.T) {
+					url := newURL(t)
+					db, err := openDB(url)
+					if err != nil {
+						t.Fatal(err)
+					}
+					migrateUpTo(t, db, upTo.version)
+					u := newTestUsers(t, db, Accounts{})
+					for _, n := range []string{"kate", "leo", "mia"} {
+						mustRegister(t, u, n, n+"@example.com", "correct horse battery")
+					}
+					if _, err := u.SetRoles(context.Background(), "leo", []string{"admin", "dev"}); err != nil {
+						t.Fatal(err)
+					}
+					if _, err := u.SetActive(context.Background(), "mia", false); err != nil {
+						t.Fatal(err)
+					}
+					before := fullUserSnapshot(t, db)
+					db.Close()
+
+					db = openAccountsDB(t, url) // the remaining migrations
+					newTestUsers(t, db, Accounts{})
+					if after := fullUserSnapshot(t, db); !reflect.DeepEqual(after, before) {
+						t.Errorf("migrations after %04d changed users:\nbefore %v\nafter  %v", upTo.version, before, after)
+					}
+				})
+			}
+		})
+	}
+}
+
+// migrateUpTo applies the migrations up to version last, as OpenDB would.
+func migrateUpTo(t *testing.T, db *DB, last int) {
+	t.Helper()
+	ctx := context.Background()
+	all, err := db.migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := db.Connx(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMP NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range all {
+		if m.version > last {
+			break
+		}
+		if err := db.apply(ctx, conn, m); err != nil {
+			t.Fatalf("migration %s: %v", m.name, err)
+		}
+	}
+}
+
+// fullUserSnapshot reads every column of every user.
+func fullUserSnapshot(t *testing.T, db *DB) []map[string]any {
+	t.Helper()
+	rows, err := db.Queryx(`SELECT * FROM users ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []map[string]any
+	for rows.Next() {
+		m := map[string]any{}
+		if err := rows.MapScan(m); err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range m {
+			if b, ok := v.([]byte); ok {
+				m[k] = string(b)
+			}
+		}
+		out = append(out, m)
+	}
+	return out
+}

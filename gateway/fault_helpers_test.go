@@ -1,0 +1,587 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/authgate/authgate/authn"
+	"github.com/authgate/authgate/internal/testenv"
+	"github.com/redis/go-redis/v9"
+)
+
+// The fault tests break the services authgate depends on — a Redis, a
+// PostgreSQL, an instance of authgate itself — while clients keep using
+// the gateway. Each starts its own copy of the service it breaks, on a
+// free port, and never touches the shared ones. This file holds what they
+// share.
+
+// needService skips the test loudly when a program it needs is missing,
+// and fails it under CI=true, like testenv does for unreachable services.
+func needService(t testing.TB, what string, err error) {
+	t.Helper()
+	msg := fmt.Sprintf("!!! %s unavailable (%v): install it to run the fault tests", what, err)
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+}
+
+// stoppableServer is a gateway a test can stop (as SIGTERM would) and
+// start again on the same config, several times.
+type stoppableServer struct {
+	*Server
+	cancel context.CancelFunc
+	done   chan error
+	once   sync.Once
+	err    error
+}
+
+// startStoppable builds and runs a Server from cfgFile and waits until it
+// serves. It is stopped when the test ends unless the test stopped it.
+func startStoppable(t testing.TB, cfgFile string, logTo io.Writer) *stoppableServer {
+	t.Helper()
+	if logTo == nil {
+		logTo = io.Discard
+	}
+	if testing.Verbose() {
+		logTo = io.MultiWriter(logTo, os.Stderr)
+	}
+	logger := slog.New(slog.NewJSONHandler(logTo, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	ctx, cancel := context.WithCancel(context.Background())
+	s, err := New(ctx, Options{ConfigPath: cfgFile, Logger: logger, Version: "test"})
+	if err != nil {
+		cancel()
+		t.Fatalf("New(%s): %v", cfgFile, err)
+	}
+	ss := &stoppableServer{Server: s, cancel: cancel, done: make(chan error, 1)}
+	go func() { ss.done <- s.Run(ctx, nil) }()
+	t.Cleanup(func() {
+		if err := ss.stop(); err != nil {
+			t.Errorf("stop: %v", err)
+		}
+	})
+	select {
+	case <-s.Ready():
+	case err := <-ss.done:
+		t.Fatalf("Run: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("server did not start listening within 30 s")
+	}
+	return ss
+}
+
+// stop cancels Run's context — what SIGTERM does in main — and waits for
+// Run to return: it drains in-flight requests first.
+func (s *stoppableServer) stop() error {
+	s.once.Do(func() {
+		s.cancel()
+		select {
+		case s.err = <-s.done:
+		case <-time.After(60 * time.Second):
+			s.err = errors.New("Run did not return within 60 s of the cancel")
+		}
+	})
+	return s.err
+}
+
+// privateRedis is a redis-server of the test's own on a fixed port, which
+// the test may kill and start again.
+type privateRedis struct {
+	t    testing.TB
+	port int
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+}
+
+func startPrivateRedis(t testing.TB) *privateRedis {
+	t.Helper()
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		needService(t, "redis-server", err)
+	}
+	r := &privateRedis{t: t, port: testenv.FreePort(t)}
+	r.start()
+	t.Cleanup(r.kill)
+	return r
+}
+
+func (r *privateRedis) addr() string { return "127.0.0.1:" + strconv.Itoa(r.port) }
+
+// start runs redis-server without persistence: a restart loses every key,
+// as a crashed cache would.
+func (r *privateRedis) start() {
+	r.t.Helper()
+	cmd := exec.Command("redis-server", "--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--loglevel", "warning")
+	if err := cmd.Start(); err != nil {
+		r.t.Fatalf("start redis-server: %v", err)
+	}
+	r.mu.Lock()
+	r.cmd = cmd
+	r.mu.Unlock()
+	c := redis.NewClient(&redis.Options{Addr: r.addr(), DialerRetries: 1})
+	defer c.Close()
+	waitFor(r.t, "the private redis-server to answer", func() bool {
+		return c.Ping(context.Background()).Err() == nil
+	})
+}
+
+// kill stops the server with SIGKILL, like a crash.
+func (r *privateRedis) kill() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cmd == nil {
+		return
+	}
+	r.cmd.Process.Kill()
+	r.cmd.Wait()
+	r.cmd = nil
+}
+
+// tcpGate forwards connections to a target. Closed, it cuts every
+// connection through it and refuses new ones: what is behind it is cut
+// off while others still reach the target directly.
+type tcpGate struct {
+	ln     net.Listener
+	target string
+
+	mu     sync.Mutex
+	closed bool
+	conns  map[net.Conn]struct{}
+}
+
+func newTCPGate(t testing.TB, target string) *tcpGate {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &tcpGate{ln: ln, target: target, conns: map[net.Conn]struct{}{}}
+	go g.serve()
+	t.Cleanup(func() {
+		ln.Close()
+		g.setClosed(true)
+	})
+	return g
+}
+
+func (g *tcpGate) addr() string { return g.ln.Addr().String() }
+
+func (g *tcpGate) serve() {
+	for {
+		c, err := g.ln.Accept()
+		if err != nil {
+			return
+		}
+		go g.forward(c)
+	}
+}
+
+func (g *tcpGate) forward(c net.Conn) {
+	g.mu.Lock()
+	closed := g.closed
+	g.mu.Unlock()
+	if closed {
+		c.Close()
+		return
+	}
+	up, err := net.DialTimeout("tcp", g.target, time.Second)
+	if err != nil {
+		c.Close()
+		return
+	}
+	g.mu.Lock()
+	if g.closed {
+		g.mu.Unlock()
+		c.Close()
+		up.Close()
+		return
+	}
+	g.conns[c], g.conns[up] = struct{}{}, struct{}{}
+	g.mu.Unlock()
+	done := make(chan struct{}, 2)
+	pipe := func(dst, src net.Conn) { io.Copy(dst, src); done <- struct{}{} }
+	go pipe(up, c)
+	go pipe(c, up)
+	<-done
+	c.Close()
+	up.Close()
+	g.mu.Lock()
+	delete(g.conns, c)
+	delete(g.conns, up)
+	g.mu.Unlock()
+}
+
+func (g *tcpGate) setClosed(closed bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.closed = closed
+	if closed {
+		for c := range g.conns {
+			c.Close()
+		}
+	}
+}
+
+// privatePostgres is a PostgreSQL cluster of the test's own: initdb into
+// a temporary directory, pg_ctl on a free port, trust authentication.
+// initdb refuses to run as root, so under root the binaries run as the
+// postgres OS user (runuser) and the directory is handed to that user.
+type privatePostgres struct {
+	t    testing.TB
+	bin  string // directory of initdb and pg_ctl
+	dir  string // cluster data directory
+	port int
+	as   []string // command prefix: runuser -u postgres -- (under root)
+}
+
+func startPrivatePostgres(t testing.TB) *privatePostgres {
+	t.Helper()
+	bins, _ := filepath.Glob("/usr/lib/postgresql/*/bin/initdb")
+	if len(bins) == 0 {
+		if p, err := exec.LookPath("initdb"); err == nil {
+			bins = []string{p}
+		} else {
+			needService(t, "PostgreSQL server binaries (initdb, pg_ctl)", errors.New("not under /usr/lib/postgresql/*/bin nor on PATH"))
+		}
+	}
+	sort.Strings(bins)
+	p := &privatePostgres{t: t, bin: filepath.Dir(bins[len(bins)-1]), port: testenv.FreePort(t)}
+	// Not t.TempDir: its parent is private to root, and the server runs
+	// as postgres.
+	root, err := os.MkdirTemp("", "authgate-pg-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(root) })
+	p.dir = filepath.Join(root, "data")
+	if os.Geteuid() == 0 {
+		if _, err := exec.LookPath("runuser"); err != nil {
+			needService(t, "runuser (initdb refuses to run as root)", err)
+		}
+		pw, err := lookupUser("postgres")
+		if err != nil {
+			needService(t, "the postgres OS user", err)
+		}
+		if err := os.Chown(root, pw.uid, pw.gid); err != nil {
+			t.Fatal(err)
+		}
+		p.as = []string{"runuser", "-u", "postgres", "--"}
+	}
+	p.run("initdb", "-D", p.dir, "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8")
+	p.start()
+	t.Cleanup(func() {
+		p.signalAll(syscall.SIGCONT)
+		// Already stopped by the test is fine: pg_ctl then says so.
+		p.command("pg_ctl", "-D", p.dir, "-w", "-t", "30", "-m", "immediate", "stop").Run()
+	})
+	return p
+}
+
+// url is a connection URL for the cluster's postgres database.
+func (p *privatePostgres) url() string {
+	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", p.port)
+}
+
+// command runs one of the server binaries, as the postgres user under
+// root.
+func (p *privatePostgres) command(name string, args ...string) *exec.Cmd {
+	argv := append(append(append([]string{}, p.as...), filepath.Join(p.bin, name)), args...)
+	return exec.Command(argv[0], argv[1:]...)
+}
+
+func (p *privatePostgres) run(name string, args ...string) {
+	p.t.Helper()
+	cmd := p.command(name, args...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		p.t.Fatalf("%s: %v\n%s", strings.Join(cmd.Args, " "), err, out)
+	}
+}
+
+// start starts the cluster and waits until it accepts connections.
+func (p *privatePostgres) start() {
+	p.t.Helper()
+	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off", p.port, filepath.Dir(p.dir))
+	p.run("pg_ctl", "-D", p.dir, "-w", "-t", "30", "-l", filepath.Join(filepath.Dir(p.dir), "server.log"), "-o", opts, "start")
+}
+
+// stop shuts the cluster down as an operator would (pg_ctl -m fast):
+// sessions are terminated, their connections closed.
+func (p *privatePostgres) stop() {
+	p.t.Helper()
+	p.run("pg_ctl", "-D", p.dir, "-w", "-t", "30", "-m", "fast", "stop")
+}
+
+// signalAll sends sig to the postmaster and every server process it
+// started (found by parent pid): SIGSTOP freezes the whole server with
+// its sockets open, as a hung host would look from the network.
+func (p *privatePostgres) signalAll(sig syscall.Signal) {
+	data, err := os.ReadFile(filepath.Join(p.dir, "postmaster.pid"))
+	if err != nil {
+		return
+	}
+	first, _, _ := strings.Cut(string(data), "\n")
+	pid, err := strconv.Atoi(strings.TrimSpace(first))
+	if err != nil {
+		return
+	}
+	pids := []int{pid}
+	procs, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, f := range procs {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid …; comm may hold spaces, so cut at ")".
+		_, rest, ok := strings.Cut(string(b), ") ")
+		fields := strings.Fields(rest)
+		if !ok || len(fields) < 2 {
+			continue
+		}
+		if ppid, _ := strconv.Atoi(fields[1]); ppid == pid {
+			child, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(filepath.Dir(f), "/proc/"), "/"))
+			pids = append(pids, child)
+		}
+	}
+	for _, id := range pids {
+		syscall.Kill(id, sig)
+	}
+}
+
+type osUser struct{ uid, gid int }
+
+// lookupUser reads /etc/passwd (os/user needs cgo for some setups).
+func lookupUser(name string) (osUser, error) {
+	data, err := os.ReadFile("/etc/passwd")
+	if err != nil {
+		return osUser{}, err
+	}
+	for line := range strings.SplitSeq(string(data), "\n") {
+		f := strings.Split(line, ":")
+		if len(f) >= 4 && f[0] == name {
+			uid, err1 := strconv.Atoi(f[2])
+			gid, err2 := strconv.Atoi(f[3])
+			if err1 != nil || err2 != nil {
+				return osUser{}, fmt.Errorf("malformed /etc/passwd entry for %s", name)
+			}
+			return osUser{uid, gid}, nil
+		}
+	}
+	return osUser{}, fmt.Errorf("no user %s in /etc/passwd", name)
+}
+
+// apiCall sends a JSON request to the auth API and returns the status, the
+// Content-Type and the decoded body (nil if it is not JSON).
+func callAuthAPI(t testing.TB, c *http.Client, method, url string, body any, header http.Header) (int, string, map[string]any) {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, url, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	res, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	var out map[string]any
+	json.Unmarshal(raw, &out)
+	return res.StatusCode, res.Header.Get("Content-Type"), out
+}
+
+// loginPair is a login or refresh answer.
+type loginPair struct{ access, refresh string }
+
+// register creates an account through POST /auth/register.
+func registerUser(t testing.TB, c *http.Client, base, username, password string) {
+	t.Helper()
+	status, _, body := callAuthAPI(t, c, http.MethodPost, base+"/auth/register",
+		map[string]string{"username": username, "email": username + "@example.com", "password": password}, nil)
+	if status != http.StatusCreated {
+		t.Fatalf("register %s = %d %v; want 201", username, status, body)
+	}
+}
+
+// login signs in through POST /auth/login.
+func loginUser(t testing.TB, c *http.Client, base, username, password string) loginPair {
+	t.Helper()
+	status, _, body := callAuthAPI(t, c, http.MethodPost, base+"/auth/login",
+		map[string]string{"username": username, "password": password}, nil)
+	if status != http.StatusOK {
+		t.Fatalf("login %s = %d %v; want 200", username, status, body)
+	}
+	a, _ := body["access_token"].(string)
+	r, _ := body["refresh_token"].(string)
+	return loginPair{a, r}
+}
+
+func withBearer(token string) http.Header { return http.Header{"Authorization": {"Bearer " + token}} }
+
+// loadOutcome is one request made under load.
+type loadOutcome struct {
+	name       string // what was asked, e.g. "deny/revoked"
+	start, end time.Time
+	status     int
+	err        error
+}
+
+// loadRecorder runs clients in a loop and keeps every loadOutcome.
+type loadRecorder struct {
+	mu   sync.Mutex
+	outs []loadOutcome
+	stop chan struct{}
+	wg   sync.WaitGroup
+}
+
+func newLoadRecorder() *loadRecorder { return &loadRecorder{stop: make(chan struct{})} }
+
+// run starts one client goroutine that sends req (built fresh each time)
+// until halt, recording each loadOutcome under name.
+func (l *loadRecorder) run(name string, c *http.Client, req func() *http.Request) {
+	l.wg.Go(func() {
+		for {
+			select {
+			case <-l.stop:
+				return
+			default:
+			}
+			o := loadOutcome{name: name, start: time.Now()}
+			res, err := c.Do(req())
+			if err == nil {
+				io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+				o.status = res.StatusCode
+			}
+			o.err, o.end = err, time.Now()
+			l.mu.Lock()
+			l.outs = append(l.outs, o)
+			l.mu.Unlock()
+			time.Sleep(2 * time.Millisecond)
+		}
+	})
+}
+
+// halt stops every client and waits for them.
+func (l *loadRecorder) halt() {
+	close(l.stop)
+	l.wg.Wait()
+}
+
+// snapshot returns the outcomes recorded so far.
+func (l *loadRecorder) snapshot() []loadOutcome {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]loadOutcome(nil), l.outs...)
+}
+
+// first returns the first loadOutcome (by end time) after from that matches.
+func firstOutcome(outs []loadOutcome, from time.Time, match func(loadOutcome) bool) (loadOutcome, bool) {
+	var best loadOutcome
+	found := false
+	for _, o := range outs {
+		if o.end.After(from) && match(o) && (!found || o.end.Before(best.end)) {
+			best, found = o, true
+		}
+	}
+	return best, found
+}
+
+// getReq returns a request builder for GET url with header.
+func getRequestFn(url string, header http.Header) func() *http.Request {
+	return func() *http.Request {
+		req, _ := http.NewRequest(http.MethodGet, url, nil)
+		for k, v := range header {
+			req.Header[k] = v
+		}
+		return req
+	}
+}
+
+// statusCounts summarises outcomes by name and status, for the log.
+func outcomeCounts(outs []loadOutcome) string {
+	counts := map[string]map[string]int{}
+	for _, o := range outs {
+		if counts[o.name] == nil {
+			counts[o.name] = map[string]int{}
+		}
+		k := strconv.Itoa(o.status)
+		if o.err != nil {
+			k = "error"
+		}
+		counts[o.name][k]++
+	}
+	names := make([]string, 0, len(counts))
+	for n := range counts {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	for _, n := range names {
+		fmt.Fprintf(&b, "%s %v; ", n, counts[n])
+	}
+	return b.String()
+}
+
+// faultRedisClient is a go-redis client with authgate's timeouts, closed
+// when the test ends.
+func faultRedisClient(t testing.TB, url string) *redis.Client {
+	t.Helper()
+	c, err := authn.NewRedisClient(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// sidOf reads the session id out of an access token (unverified: the
+// test made the token itself).
+func sidOf(t testing.TB, token string) string {
+	t.Helper()
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		t.Fatalf("%q is not a JWT", token)
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var claims struct {
+		SID string `json:"sid"`
+	}
+	if err := json.Unmarshal(raw, &claims); err != nil || claims.SID == "" {
+		t.Fatalf("no sid in %s (%v)", raw, err)
+	}
+	return claims.SID
+}

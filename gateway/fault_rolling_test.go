@@ -1,0 +1,200 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/authgate/authgate/internal/testenv"
+)
+
+// lbTarget is one gateway behind the test load balancer.
+type lbTarget struct {
+	name    string
+	base    string // http://127.0.0.1:port of its public listener
+	readyz  string // its ops /readyz URL
+	healthy atomic.Bool
+}
+
+// testLB is a small HTTP load balancer that behaves like the usual ones:
+// it sends requests round robin to the targets whose /readyz answered 200
+// at the last check (every 50 ms), takes a target out at once when a
+// connection to it fails, and then retries the request on another
+// target. It answers 502 only when no target could take the request.
+type testLB struct {
+	*httptest.Server
+	targets []*lbTarget
+	tr      *http.Transport
+	next    atomic.Uint64
+	retries atomic.Int64
+}
+
+func newTestLB(t *testing.T, targets ...*lbTarget) *testLB {
+	t.Helper()
+	lb := &testLB{targets: targets, tr: &http.Transport{MaxIdleConnsPerHost: 32}}
+	t.Cleanup(lb.tr.CloseIdleConnections)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	check := &http.Client{Timeout: 500 * time.Millisecond}
+	wg.Go(func() {
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			for _, tg := range targets {
+				res, err := check.Get(tg.readyz)
+				ok := err == nil && res.StatusCode == http.StatusOK
+				if err == nil {
+					res.Body.Close()
+				}
+				tg.healthy.Store(ok)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+		}
+	})
+	lb.Server = httptest.NewServer(http.HandlerFunc(lb.serve))
+	t.Cleanup(lb.Close)
+	return lb
+}
+
+func (lb *testLB) serve(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	tried := map[*lbTarget]bool{}
+	for attempt := 0; attempt < 2*len(lb.targets); attempt++ {
+		tg := lb.pick(tried)
+		if tg == nil {
+			time.Sleep(10 * time.Millisecond) // every target is out: wait for a check
+			continue
+		}
+		out, _ := http.NewRequestWithContext(r.Context(), r.Method, tg.base+r.URL.RequestURI(), bytes.NewReader(body))
+		out.Header = r.Header.Clone()
+		res, err := lb.tr.RoundTrip(out)
+		if err != nil {
+			// Passive health check: out until /readyz says otherwise.
+			tg.healthy.Store(false)
+			tried[tg] = true
+			lb.retries.Add(1)
+			continue
+		}
+		for k, v := range res.Header {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(res.StatusCode)
+		io.Copy(w, res.Body)
+		res.Body.Close()
+		return
+	}
+	http.Error(w, "no target could take the request", http.StatusBadGateway)
+}
+
+func (lb *testLB) pick(tried map[*lbTarget]bool) *lbTarget {
+	n := len(lb.targets)
+	start := int(lb.next.Add(1))
+	for i := range n {
+		tg := lb.targets[(start+i)%n]
+		if tg.healthy.Load() && !tried[tg] {
+			return tg
+		}
+	}
+	return nil
+}
+
+// TestRollingRestart restarts two gateway instances one after the other —
+// stop (as SIGTERM does), start again on the same ports — behind a load
+// balancer that health-checks /readyz, while clients keep sending
+// protected, public and account requests. With limits.shutdown_delay, an
+// instance says it is not ready before it closes its ports, so the
+// balancer stops sending first: no request fails. The balancer's retries
+// after a failed connection are counted and logged (they are what a
+// balancer without /readyz checks would have to rely on).
+func TestRollingRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("restarts gateways under load")
+	}
+	dbURL := testenv.PostgresURL(t)
+	redisURL, prefix := testenv.RedisURL(t)
+	t.Cleanup(func() { deleteRedisKeys(t, redisURL, prefix) })
+	b := newBackend(t, "app")
+
+	body := fmt.Sprintf("redis:\n  url: %s\n  key_prefix: %q\nlimits:\n  shutdown_delay: 300ms\n", redisURL, prefix) + faultRoutes(b)
+	type instance struct {
+		g   *testGateway
+		cfg string
+		s   *stoppableServer
+		tg  *lbTarget
+	}
+	var insts []*instance
+	for _, name := range []string{"A", "B"} {
+		g := newTestGateway(t)
+		g.plain = true
+		cfg := g.writeWithDatabase(dbURL, "", body)
+		insts = append(insts, &instance{
+			g: g, cfg: cfg,
+			tg: &lbTarget{name: name, base: "http://" + g.httpAddr(), readyz: g.opsURL("/readyz")},
+		})
+	}
+	// Started one after the other: both would migrate the fresh database.
+	for _, in := range insts {
+		in.s = startStoppable(t, in.cfg, nil)
+	}
+	lb := newTestLB(t, insts[0].tg, insts[1].tg)
+	waitFor(t, "both instances in rotation", func() bool { return insts[0].tg.healthy.Load() && insts[1].tg.healthy.Load() })
+
+	c := &http.Client{Timeout: 30 * time.Second}
+	const password = "rolling-restart-passphrase-1"
+	registerUser(t, c, lb.URL, "erin", password)
+	pair := loginUser(t, c, lb.URL, "erin", password)
+
+	load := newLoadRecorder()
+	for range 2 {
+		load.run("app", c, getRequestFn(lb.URL+"/app/x", withBearer(pair.access)))
+		load.run("pub", c, getRequestFn(lb.URL+"/pub/x", nil))
+		load.run("me", c, getRequestFn(lb.URL+"/auth/me", withBearer(pair.access)))
+	}
+	time.Sleep(200 * time.Millisecond)
+	for _, in := range insts {
+		stopped := time.Now()
+		if err := in.s.stop(); err != nil {
+			t.Fatalf("stop %s: %v", in.tg.name, err)
+		}
+		t.Logf("instance %s stopped in %v", in.tg.name, time.Since(stopped))
+		time.Sleep(100 * time.Millisecond) // the other one alone
+		in.s = startStoppable(t, in.cfg, nil)
+		waitFor(t, "instance "+in.tg.name+" back in rotation", in.tg.healthy.Load)
+		time.Sleep(200 * time.Millisecond)
+	}
+	load.halt()
+
+	outs := load.snapshot()
+	t.Logf("outcomes: %s; load balancer retries after a failed connection: %d", outcomeCounts(outs), lb.retries.Load())
+	failed := 0
+	for _, o := range outs {
+		if o.err != nil || o.status != http.StatusOK {
+			failed++
+			if failed <= 10 {
+				t.Errorf("%s at %v = %d, %v; want 200: a rolling restart must cost no request", o.name, o.start.Format("15:04:05.000"), o.status, o.err)
+			}
+		}
+	}
+	if failed > 0 {
+		t.Errorf("%d of %d requests failed", failed, len(outs))
+	}
+	if len(outs) < 100 {
+		t.Errorf("only %d requests were made; the test did not load the gateways", len(outs))
+	}
+}
