@@ -204,7 +204,7 @@ func TestFaultPostgresFrozen(t *testing.T) {
 	t.Cleanup(func() { deleteRedisKeys(t, redisURL, prefix) })
 	b := newBackend(t, "app")
 	g := newTestGateway(t)
-	startServer(t, g.writeWithDatabase(pg.url(), "  timeout: 1s\n", fmt.Sprintf("redis:\n  url: %s\n  key_prefix: %q\n", redisURL, prefix)+faultRoutes(b)))
+	startServer(t, g.writeWithDatabase(pg.url(), "  timeout: 3s\n", fmt.Sprintf("redis:\n  url: %s\n  key_prefix: %q\n", redisURL, prefix)+faultRoutes(b)))
 	c := g.client(false)
 	const password = "fault-tolerant-passphrase-3"
 	registerUser(t, c, g.url(""), "dave", password)
@@ -236,7 +236,8 @@ func TestFaultPostgresFrozen(t *testing.T) {
 			if status != http.StatusServiceUnavailable || ctype != "application/problem+json" {
 				t.Errorf("%s %s = %d %s %v; want 503 application/problem+json", tt.method, tt.path, status, ctype, body)
 			}
-			// database.timeout is 1s here, plus a second's grace for the
+			// database.timeout is 3s here (room for bcrypt under -race on a busy
+			// machine), plus a second's grace for the
 			// driver; the client's own timeout is 30 s.
 			if took > 10*time.Second {
 				t.Errorf("%s %s took %v; a silent database must be answered promptly", tt.method, tt.path, took)
