@@ -9,7 +9,9 @@ import (
 	"strings"
 )
 
-// NewLogger returns the JSON logger configured by log.level.
+// NewLogger returns the JSON logger configured by log.level. Its handler
+// also writes the access log's lines directly (see accesslog.go); lines
+// from both never interleave.
 func NewLogger(w io.Writer, l Log) *slog.Logger {
 	var level slog.Level
 	switch strings.ToLower(l.Level) {
@@ -22,7 +24,8 @@ func NewLogger(w io.Writer, l Log) *slog.Logger {
 	default:
 		level = slog.LevelInfo
 	}
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
+	out := &lineWriter{w: w}
+	return slog.New(&logHandler{JSONHandler: slog.NewJSONHandler(out, &slog.HandlerOptions{Level: level}), out: out})
 }
 
 // Runtime defaults. A proxy makes a lot of short-lived garbage per request;

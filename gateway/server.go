@@ -51,6 +51,7 @@ type Server struct {
 	readiness []readinessCheck
 	draining  atomic.Bool
 	accessLog bool
+	access    *accessLogger
 
 	// reloadMu serialises reloads; the request path never takes it.
 	reloadMu sync.Mutex
@@ -99,6 +100,7 @@ func NewFromConfig(ctx context.Context, cfg *Config, opts Options) (*Server, err
 		cfg:        cfg,
 		metrics:    newMetrics(),
 		accessLog:  *cfg.Log.Access,
+		access:     newAccessLogger(logger),
 		ready:      make(chan struct{}),
 		addrs:      map[string]net.Addr{},
 	}
