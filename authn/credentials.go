@@ -105,14 +105,30 @@ func parseBearer(v string) (string, bool) {
 		return "", false
 	}
 	for i := 0; i < len(tok); i++ {
-		c := tok[i]
-		isB64 := c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' ||
-			c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/'
-		if !isB64 && !(c == '=' && strings.Trim(tok[i:], "=") == "") {
-			return "", false
+		if !isB64token(tok[i]) {
+			// b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
+			return tok, tok[i] == '=' && strings.Trim(tok[i:], "=") == ""
 		}
 	}
 	return tok, true
+}
+
+// b64tokenLow and b64tokenHigh are RFC 6750's b64token characters (except
+// the trailing "="), as bits by byte value: 0–63 and 64–127. Every request
+// to a protected route runs its whole token through isB64token.
+const (
+	b64tokenLow  uint64 = 1<<'+' | 1<<'-' | 1<<'.' | 1<<'/' | 0x3ff<<'0'
+	b64tokenHigh uint64 = 0x3ffffff<<('A'-64) | 1<<('_'-64) | 0x3ffffff<<('a'-64) | 1<<('~'-64)
+)
+
+func isB64token(c byte) bool {
+	switch {
+	case c < 64:
+		return b64tokenLow>>c&1 == 1
+	case c < 128:
+		return b64tokenHigh>>(c-64)&1 == 1
+	}
+	return false
 }
 
 // uniqueCookie scans the Cookie headers for name without allocating. It
