@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -62,6 +63,7 @@ func newClient(tb testing.TB) *http.Client {
 type gwOptions struct {
 	alg       string // HS256 (default) or ES256
 	redis     bool   // the Redis denylist (a unique key prefix), else the database's
+	redisVia  string // host:port the gateway reaches Redis at (a relay); "" = Redis itself
 	noLog     bool   // log.access: false
 	tls       bool   // tls.mode self_signed on an https listener, else off
 	database  string // database.url; "" = SQLite in the gateway's directory
@@ -100,8 +102,11 @@ func gatewayConfig(tb testing.TB, dir, backendURL string, o gwOptions) (cfgFile,
 	if o.redis {
 		var url string
 		url, prefix = testenv.RedisURL(tb)
-		fmt.Fprintf(&b, "redis:\n  url: %q\n  key_prefix: %q\n", url, prefix)
 		tb.Cleanup(func() { deleteRedisKeys(tb, url, prefix) })
+		if o.redisVia != "" {
+			url = viaHost(tb, url, o.redisVia)
+		}
+		fmt.Fprintf(&b, "redis:\n  url: %q\n  key_prefix: %q\n", url, prefix)
 	}
 	switch o.alg {
 	case "", authn.AlgHS256:
@@ -259,11 +264,25 @@ func get(tb testing.TB, url, token string) *http.Request {
 	return req
 }
 
-// hostPort is the host:port of a base URL.
-func hostPort(base string) string {
-	_, rest, _ := strings.Cut(base, "://")
-	if _, _, err := net.SplitHostPort(rest); err != nil {
-		return rest + ":80"
+// hostOf returns the host:port a service URL names, with its default port
+// when it names none.
+func hostOf(tb testing.TB, raw, defaultPort string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		tb.Fatalf("parse %q: %v", raw, err)
 	}
-	return rest
+	if u.Port() == "" {
+		return net.JoinHostPort(u.Hostname(), defaultPort)
+	}
+	return u.Host
+}
+
+// viaHost returns raw with its host:port replaced by addr.
+func viaHost(tb testing.TB, raw, addr string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		tb.Fatalf("parse %q: %v", raw, err)
+	}
+	u.Host = addr
+	return u.String()
 }
