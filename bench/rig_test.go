@@ -68,6 +68,8 @@ type gwOptions struct {
 	tls       bool   // tls.mode self_signed on an https listener, else off
 	database  string // database.url; "" = SQLite in the gateway's directory
 	gogc      int    // runtime.gogc, only meaningful to a separate process
+	ops       bool   // serve the ops listener (/metrics) on a free port
+	bcrypt    int    // accounts.bcrypt_cost; 0 = 10, the lowest allowed
 	extraYAML string // appended at the top level
 }
 
@@ -82,16 +84,20 @@ type gw struct {
 
 // gatewayConfig writes a config for o, with a public route under /public
 // and a protected one under /api, both to backendURL, and returns the
-// file's path and the listener's base URL.
-func gatewayConfig(tb testing.TB, dir, backendURL string, o gwOptions) (cfgFile, base, prefix string) {
+// file's path, the listener's base URL, the Redis key prefix and the ops
+// listener's address.
+func gatewayConfig(tb testing.TB, dir, backendURL string, o gwOptions) (cfgFile, base, prefix, ops string) {
 	tb.Helper()
 	var b strings.Builder
 	port := testenv.FreePort(tb)
+	if o.ops {
+		ops = fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(tb))
+	}
 	if o.tls {
-		fmt.Fprintf(&b, "listen:\n  https: \"127.0.0.1:%d\"\n  http: \"\"\n  ops: \"\"\ntls:\n  mode: self_signed\n", port)
+		fmt.Fprintf(&b, "listen:\n  https: \"127.0.0.1:%d\"\n  http: \"\"\n  ops: %q\ntls:\n  mode: self_signed\n", port, ops)
 		base = fmt.Sprintf("https://127.0.0.1:%d", port)
 	} else {
-		fmt.Fprintf(&b, "listen:\n  https: \"\"\n  http: \"127.0.0.1:%d\"\n  ops: \"\"\ntls:\n  mode: \"off\"\n", port)
+		fmt.Fprintf(&b, "listen:\n  https: \"\"\n  http: \"127.0.0.1:%d\"\n  ops: %q\ntls:\n  mode: \"off\"\n", port, ops)
 		base = fmt.Sprintf("http://127.0.0.1:%d", port)
 	}
 	db := o.database
@@ -122,9 +128,13 @@ func gatewayConfig(tb testing.TB, dir, backendURL string, o gwOptions) (cfgFile,
 		}
 		fmt.Fprintf(&b, "tokens:\n  algorithm: %s\n  private_key_file: %q\n", o.alg, keyFile)
 	}
-	// The lowest cost allowed: the account service hashes a dummy
-	// password at start.
-	b.WriteString("accounts:\n  bcrypt_cost: 10\n")
+	// By default the lowest cost allowed: the account service hashes a
+	// dummy password at start.
+	cost := o.bcrypt
+	if cost == 0 {
+		cost = 10
+	}
+	fmt.Fprintf(&b, "accounts:\n  bcrypt_cost: %d\n", cost)
 	fmt.Fprintf(&b, "log:\n  access: %t\n", !o.noLog)
 	if o.gogc != 0 {
 		fmt.Fprintf(&b, "runtime:\n  gogc: %d\n", o.gogc)
@@ -144,7 +154,7 @@ func gatewayConfig(tb testing.TB, dir, backendURL string, o gwOptions) (cfgFile,
 	if err := os.WriteFile(cfgFile, []byte(b.String()), 0o600); err != nil {
 		tb.Fatal(err)
 	}
-	return cfgFile, base, prefix
+	return cfgFile, base, prefix, ops
 }
 
 // startGateway runs a gateway in this process until the test or benchmark
@@ -154,7 +164,7 @@ func gatewayConfig(tb testing.TB, dir, backendURL string, o gwOptions) (cfgFile,
 func startGateway(tb testing.TB, backendURL string, o gwOptions) *gw {
 	tb.Helper()
 	dir := tb.TempDir()
-	cfgFile, base, prefix := gatewayConfig(tb, dir, backendURL, o)
+	cfgFile, base, prefix, _ := gatewayConfig(tb, dir, backendURL, o)
 	logFile, err := os.Create(filepath.Join(dir, "authgate.log"))
 	if err != nil {
 		tb.Fatal(err)
