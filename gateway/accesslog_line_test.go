@@ -134,3 +134,20 @@ func BenchmarkAccessLine(b *testing.B) {
 		})
 	}
 }
+
+// TestAccessLineAllocations: through NewLogger's handler an access line
+// allocates nothing (the buffer is pooled).
+func TestAccessLineAllocations(t *testing.T) {
+	if raceDetector {
+		t.Skip("the race detector makes sync.Pool drop items: allocations are not counted")
+	}
+	a := newAccessLogger(NewLogger(io.Discard, Log{}))
+	e := &accessEntry{requestID: "9f2c41aa-1z", method: "GET", host: "app.example.com", path: "/api/items",
+		status: 200, bytes: 28, duration: time.Millisecond, route: "api", userID: "4711",
+		clientIP: netip.MustParseAddr("192.0.2.7")}
+	now := time.Now()
+	a.log(context.Background(), now, e) // fill the pool
+	if n := testing.AllocsPerRun(1000, func() { a.log(context.Background(), now, e) }); n != 0 {
+		t.Errorf("access line allocations = %v; want 0", n)
+	}
+}
