@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"io"
 	"log/slog"
 	"net/netip"
 	"strconv"
@@ -21,7 +20,7 @@ import (
 // pass their own) gets the line through slog, field for field the same.
 
 // logHandler is the handler of the loggers NewLogger returns: slog's JSON
-// handler, plus the writer it writes to, shared with writeAccess.
+// handler, plus the writer it writes to, shared with the access log.
 type logHandler struct {
 	*slog.JSONHandler
 	out *lineWriter
@@ -32,19 +31,6 @@ type logHandler struct {
 // path (the gateway never derives its access logger).
 func (h *logHandler) WithAttrs(attrs []slog.Attr) slog.Handler { return h.JSONHandler.WithAttrs(attrs) }
 func (h *logHandler) WithGroup(name string) slog.Handler       { return h.JSONHandler.WithGroup(name) }
-
-// lineWriter serialises whole lines from slog and from writeAccess, so
-// that lines never interleave whatever w is.
-type lineWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lineWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
-}
 
 // accessEntry is what one access log line says. It never holds the query
 // string, a header value, a token, a cookie or a password.

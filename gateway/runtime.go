@@ -24,7 +24,7 @@ func NewLogger(w io.Writer, l Log) *slog.Logger {
 	default:
 		level = slog.LevelInfo
 	}
-	out := &lineWriter{w: w}
+	out := newLineWriter(w)
 	return slog.New(&logHandler{JSONHandler: slog.NewJSONHandler(out, &slog.HandlerOptions{Level: level}), out: out})
 }
 

@@ -149,6 +149,11 @@ func (s *Server) Run(ctx context.Context, reload <-chan struct{}) error {
 
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
+	if s.access.fast != nil {
+		// Log lines are written by a flusher while the server runs
+		// (logwriter.go); it writes what is left once bg ends.
+		wg.Go(func() { s.access.fast.out.run(bg) })
+	}
 	wg.Go(func() {
 		if err := s.auth.Run(bg); err != nil && !errors.Is(err, context.Canceled) {
 			s.logger.Error("account service stopped", "error", err)
