@@ -21,7 +21,9 @@ import (
 // whenever maxPending bytes are waiting (a writer slower than the lines
 // come), Write writes itself, in order, so memory stays bounded and a
 // slow log slows requests down as it did when every line was written
-// directly.
+// directly. What a crash can lose is the lines logged during the write in
+// progress, microseconds' worth; Server.Run writes the rest before it
+// returns.
 type lineWriter struct {
 	w io.Writer
 

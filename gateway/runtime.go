@@ -10,8 +10,9 @@ import (
 )
 
 // NewLogger returns the JSON logger configured by log.level. Its handler
-// also writes the access log's lines directly (see accesslog.go); lines
-// from both never interleave.
+// also takes the access log's lines, assembled without slog
+// (accesslog.go), and while a Server runs a flusher writes both kinds of
+// line, many per write (logwriter.go); lines never interleave.
 func NewLogger(w io.Writer, l Log) *slog.Logger {
 	var level slog.Level
 	switch strings.ToLower(l.Level) {
