@@ -358,9 +358,11 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (*TokenPair,
 	if err != nil {
 		return nil, err
 	}
-	u, err := s.users.Get(ctx, rot.UserID)
-	if err != nil {
-		return nil, err
+	u := rot.User
+	if u == nil {
+		if u, err = s.users.Get(ctx, rot.UserID); err != nil {
+			return nil, err
+		}
 	}
 	if !u.IsActive {
 		if _, err := s.sessions.Revoke(ctx, rot.SessionID); err != nil {

@@ -9,7 +9,10 @@ import (
 	"strings"
 )
 
-// NewLogger returns the JSON logger configured by log.level.
+// NewLogger returns the JSON logger configured by log.level. Its handler
+// also takes the access log's lines, assembled without slog
+// (accesslog.go), and while a Server runs a flusher writes both kinds of
+// line, many per write (logwriter.go); lines never interleave.
 func NewLogger(w io.Writer, l Log) *slog.Logger {
 	var level slog.Level
 	switch strings.ToLower(l.Level) {
@@ -22,7 +25,8 @@ func NewLogger(w io.Writer, l Log) *slog.Logger {
 	default:
 		level = slog.LevelInfo
 	}
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
+	out := newLineWriter(w)
+	return slog.New(&logHandler{JSONHandler: slog.NewJSONHandler(out, &slog.HandlerOptions{Level: level}), out: out})
 }
 
 // Runtime defaults. A proxy makes a lot of short-lived garbage per request;

@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"errors"
-	"log/slog"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -61,7 +60,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, https bool) {
 
 	s.dispatch(x, r, rt, https, ip, trustedPeer, reqID)
 
-	elapsed := time.Since(start)
+	end := time.Now()
+	elapsed := end.Sub(start)
 	status := x.rec.status
 	if status == 0 {
 		status = http.StatusOK
@@ -71,19 +71,19 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, https bool) {
 	if s.accessLog {
 		// Never the query string (it may carry a token or a password reset
 		// code) and never a header value: only what is safe to keep.
-		s.logger.LogAttrs(r.Context(), slog.LevelInfo, "request",
-			slog.String("request_id", reqID),
-			slog.String("method", r.Method),
-			slog.String("host", r.Host),
-			slog.String("path", r.URL.Path),
-			slog.Int("status", status),
-			slog.Int64("bytes", x.rec.bytes),
-			slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000),
-			slog.String("route", x.route),
-			slog.String("upstream", x.ref),
-			slog.String("user_id", x.userID),
-			slog.String("client_ip", ip.String()),
-		)
+		s.access.log(r.Context(), end, &accessEntry{
+			requestID: reqID,
+			method:    r.Method,
+			host:      r.Host,
+			path:      r.URL.Path,
+			status:    status,
+			bytes:     x.rec.bytes,
+			duration:  elapsed,
+			route:     x.route,
+			upstream:  x.ref,
+			userID:    x.userID,
+			clientIP:  ip,
+		})
 	}
 	*x = exchange{}
 	exchanges.Put(x)

@@ -51,6 +51,7 @@ type Server struct {
 	readiness []readinessCheck
 	draining  atomic.Bool
 	accessLog bool
+	access    *accessLogger
 
 	// reloadMu serialises reloads; the request path never takes it.
 	reloadMu sync.Mutex
@@ -99,6 +100,7 @@ func NewFromConfig(ctx context.Context, cfg *Config, opts Options) (*Server, err
 		cfg:        cfg,
 		metrics:    newMetrics(),
 		accessLog:  *cfg.Log.Access,
+		access:     newAccessLogger(logger),
 		ready:      make(chan struct{}),
 		addrs:      map[string]net.Addr{},
 	}
@@ -149,6 +151,11 @@ func (s *Server) Run(ctx context.Context, reload <-chan struct{}) error {
 
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
+	if s.access.fast != nil {
+		// Log lines are written by a flusher while the server runs
+		// (logwriter.go); it writes what is left once bg ends.
+		wg.Go(func() { s.access.fast.out.run(bg) })
+	}
 	wg.Go(func() {
 		if err := s.auth.Run(bg); err != nil && !errors.Is(err, context.Canceled) {
 			s.logger.Error("account service stopped", "error", err)

@@ -43,9 +43,11 @@ func (u *Upstreams) newProxy(rt http.RoundTripper, route Route) (*proxy, error) 
 		h.prefix = strings.TrimRight(route.Prefix, "/")
 	}
 	h.rp = httputil.ReverseProxy{
-		Rewrite:        h.rewrite,
-		Transport:      rt,
-		FlushInterval:  -1, // Server-Sent Events and other streams reach the client as written
+		Rewrite:   h.rewrite,
+		Transport: rt,
+		// 0: ReverseProxy flushes Server-Sent Events and bodies of unknown
+		// length immediately by itself; streamWriter flushes the rest.
+		FlushInterval:  0,
 		BufferPool:     u.buffers,
 		ModifyResponse: h.modifyResponse,
 		ErrorHandler:   h.fail,
@@ -60,7 +62,9 @@ func (h *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.writeErr(w, r, errNoForward)
 		return
 	}
-	h.rp.ServeHTTP(w, r)
+	sw := getStreamWriter(w)
+	defer sw.release()
+	h.rp.ServeHTTP(sw, r)
 }
 
 // rewrite builds the outbound request from the Forward. It touches pr.Out

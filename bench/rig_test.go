@@ -1,0 +1,298 @@
+package bench
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/authgate/authgate/authn"
+	"github.com/authgate/authgate/gateway"
+	"github.com/authgate/authgate/internal/testenv"
+	"github.com/redis/go-redis/v9"
+)
+
+// The rig: one backend, gateways built from a few options, and one client
+// that keeps its connections alive, shared by every measurement so that
+// client-side costs are the same in every row.
+
+// backendBody is what the backend answers: about the size of a small JSON
+// API answer. The load script's backend (scripts/loadtest/backend) sends
+// the same.
+const backendBody = `{"ok":true,"items":[1,2,3]}` + "\n"
+
+// newBackend starts the backend every proxy under test forwards to.
+func newBackend(tb testing.TB) *httptest.Server {
+	tb.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, backendBody)
+	}))
+	tb.Cleanup(srv.Close)
+	return srv
+}
+
+// newClient returns the client of every measurement: HTTP/1.1 only (as
+// wrk), connections kept alive and enough of them idle for the benchmark's
+// goroutines. Certificates are not verified: both TLS servers are ours, on
+// loopback, and the handshake happens once per connection.
+func newClient(tb testing.TB) *http.Client {
+	tr := &http.Transport{
+		MaxIdleConns:        1024,
+		MaxIdleConnsPerHost: 256,
+		IdleConnTimeout:     90 * time.Second,
+		DisableCompression:  true,
+		TLSClientConfig:     &tls.Config{InsecureSkipVerify: true},
+		Protocols:           new(http.Protocols),
+	}
+	tr.Protocols.SetHTTP1(true)
+	tb.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Transport: tr, Timeout: 30 * time.Second}
+}
+
+// gwOptions says which gateway to start.
+type gwOptions struct {
+	alg       string // HS256 (default) or ES256
+	redis     bool   // the Redis denylist (a unique key prefix), else the database's
+	redisVia  string // host:port the gateway reaches Redis at (a relay); "" = Redis itself
+	noLog     bool   // log.access: false
+	tls       bool   // tls.mode self_signed on an https listener, else off
+	database  string // database.url; "" = SQLite in the gateway's directory
+	gogc      int    // runtime.gogc, only meaningful to a separate process
+	ops       bool   // serve the ops listener (/metrics) on a free port
+	bcrypt    int    // accounts.bcrypt_cost; 0 = 10, the lowest allowed
+	extraYAML string // appended at the top level
+}
+
+// gw is one running gateway.
+type gw struct {
+	*gateway.Server
+	base    string // scheme://host:port of the listener that serves routes
+	cfgFile string
+	dir     string
+	prefix  string // Redis key prefix; "" without Redis
+}
+
+// gatewayConfig writes a config for o, with a public route under /public
+// and a protected one under /api, both to backendURL, and returns the
+// file's path, the listener's base URL, the Redis key prefix and the ops
+// listener's address.
+func gatewayConfig(tb testing.TB, dir, backendURL string, o gwOptions) (cfgFile, base, prefix, ops string) {
+	tb.Helper()
+	var b strings.Builder
+	port := testenv.FreePort(tb)
+	if o.ops {
+		ops = fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(tb))
+	}
+	if o.tls {
+		fmt.Fprintf(&b, "listen:\n  https: \"127.0.0.1:%d\"\n  http: \"\"\n  ops: %q\ntls:\n  mode: self_signed\n", port, ops)
+		base = fmt.Sprintf("https://127.0.0.1:%d", port)
+	} else {
+		fmt.Fprintf(&b, "listen:\n  https: \"\"\n  http: \"127.0.0.1:%d\"\n  ops: %q\ntls:\n  mode: \"off\"\n", port, ops)
+		base = fmt.Sprintf("http://127.0.0.1:%d", port)
+	}
+	db := o.database
+	if db == "" {
+		db = "sqlite:" + filepath.Join(dir, "authgate.db")
+	}
+	fmt.Fprintf(&b, "database:\n  url: %q\n", db)
+	if o.redis {
+		var url string
+		url, prefix = testenv.RedisURL(tb)
+		tb.Cleanup(func() { deleteRedisKeys(tb, url, prefix) })
+		if o.redisVia != "" {
+			url = viaHost(tb, url, o.redisVia)
+		}
+		fmt.Fprintf(&b, "redis:\n  url: %q\n  key_prefix: %q\n", url, prefix)
+	}
+	switch o.alg {
+	case "", authn.AlgHS256:
+		fmt.Fprintf(&b, "tokens:\n  algorithm: HS256\n  secret: %q\n", testSecret)
+	default:
+		key, err := authn.Keygen(o.alg)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		keyFile := filepath.Join(dir, "signing.pem")
+		if err := os.WriteFile(keyFile, []byte(key), 0o600); err != nil {
+			tb.Fatal(err)
+		}
+		fmt.Fprintf(&b, "tokens:\n  algorithm: %s\n  private_key_file: %q\n", o.alg, keyFile)
+	}
+	// By default the lowest cost allowed: the account service hashes a
+	// dummy password at start.
+	cost := o.bcrypt
+	if cost == 0 {
+		cost = 10
+	}
+	fmt.Fprintf(&b, "accounts:\n  bcrypt_cost: %d\n", cost)
+	fmt.Fprintf(&b, "log:\n  access: %t\n", !o.noLog)
+	if o.gogc != 0 {
+		fmt.Fprintf(&b, "runtime:\n  gogc: %d\n", o.gogc)
+	}
+	b.WriteString(o.extraYAML)
+	fmt.Fprintf(&b, `routes:
+  - name: public
+    path: /public
+    auth: public
+    upstream: %[1]s
+  - name: api
+    path: /api
+    auth: required
+    upstream: %[1]s
+`, backendURL)
+	cfgFile = filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(cfgFile, []byte(b.String()), 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	return cfgFile, base, prefix, ops
+}
+
+// startGateway runs a gateway in this process until the test or benchmark
+// ends. Its log (the access log included, when on) goes to a file, as a
+// real deployment's stderr goes to a pipe or a file: the cost of writing
+// it is part of what is measured.
+func startGateway(tb testing.TB, backendURL string, o gwOptions) *gw {
+	tb.Helper()
+	dir := tb.TempDir()
+	cfgFile, base, prefix, _ := gatewayConfig(tb, dir, backendURL, o)
+	logFile, err := os.Create(filepath.Join(dir, "authgate.log"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	srv, err := gateway.New(ctx, gateway.Options{
+		ConfigPath: cfgFile,
+		Logger:     gateway.NewLogger(logFile, gateway.Log{}),
+		Version:    "bench",
+	})
+	if err != nil {
+		cancel()
+		logFile.Close()
+		tb.Fatalf("gateway.New: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx, nil) }()
+	tb.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				tb.Errorf("Run returned %v; want nil after cancel", err)
+			}
+		case <-time.After(40 * time.Second):
+			tb.Error("gateway did not stop within 40 s")
+		}
+		logFile.Close()
+	})
+	select {
+	case <-srv.Ready():
+	case err := <-done:
+		tb.Fatalf("Run: %v", err)
+	case <-time.After(30 * time.Second):
+		tb.Fatal("gateway did not start within 30 s")
+	}
+	return &gw{Server: srv, base: base, cfgFile: cfgFile, dir: dir, prefix: prefix}
+}
+
+// mint issues an access token the gateway accepts, for a user with the
+// usual identity claims (so every identity header is set).
+func (g *gw) mint(tb testing.TB, sid string) string {
+	tb.Helper()
+	cfg, err := gateway.Load(g.cfgFile)
+	if err != nil {
+		tb.Fatalf("Load: %v", err)
+	}
+	tokens, err := authn.NewTokens(cfg.Authn.Tokens, "")
+	if err != nil {
+		tb.Fatalf("NewTokens: %v", err)
+	}
+	tok, _, err := tokens.Issue("4711", authn.IssueInput{
+		SessionID: sid, Username: "alice", Email: "alice@example.com", Roles: []string{"dev", "user"},
+	})
+	if err != nil {
+		tb.Fatalf("Issue: %v", err)
+	}
+	return tok
+}
+
+// testSecret is an HS256 secret that passes the secret rules, for
+// benchmark and test configs only.
+const testSecret = "bench-only-secret-7Hq2Wm9Xc4Lr1Pz8Nv5Tb0Yk3Jd6Gf"
+
+// deleteRedisKeys removes every key under prefix.
+func deleteRedisKeys(tb testing.TB, url, prefix string) {
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		tb.Errorf("redis URL: %v", err)
+		return
+	}
+	c := redis.NewClient(opts)
+	defer c.Close()
+	ctx := context.Background()
+	iter := c.Scan(ctx, 0, prefix+"*", 100).Iterator()
+	for iter.Next(ctx) {
+		c.Del(ctx, iter.Val())
+	}
+	if err := iter.Err(); err != nil {
+		tb.Errorf("redis SCAN %s*: %v", prefix, err)
+	}
+}
+
+// do sends one GET and drains the answer, failing unless it is 200.
+func do(tb testing.TB, c *http.Client, req *http.Request) {
+	res, err := c.Do(req)
+	if err != nil {
+		tb.Fatalf("GET %s: %v", req.URL, err)
+	}
+	_, err = io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	if err != nil || res.StatusCode != http.StatusOK {
+		tb.Fatalf("GET %s = %d (%v); want 200", req.URL, res.StatusCode, err)
+	}
+}
+
+// get builds a GET request for url with an optional bearer token.
+func get(tb testing.TB, url, token string) *http.Request {
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	req.Header.Set("Accept", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	return req
+}
+
+// hostOf returns the host:port a service URL names, with its default port
+// when it names none.
+func hostOf(tb testing.TB, raw, defaultPort string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		tb.Fatalf("parse %q: %v", raw, err)
+	}
+	if u.Port() == "" {
+		return net.JoinHostPort(u.Hostname(), defaultPort)
+	}
+	return u.Host
+}
+
+// viaHost returns raw with its host:port replaced by addr.
+func viaHost(tb testing.TB, raw, addr string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		tb.Fatalf("parse %q: %v", raw, err)
+	}
+	u.Host = addr
+	return u.String()
+}

@@ -1,0 +1,59 @@
+// Command bareproxy is the load test's yardstick: httputil.ReverseProxy as
+// anyone would write it (Rewrite: SetURL + SetXForwarded), with the one
+// setting a proxy needs to keep up, a transport that keeps 256 idle
+// connections per backend (Go's default keeps 2). Nothing else: no TLS, no
+// authentication, no logging, no metrics.
+//
+//	go run ./scripts/loadtest/bareproxy -listen 127.0.0.1:18082 -target http://127.0.0.1:18081
+//
+// GOGC is Go's default (100) unless set in the environment; the load script
+// runs it twice, with the default and with GOGC=400, authgate's default.
+// With -stats ADDR it also answers GET http://ADDR/ with its allocation
+// counters (Go's runtime.MemStats Mallocs, TotalAlloc and NumGC), on a
+// listener of its own, so the load script can count allocations per
+// request as it does for authgate (from its /metrics).
+package main
+
+import (
+	"flag"
+	"fmt"
+	"log"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"runtime"
+	"time"
+)
+
+func main() {
+	listen := flag.String("listen", "127.0.0.1:18082", "address to serve on")
+	target := flag.String("target", "http://127.0.0.1:18081", "backend URL")
+	stats := flag.String("stats", "", "address to serve allocation counters on; empty: none")
+	flag.Parse()
+	if *stats != "" {
+		go func() {
+			log.Fatal(http.ListenAndServe(*stats, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				var m runtime.MemStats
+				runtime.ReadMemStats(&m)
+				fmt.Fprintf(w, "mallocs %d\nalloc_bytes %d\ngc_cycles %d\n", m.Mallocs, m.TotalAlloc, m.NumGC)
+			})))
+		}()
+	}
+	u, err := url.Parse(*target)
+	if err != nil {
+		log.Fatal(err)
+	}
+	proxy := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(u)
+			pr.SetXForwarded()
+		},
+		Transport: &http.Transport{
+			MaxIdleConns:        1024,
+			MaxIdleConnsPerHost: 256,
+			IdleConnTimeout:     90 * time.Second,
+		},
+	}
+	srv := &http.Server{Addr: *listen, Handler: proxy, ReadHeaderTimeout: 10 * time.Second}
+	log.Fatal(srv.ListenAndServe())
+}
