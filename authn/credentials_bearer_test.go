@@ -16,9 +16,8 @@ func TestParseBearer(t *testing.T) {
 		{name: "ok-scheme-any-case", in: "bEaReR abc", want: "abc", wantOK: true},
 		{name: "ok-padding", in: "Bearer abc==", want: "abc==", wantOK: true},
 		{name: "ok-spaces-before-token", in: "Bearer    abc", want: "abc", wantOK: true},
-		// Not a b64token (it needs a character before the padding), but
-		// passed on: Verify refuses it as a malformed JWT.
-		{name: "ok-padding-only", in: "Bearer ==", want: "==", wantOK: true},
+		// Not a b64token: it needs a character before the padding.
+		{name: "fail-padding-only", in: "Bearer ==", wantOK: false},
 		{name: "fail-padding-inside", in: "Bearer ab=c", wantOK: false},
 		{name: "fail-space-inside", in: "Bearer ab c", wantOK: false},
 		{name: "fail-trailing-space", in: "Bearer abc ", wantOK: false},
