@@ -118,7 +118,8 @@ func TestProxyStreams(t *testing.T) {
 		length      string // Content-Length the backend announces; "" streams chunked
 	}{
 		{name: "ok-server-sent-events", contentType: "text/event-stream"},
-		// Only FlushInterval -1 flushes a response of known length early.
+		// A response of known length is flushed at each backend write too
+		// (the proxy's flushing writer), not only at the end.
 		{name: "ok-known-length", contentType: "application/octet-stream", length: "22"},
 	}
 	for _, tt := range tests {
