@@ -79,6 +79,11 @@ type Limits struct {
 	ShutdownDelay conf.Duration `yaml:"shutdown_delay"`
 	// MaxConcurrentStreams caps HTTP/2 streams per connection. Default 250.
 	MaxConcurrentStreams int `yaml:"max_concurrent_streams"`
+	// ParkIdleAfter is how long an HTTP/1.1 keep-alive connection waits
+	// for its next request with a goroutine and buffers of its own; after
+	// that it is parked (park.go) and costs a few KiB until a request
+	// arrives. Default 1s; 0s keeps every connection with the HTTP server.
+	ParkIdleAfter conf.Duration `yaml:"park_idle_after"`
 }
 
 // Runtime tunes the Go runtime. Environment variables GOGC and GOMEMLIMIT,

@@ -11,27 +11,28 @@ import (
 // Defaults, resolved once at load time; nothing on the request path
 // re-derives configuration.
 const (
-	defaultHTTPS        = ":8443"
-	defaultHTTP         = ":8080"
-	defaultOps          = "127.0.0.1:9090"
-	defaultHSTS         = "max-age=31536000"
-	defaultACMEURL      = "https://acme-v02.api.letsencrypt.org/directory"
-	defaultACMECache    = "certs/acme"
-	defaultDatabaseURL  = "sqlite:data/authgate.db"
-	defaultCookieName   = "authgate"
-	defaultAuthPrefix   = "/auth"
-	defaultLoginLimit   = "5/min"
-	defaultRedisPrefix  = "authgate:"
-	defaultTokenIssuer  = "authgate"
-	defaultAccessTTL    = 15 * time.Minute
-	defaultRefreshTTL   = 7 * 24 * time.Hour
-	defaultBcryptCost   = 12
-	defaultMinPassword  = 8
-	defaultPoolTimeout  = 30 * time.Second
-	defaultDialTimeout  = 5 * time.Second
-	defaultIdlePerHost  = 256
-	defaultHealthEvery  = 10 * time.Second
-	defaultHealthWithin = 2 * time.Second
+	defaultHTTPS         = ":8443"
+	defaultHTTP          = ":8080"
+	defaultOps           = "127.0.0.1:9090"
+	defaultHSTS          = "max-age=31536000"
+	defaultACMEURL       = "https://acme-v02.api.letsencrypt.org/directory"
+	defaultACMECache     = "certs/acme"
+	defaultDatabaseURL   = "sqlite:data/authgate.db"
+	defaultCookieName    = "authgate"
+	defaultAuthPrefix    = "/auth"
+	defaultLoginLimit    = "5/min"
+	defaultRedisPrefix   = "authgate:"
+	defaultTokenIssuer   = "authgate"
+	defaultAccessTTL     = 15 * time.Minute
+	defaultRefreshTTL    = 7 * 24 * time.Hour
+	defaultBcryptCost    = 12
+	defaultMinPassword   = 8
+	defaultPoolTimeout   = 30 * time.Second
+	defaultDialTimeout   = 5 * time.Second
+	defaultIdlePerHost   = 256
+	defaultHealthEvery   = 10 * time.Second
+	defaultHealthWithin  = 2 * time.Second
+	defaultParkIdleAfter = time.Second
 )
 
 // defaultDatabaseTimeout is database.timeout's default (authn applies the
@@ -132,6 +133,9 @@ func applyDefaults(c *Config, present func(path string) bool) {
 	}
 	if l.MaxConcurrentStreams == 0 {
 		l.MaxConcurrentStreams = 250
+	}
+	if !present("limits.park_idle_after") {
+		l.ParkIdleAfter = conf.Duration(defaultParkIdleAfter)
 	}
 	if c.Runtime.GOGC == 0 {
 		c.Runtime.GOGC = defaultGOGC

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/authgate/authgate/authn"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Options are what main hands the server.
@@ -60,6 +61,9 @@ type Server struct {
 	// addrs are the bound listener addresses by name (https, http, ops),
 	// set before ready closes.
 	addrs map[string]net.Addr
+	// parking are the listeners that park idle connections, set before
+	// any listener serves.
+	parking []*parkingListener
 }
 
 // Ready is closed once the server's listeners are bound and serving.
@@ -133,6 +137,16 @@ func NewFromConfig(ctx context.Context, cfg *Config, opts Options) (*Server, err
 		return nil, err
 	}
 	s.routing.Store(rt)
+	s.metrics.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "authgate_parked_connections",
+		Help: "Idle HTTP/1.1 keep-alive connections parked without a goroutine or buffers of the HTTP server (limits.park_idle_after).",
+	}, func() float64 {
+		n := 0
+		for _, pl := range s.parking {
+			n += pl.Parked()
+		}
+		return float64(n)
+	}))
 	for _, c := range auth.ReadinessChecks() {
 		s.readiness = append(s.readiness, readinessCheck{name: c.Name, check: c.Check})
 	}
@@ -284,7 +298,7 @@ type listener struct {
 	name string
 	srv  *http.Server
 	ln   net.Listener
-	tls  bool
+	tls  bool // ServeTLS: the server does the TLS handshakes
 }
 
 func (l *listener) serve() error {
@@ -292,6 +306,19 @@ func (l *listener) serve() error {
 		return l.srv.ServeTLS(l.ln, "", "")
 	}
 	return l.srv.Serve(l.ln)
+}
+
+// parkIdle makes l park its idle HTTP/1.1 connections (park.go); it then
+// does the TLS handshakes itself.
+func (s *Server) parkIdle(l *listener, tlsConf *tls.Config) {
+	after := s.cfg.Limits.ParkIdleAfter.D()
+	if !parkingSupported || after <= 0 {
+		return
+	}
+	pl := newParkingListener(l.ln, tlsConf, l.srv.ReadHeaderTimeout, after, s.logger)
+	l.ln, l.tls = pl, false
+	l.srv.ConnState = pl.ConnState
+	s.parking = append(s.parking, pl)
 }
 
 // listen binds every configured listener before any starts serving, so a
@@ -307,7 +334,13 @@ func (s *Server) listen() ([]*listener, error) {
 			return fmt.Errorf("listen.%s: %w", name, err)
 		}
 		srv := s.newHTTPServer(h, tlsConf)
-		out = append(out, &listener{name: name, srv: srv, ln: ln, tls: tlsConf != nil})
+		l := &listener{name: name, srv: srv, ln: ln, tls: tlsConf != nil}
+		if name == "https" || name == "http" && tlsConf == nil && s.certs.mode == tlsOff {
+			// The listeners that serve routes; the redirecting http
+			// listener and the ops one keep few connections.
+			s.parkIdle(l, tlsConf)
+		}
+		out = append(out, l)
 		return nil
 	}
 	closeAll := func() {

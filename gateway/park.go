@@ -1,0 +1,356 @@
+package gateway
+
+import (
+	"crypto/tls"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Idle keep-alive connections, parked.
+//
+// Go's HTTP server gives each connection a goroutine, a 4 KiB read buffer
+// and a 4 KiB write buffer for as long as the connection is open, and the
+// goroutine keeps the 8 KiB stack a request grew: about 23 KiB for every
+// idle keep-alive connection, 230 MiB for 10,000 of them. Browsers and
+// client connection pools hold connections open that are idle nearly all
+// the time.
+//
+// A parkingListener sits between the socket and the http.Server of a
+// public listener. When an HTTP/1.1 connection has waited
+// limits.park_idle_after for its next request, the server lets go of it —
+// its goroutine ends and its buffers go back to the server's pools — and
+// the socket stays open, watched by a goroutine that waits, on a small
+// stack, for the socket to become readable without reading from it. When
+// the next request arrives the listener hands the connection to the
+// server again, as if it were new. Nothing is read while a connection is
+// parked, so no byte is lost; the idle timeout keeps counting.
+//
+// The server lets go like this: once it has finished a request it waits
+// for the next one by reading into its empty read buffer (see
+// http.conn.serve). parkConn.Read, told by the ConnState hook that the
+// server is idle, reads with a deadline of park_idle_after; if that passes
+// with nothing read it answers io.EOF, which the server takes for a client
+// that went away: it closes the connection, and parkConn.Close parks it
+// instead. Should the server ever read into a buffer that already holds
+// bytes of a pipelined request — a read shorter than idleReadSize — the
+// connection is not parked, so those bytes are never dropped.
+//
+// For TLS the listener does the handshake itself, so the server sees a
+// parkConn whose ConnectionState fills Request.TLS; a connection that
+// negotiates anything but HTTP/1.1 (h2, or acme-tls/1 for an ACME
+// TLS-ALPN-01 challenge) goes to the server as the *tls.Conn it expects,
+// and is never parked. Parking is for HTTP/1.1 only.
+type parkingListener struct {
+	ln        net.Listener
+	tlsConf   *tls.Config // nil: plain HTTP
+	handshake time.Duration
+	after     time.Duration
+	logger    *slog.Logger
+
+	accepted chan accepted
+	done     chan struct{}
+	close    sync.Once
+	watch    *watcher // the parked connections (park_linux.go, park_unix.go)
+}
+
+// accepted is a connection for the server, or an error from the socket.
+type accepted struct {
+	conn net.Conn
+	err  error
+}
+
+// idleReadSize is the size of net/http's connection read buffer. The
+// server waits for a next request by reading into the whole, empty
+// buffer; a read of any other size may have bytes of a pipelined request
+// waiting before it, and never parks.
+const idleReadSize = 4096
+
+// newParkingListener returns ln with idle HTTP/1.1 connections parked
+// after the given time. tlsConf, when not nil, is used for the handshake,
+// which ends within handshake (0: no bound).
+func newParkingListener(ln net.Listener, tlsConf *tls.Config, handshake, after time.Duration, logger *slog.Logger) *parkingListener {
+	if tlsConf != nil {
+		tlsConf = tlsConf.Clone()
+		for _, p := range []string{"h2", "http/1.1"} {
+			if !slices.Contains(tlsConf.NextProtos, p) {
+				tlsConf.NextProtos = append(tlsConf.NextProtos, p)
+			}
+		}
+	}
+	l := &parkingListener{
+		ln:        ln,
+		tlsConf:   tlsConf,
+		handshake: handshake,
+		after:     after,
+		logger:    logger,
+		accepted:  make(chan accepted),
+		done:      make(chan struct{}),
+	}
+	l.watch = newWatcher(l)
+	go l.acceptLoop()
+	return l
+}
+
+// ConnState is the http.Server hook that tells a connection its server
+// has finished a request and is about to wait for the next. It runs on
+// the connection's own goroutine, before that wait.
+func (l *parkingListener) ConnState(c net.Conn, state http.ConnState) {
+	if state != http.StateIdle {
+		return
+	}
+	switch c := c.(type) {
+	case *parkConn:
+		c.idle = true
+	case *parkTLSConn:
+		c.idle = true
+	}
+}
+
+func (l *parkingListener) Accept() (net.Conn, error) {
+	select {
+	case a := <-l.accepted:
+		return a.conn, a.err
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *parkingListener) Addr() net.Addr { return l.ln.Addr() }
+
+// Close stops accepting and closes every parked connection: they are idle,
+// and the server closes its idle connections when it shuts down too.
+func (l *parkingListener) Close() error {
+	var err error
+	l.close.Do(func() {
+		close(l.done)
+		err = l.ln.Close()
+		l.watch.close()
+	})
+	return err
+}
+
+// Parked reports how many connections are parked now.
+func (l *parkingListener) Parked() int { return l.watch.len() }
+
+func (l *parkingListener) acceptLoop() {
+	var delay time.Duration
+	for {
+		conn, err := l.ln.Accept()
+		if err != nil {
+			if !l.deliver(accepted{err: err}) {
+				return
+			}
+			var ne net.Error
+			if !errors.As(err, &ne) || !ne.Timeout() && !isTemporary(err) {
+				return
+			}
+			// Out of file descriptors and the like: the server backs
+			// off before its next Accept; so does this loop.
+			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+			select {
+			case <-time.After(delay):
+			case <-l.done:
+				return
+			}
+			continue
+		}
+		delay = 0
+		tcp, ok := conn.(*net.TCPConn)
+		switch {
+		case !ok:
+			l.deliver(accepted{conn: conn})
+		case l.tlsConf != nil:
+			go l.handshakeTLS(tcp)
+		default:
+			l.deliver(accepted{conn: l.newConn(tcp, tcp)})
+		}
+	}
+}
+
+// isTemporary reports whether err is one net/http's Serve retries after a
+// pause (EMFILE, ECONNABORTED…). net.Error.Temporary is deprecated because
+// the notion is ill-defined, but Serve still decides by it.
+func isTemporary(err error) bool {
+	t, ok := err.(interface{ Temporary() bool })
+	return ok && t.Temporary()
+}
+
+// deliver hands a to the server's Accept. It reports false, closing the
+// connection, when the listener is closed.
+func (l *parkingListener) deliver(a accepted) bool {
+	select {
+	case l.accepted <- a:
+		return true
+	case <-l.done:
+		if a.conn != nil {
+			a.conn.Close()
+		}
+		return false
+	}
+}
+
+// handshakeTLS does what http.Server does with a *tls.Conn before it
+// reads a request, including the plain-text hint for a client that spoke
+// HTTP to the TLS port.
+func (l *parkingListener) handshakeTLS(tcp *net.TCPConn) {
+	tc := tls.Server(tcp, l.tlsConf)
+	if l.handshake > 0 {
+		tcp.SetDeadline(time.Now().Add(l.handshake))
+	}
+	if err := tc.Handshake(); err != nil {
+		var re tls.RecordHeaderError
+		if errors.As(err, &re) && re.Conn != nil && tlsRecordLooksLikeHTTP(re.RecordHeader) {
+			io.WriteString(re.Conn, "HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n")
+		}
+		l.logger.Debug("TLS handshake failed", "remote", tcp.RemoteAddr().String(), "error", err.Error())
+		tcp.Close()
+		return
+	}
+	tcp.SetDeadline(time.Time{})
+	switch tc.ConnectionState().NegotiatedProtocol {
+	case "", "http/1.1":
+		l.deliver(accepted{conn: &parkTLSConn{l.newConn(tc, tcp)}})
+	default:
+		l.deliver(accepted{conn: tc})
+	}
+}
+
+// tlsRecordLooksLikeHTTP is net/http's test for a plain-text request sent
+// to a TLS port.
+func tlsRecordLooksLikeHTTP(hdr [5]byte) bool {
+	switch string(hdr[:]) {
+	case "GET /", "HEAD ", "POST ", "PUT /", "OPTIO":
+		return true
+	}
+	return false
+}
+
+func (l *parkingListener) newConn(conn net.Conn, tcp *net.TCPConn) *parkConn {
+	return &parkConn{Conn: conn, tcp: tcp, l: l}
+}
+
+// resume gives a parked connection whose next request has arrived back to
+// the server, as a new connection.
+func (l *parkingListener) resume(c *parkConn) {
+	next := l.newConn(c.Conn, c.tcp)
+	if _, isTLS := c.Conn.(*tls.Conn); isTLS {
+		go l.deliver(accepted{conn: &parkTLSConn{next}})
+		return
+	}
+	go l.deliver(accepted{conn: next})
+}
+
+// parkConn is what the server sees of a connection, for one stretch of
+// requests between parkings.
+type parkConn struct {
+	net.Conn              // the socket, or TLS over it
+	tcp      *net.TCPConn // the socket
+	l        *parkingListener
+
+	// idle is set by the ConnState hook when the server has finished a
+	// request, and cleared by the next Read; both run on the server's
+	// goroutine for the connection.
+	idle bool
+	// deadline is the read deadline the server last set, in Unix
+	// nanoseconds (0: none): the end of the idle timeout while idle.
+	deadline atomic.Int64
+	// parkUntil is when a released connection's idle time is up.
+	parkUntil time.Time
+	state     atomic.Int32 // serving, released, parked or closed
+}
+
+const (
+	serving int32 = iota
+	released
+	parked
+	closed
+)
+
+// parkTLSConn is a parkConn over TLS. Its ConnectionState gives the
+// server what it needs for Request.TLS; a plain parkConn must not have
+// the method, or its requests would look like https.
+type parkTLSConn struct{ *parkConn }
+
+func (c *parkTLSConn) ConnectionState() tls.ConnectionState {
+	return c.Conn.(*tls.Conn).ConnectionState()
+}
+
+func (c *parkConn) Read(p []byte) (int, error) {
+	if !c.idle {
+		return c.Conn.Read(p)
+	}
+	c.idle = false
+	if len(p) != idleReadSize || c.l.after <= 0 {
+		return c.Conn.Read(p)
+	}
+	var until time.Time
+	if ns := c.deadline.Load(); ns != 0 {
+		until = time.Unix(0, ns)
+	}
+	park := time.Now().Add(c.l.after)
+	if !until.IsZero() && !until.After(park) {
+		return c.Conn.Read(p) // the idle timeout ends it first
+	}
+	c.Conn.SetReadDeadline(park)
+	n, err := c.Conn.Read(p)
+	if n > 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
+		// A timeout is not sticky on a *tls.Conn: a partly read record
+		// stays buffered for the next Read.
+		c.Conn.SetReadDeadline(until)
+		return n, err
+	}
+	c.parkUntil = until
+	if !c.state.CompareAndSwap(serving, released) {
+		return 0, net.ErrClosed
+	}
+	return 0, io.EOF
+}
+
+func (c *parkConn) SetReadDeadline(t time.Time) error {
+	c.setDeadline(t)
+	return c.Conn.SetReadDeadline(t)
+}
+
+func (c *parkConn) SetDeadline(t time.Time) error {
+	c.setDeadline(t)
+	return c.Conn.SetDeadline(t)
+}
+
+func (c *parkConn) setDeadline(t time.Time) {
+	if t.IsZero() {
+		c.deadline.Store(0)
+		return
+	}
+	c.deadline.Store(t.UnixNano())
+}
+
+// Close parks the connection if Read released it — the server believes
+// the client went away — and closes it otherwise. Once parked, the
+// connection is the listener's: a later Close from the server (its
+// shutdown closing what it still counts as idle) leaves it alone, and the
+// listener's own Close ends it.
+func (c *parkConn) Close() error {
+	for {
+		switch c.state.Load() {
+		case released:
+			if c.state.CompareAndSwap(released, parked) {
+				c.l.watch.add(c, c.parkUntil)
+				return nil
+			}
+		case serving:
+			if c.state.CompareAndSwap(serving, closed) {
+				return c.Conn.Close()
+			}
+		default: // parked or closed
+			return nil
+		}
+	}
+}
