@@ -96,6 +96,10 @@ type Runtime struct {
 	// MemoryLimit is the soft memory limit (GOMEMLIMIT), in bytes or with a
 	// unit: "512MiB", "1GiB". Default "512MiB".
 	MemoryLimit string `yaml:"memory_limit"`
+	// ReleaseMemoryAfter: once requests stop for this long, the gateway
+	// collects garbage and returns free memory to the operating system
+	// (runtime.go). Default 10s; 0s leaves it to the Go runtime.
+	ReleaseMemoryAfter conf.Duration `yaml:"release_memory_after"`
 }
 
 // Log configures logging. Logs are JSON lines on stderr. (An extension of

@@ -141,6 +141,9 @@ func applyDefaults(c *Config, present func(path string) bool) {
 		c.Runtime.GOGC = defaultGOGC
 	}
 	orDefault(&c.Runtime.MemoryLimit, defaultMemoryLimit)
+	if !present("runtime.release_memory_after") {
+		c.Runtime.ReleaseMemoryAfter = conf.Duration(defaultReleaseMemoryAfter)
+	}
 	orDefault(&c.Log.Level, "info")
 	if c.Log.Access == nil {
 		v := true

@@ -319,13 +319,16 @@ func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {
 // requestID returns the id for this request: a trusted proxy's X-Request-Id
 // when it sent a sane one, else a new one made of this process's random
 // prefix and a counter.
+//
+// The counter counts every request, also those with an id of their own:
+// releaseMemoryWhenIdle watches it.
 func (s *Server) requestID(r *http.Request, trustedPeer bool) string {
+	n := s.requestSeq.Add(1)
 	if trustedPeer {
 		if v := r.Header.Get("X-Request-Id"); v != "" && len(v) <= 128 && isToken(v) {
 			return v
 		}
 	}
-	n := s.requestSeq.Add(1)
 	buf := make([]byte, 0, len(s.requestPrefix)+13)
 	buf = append(buf, s.requestPrefix...)
 	buf = strconv.AppendUint(buf, n, 36)

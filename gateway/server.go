@@ -177,6 +177,9 @@ func (s *Server) Run(ctx context.Context, reload <-chan struct{}) error {
 	})
 	rt := s.routing.Load()
 	rt.start(bg, &wg)
+	if d := s.cfg.Runtime.ReleaseMemoryAfter.D(); d > 0 {
+		wg.Go(func() { s.releaseMemoryWhenIdle(bg, d) })
+	}
 
 	servers, err := s.listen()
 	if err != nil {

@@ -45,6 +45,9 @@ func (c *Config) validateOperations(p *conf.Problems) {
 	if d := l.ShutdownDelay.D(); d > 5*time.Minute {
 		p.Addf("limits.shutdown_delay", "%s is too long: must be at most 5m (a little more than the load balancer's check interval)", d)
 	}
+	if d := c.Runtime.ReleaseMemoryAfter.D(); d > 0 && d < time.Second {
+		p.Addf("runtime.release_memory_after", "%s is too short: must be 0s (off) or at least 1s", d)
+	}
 	if c.Runtime.GOGC < -1 || c.Runtime.GOGC == 0 {
 		p.Addf("runtime.gogc", "%d must be a positive percentage, or -1 to turn the collector off (then set memory_limit)", c.Runtime.GOGC)
 	}

@@ -1,0 +1,38 @@
+package gateway
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestMemoryReturnedWhenTrafficStops: once requests stop for a whole
+// runtime.release_memory_after, the gateway returns free memory to the
+// operating system — once, not again while it stays quiet, and again
+// after the next burst.
+func TestMemoryReturnedWhenTrafficStops(t *testing.T) {
+	b := newBackend(t, "app")
+	g := newTestGateway(t)
+	var log logBuffer
+	startServerLogging(t, g.write(headersConfig(b, "")+"runtime:\n  release_memory_after: 1s\n"), &log)
+	c := g.client(false)
+	const line = "traffic stopped: memory returned to the operating system"
+	releases := func() int { return strings.Count(log.String(), line) }
+
+	burst := func() {
+		for range 20 {
+			if res, _ := get(t, c, g.url("/public/x"), nil); res.StatusCode != http.StatusOK {
+				t.Fatalf("GET /public/x = %d", res.StatusCode)
+			}
+		}
+	}
+	burst()
+	waitFor(t, "the first release", func() bool { return releases() == 1 })
+	time.Sleep(2500 * time.Millisecond) // two more quiet periods
+	if n := releases(); n != 1 {
+		t.Fatalf("%d releases while the gateway stayed quiet; want 1", n)
+	}
+	burst()
+	waitFor(t, "the release after the second burst", func() bool { return releases() == 2 })
+}
