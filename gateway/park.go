@@ -314,6 +314,16 @@ func (c *parkConn) Read(p []byte) (int, error) {
 	return 0, io.EOF
 }
 
+// CloseWrite lets the server half-close the connection before it closes
+// it, as it does with a *net.TCPConn or *tls.Conn, so that a client still
+// sending is not answered with a reset that could destroy the response.
+func (c *parkConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
 func (c *parkConn) SetReadDeadline(t time.Time) error {
 	c.setDeadline(t)
 	return c.Conn.SetReadDeadline(t)
