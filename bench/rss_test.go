@@ -3,6 +3,7 @@ package bench
 import (
 	"bufio"
 	"bytes"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -35,6 +36,10 @@ import (
 //	AUTHGATE_RSS_TEST=1 go test -run TestIdleConnectionsRSS -v -timeout 20m ./bench/
 //
 // AUTHGATE_RSS_CONNS sets the number of connections,
+// AUTHGATE_RSS_TLS=1 puts authgate's connections on TLS (self-signed,
+// HTTP/1.1), AUTHGATE_RSS_PARK and AUTHGATE_RSS_RELEASE set
+// limits.park_idle_after and runtime.release_memory_after ("0s" turns
+// either off, to see what it saves),
 // AUTHGATE_RSS_SETTLE_SECONDS the idle time before the second reading
 // (default 135: past the runtime's forced collection 2 minutes after the
 // last one), and AUTHGATE_RSS_LIMIT_MIB the settled resident size
@@ -72,14 +77,25 @@ func TestIdleConnectionsRSS(t *testing.T) {
 	t.Run("authgate", func(t *testing.T) {
 		g := &gw{dir: t.TempDir()}
 		var ops string
+		// Idle connections must outlive the measurement (default 120 s).
+		extra := "limits:\n  idle_timeout: 30m\n"
+		if v := os.Getenv("AUTHGATE_RSS_PARK"); v != "" {
+			extra += "  park_idle_after: " + v + "\n"
+		}
+		if v := os.Getenv("AUTHGATE_RSS_RELEASE"); v != "" {
+			extra += "runtime:\n  release_memory_after: " + v + "\n"
+		}
+		useTLS := os.Getenv("AUTHGATE_RSS_TLS") == "1"
 		g.cfgFile, g.base, g.prefix, ops = gatewayConfig(t, g.dir, back.URL, gwOptions{
-			alg: "ES256", redis: true, ops: true,
-			// Idle connections must outlive the measurement (default 120 s).
-			extraYAML: "limits:\n  idle_timeout: 30m\n",
+			alg: "ES256", redis: true, ops: true, tls: useTLS, extraYAML: extra,
 		})
-		addr := strings.TrimPrefix(g.base, "http://")
+		addr := g.base[strings.Index(g.base, "//")+2:]
 		pid := startProcess(t, env, gwBin, "serve", "--config", g.cfgFile)
 		request := "GET /api/items HTTP/1.1\r\nHost: " + addr + "\r\nAuthorization: Bearer " + g.mint(t, "rss-session") + "\r\n\r\n"
+		measureIdleRSS := measureIdleRSS
+		if useTLS {
+			measureIdleRSS = measureIdleRSSOverTLS
+		}
 		rss := measureIdleRSS(t, pid, addr, request, conns, settle, func() string {
 			m := goMetrics(t, ops)
 			return fmt.Sprintf("; Go heap in use %.1f MiB, stacks %.1f MiB, goroutines %.0f, GC cycles %.0f",
@@ -125,8 +141,25 @@ func startProcess(t *testing.T, env []string, bin string, args ...string) int {
 // settle, and returns the latter. extra adds to each log line.
 func measureIdleRSS(t *testing.T, pid int, addr, request string, conns int, settle time.Duration, extra func() string) uint64 {
 	t.Helper()
+	return measureIdle(t, pid, addr, request, conns, settle, extra, func() (net.Conn, error) {
+		return net.DialTimeout("tcp", addr, 10*time.Second)
+	})
+}
+
+// measureIdleRSSOverTLS is measureIdleRSS with connections that speak
+// HTTP/1.1 over TLS.
+func measureIdleRSSOverTLS(t *testing.T, pid int, addr, request string, conns int, settle time.Duration, extra func() string) uint64 {
+	t.Helper()
+	return measureIdle(t, pid, addr, request, conns, settle, extra, func() (net.Conn, error) {
+		return tls.DialWithDialer(&net.Dialer{Timeout: 10 * time.Second}, "tcp", addr,
+			&tls.Config{InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}})
+	})
+}
+
+func measureIdle(t *testing.T, pid int, addr, request string, conns int, settle time.Duration, extra func() string, dial func() (net.Conn, error)) uint64 {
+	t.Helper()
 	one := func() (net.Conn, error) {
-		c, err := net.DialTimeout("tcp", addr, 10*time.Second)
+		c, err := dial()
 		if err != nil {
 			return nil, err
 		}

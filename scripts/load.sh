@@ -15,6 +15,7 @@
 #                      through POST /auth/register and /auth/login, Redis
 #                      denylist, identity headers set, access log on (to a file)
 #   protected-nolog    the same on an instance with log.access: false
+#   protected-nopark   the same on an instance with limits.park_idle_after: 0s
 #   protected-gogc100  the same on an instance run with GOGC=100
 # authgate runs with its defaults (runtime.gogc 400, runtime.memory_limit
 # 512MiB) and tls.mode off, as the bare proxy has no TLS. The first target
@@ -125,6 +126,7 @@ routes:
     path: /api
     auth: required
     upstream: http://$backend_addr
+${extra_yaml:-}
 EOF
 	# GOGC/GOMEMLIMIT unset unless given: authgate applies its runtime: defaults.
 	env -u GOGC -u GOMEMLIMIT "$@" "$work/authgate" serve --config "$work/$name.yaml" 2>"$work/$name.log" &
@@ -178,6 +180,11 @@ for t in $TARGETS; do
 		start_authgate nolog $((PORT_BASE + 20)) false
 		add protected-nolog "http://127.0.0.1:$((PORT_BASE + 20))/api/items?page=2" "$auth" "$gw_pid" \
 			"http://127.0.0.1:$((PORT_BASE + 21))/metrics"
+		;;
+	protected-nopark)
+		extra_yaml=$'limits:\n  park_idle_after: 0s' start_authgate nopark $((PORT_BASE + 40)) true
+		add protected-nopark "http://127.0.0.1:$((PORT_BASE + 40))/api/items?page=2" "$auth" "$gw_pid" \
+			"http://127.0.0.1:$((PORT_BASE + 41))/metrics"
 		;;
 	protected-gogc100)
 		start_authgate gogc100 $((PORT_BASE + 30)) true GOGC=100
