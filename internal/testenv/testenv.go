@@ -19,6 +19,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -133,13 +134,28 @@ func RedisURL(t testing.TB) (redisURL, keyPrefix string) {
 
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago, for
 // tests that must start a server (a private Redis, Pebble) on a port of
-// their own.
+// their own. It never returns the same port twice in one test process:
+// the kernel may hand a just-closed port out again, and a test that asks
+// for two ports (https and ops, say) must get two.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	portsMu.Lock()
+	defer portsMu.Unlock()
+	for {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		if !portsGiven[port] {
+			portsGiven[port] = true
+			return port
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
+
+var (
+	portsMu    sync.Mutex
+	portsGiven = map[int]bool{}
+)
