@@ -132,15 +132,7 @@ func countPath(b *backend, path string) int {
 // listener's /metrics: 1, 0, or -1 when the series is missing.
 func healthy(t testing.TB, g *testGateway, target string) int {
 	t.Helper()
-	res, err := http.Get(g.opsURL("/metrics"))
-	if err != nil {
-		t.Fatalf("GET /metrics: %v", err)
-	}
-	defer res.Body.Close()
-	sc := bufio.NewScanner(res.Body)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
+	for _, line := range metricLines(t, g) {
 		if strings.HasPrefix(line, "authgate_upstream_target_healthy{") && strings.Contains(line, `target="`+target+`"`) {
 			switch {
 			case strings.HasSuffix(line, " 1"):
@@ -151,4 +143,21 @@ func healthy(t testing.TB, g *testGateway, target string) int {
 		}
 	}
 	return -1
+}
+
+// metricLines returns the lines of the ops listener's /metrics.
+func metricLines(t testing.TB, g *testGateway) []string {
+	t.Helper()
+	res, err := http.Get(g.opsURL("/metrics"))
+	if err != nil {
+		t.Fatalf("GET /metrics: %v", err)
+	}
+	defer res.Body.Close()
+	var lines []string
+	sc := bufio.NewScanner(res.Body)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+	}
+	return lines
 }

@@ -3,7 +3,6 @@
 package gateway
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -19,14 +18,8 @@ import (
 // parkedGauge reads authgate_parked_connections from the ops listener.
 func parkedGauge(t *testing.T, g *testGateway) int {
 	t.Helper()
-	res, err := http.Get(g.opsURL("/metrics"))
-	if err != nil {
-		t.Fatalf("GET /metrics: %v", err)
-	}
-	defer res.Body.Close()
-	sc := bufio.NewScanner(res.Body)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "authgate_parked_connections "); ok {
+	for _, line := range metricLines(t, g) {
+		if v, ok := strings.CutPrefix(line, "authgate_parked_connections "); ok {
 			n, err := strconv.ParseFloat(v, 64)
 			if err != nil {
 				t.Fatalf("authgate_parked_connections %q: %v", v, err)
