@@ -188,10 +188,10 @@ func TestRedisDenylistWithoutRedis(t *testing.T) {
 // and restarts it while the instances are still cut off.
 func TestRedisDenylistFault(t *testing.T) {
 	srv := startPrivateRedis(t)
-	g := newGate(t, srv.addr())
+	g := testenv.NewGate(t, srv.addr())
 	prefix := testenv.RandomName("authgate_test_") + ":"
-	deny := startRedisDenylist(t, g.url(), prefix, OnErrorDeny, time.Minute)
-	allow := startRedisDenylist(t, g.url(), prefix, OnErrorAllow, time.Minute)
+	deny := startRedisDenylist(t, "redis://"+g.Addr()+"/0", prefix, OnErrorDeny, time.Minute)
+	allow := startRedisDenylist(t, "redis://"+g.Addr()+"/0", prefix, OnErrorAllow, time.Minute)
 	waitFor(t, "both instances ready", func() bool { return deny.Ready() && allow.Ready() })
 	ctx := context.Background()
 
@@ -245,13 +245,13 @@ func TestRedisDenylistFault(t *testing.T) {
 		// Bring redis back, empty (no persistence), while both instances
 		// stay cut off behind the gate; revoke there through a third
 		// instance. Neither of the two can receive its message.
-		g.setClosed(true)
+		g.SetClosed(true)
 		srv.start()
 		other := NewRedisDenylist(newTestRedisClient(t, srv.url()), prefix, OnErrorDeny, time.Minute, testLogger(t))
 		if err := other.Revoke(ctx, Revocation{SessionID: "while-cut-off"}); err != nil {
 			t.Fatalf("Revoke on the restarted redis: %v", err)
 		}
-		g.setClosed(false)
+		g.SetClosed(false)
 		took = waitFor(t, "instances to trust again", func() bool { return deny.Ready() && allow.Ready() })
 		t.Logf("trusted again %v after the gate opened", took)
 		for name, d := range map[string]Denylist{"deny": deny, "allow": allow} {

@@ -3,8 +3,6 @@ package authn
 import (
 	"context"
 	"fmt"
-	"io"
-	"net"
 	"os"
 	"os/exec"
 	"strconv"
@@ -124,92 +122,6 @@ func (r *privateRedis) signal(sig os.Signal) {
 	defer r.mu.Unlock()
 	if err := r.cmd.Process.Signal(sig); err != nil {
 		r.t.Fatalf("signal redis-server: %v", err)
-	}
-}
-
-// gate is a TCP forwarder in front of a server. Closing it cuts every
-// connection through it and refuses new ones until it is opened again: an
-// instance behind a closed gate is cut off while others reach the server.
-type gate struct {
-	ln     net.Listener
-	target string
-
-	mu     sync.Mutex
-	closed bool
-	conns  map[net.Conn]struct{}
-}
-
-func newGate(t *testing.T, target string) *gate {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := &gate{ln: ln, target: target, conns: make(map[net.Conn]struct{})}
-	go g.serve()
-	t.Cleanup(func() {
-		ln.Close()
-		g.setClosed(true)
-	})
-	return g
-}
-
-func (g *gate) url() string { return "redis://" + g.ln.Addr().String() + "/0" }
-
-func (g *gate) serve() {
-	for {
-		c, err := g.ln.Accept()
-		if err != nil {
-			return
-		}
-		go g.forward(c)
-	}
-}
-
-func (g *gate) forward(c net.Conn) {
-	g.mu.Lock()
-	closed := g.closed
-	g.mu.Unlock()
-	if closed {
-		c.Close()
-		return
-	}
-	up, err := net.DialTimeout("tcp", g.target, time.Second)
-	if err != nil {
-		c.Close()
-		return
-	}
-	g.mu.Lock()
-	if g.closed {
-		g.mu.Unlock()
-		c.Close()
-		up.Close()
-		return
-	}
-	g.conns[c], g.conns[up] = struct{}{}, struct{}{}
-	g.mu.Unlock()
-	done := make(chan struct{}, 2)
-	pipe := func(dst, src net.Conn) { io.Copy(dst, src); done <- struct{}{} }
-	go pipe(up, c)
-	go pipe(c, up)
-	<-done
-	c.Close()
-	up.Close()
-	g.mu.Lock()
-	delete(g.conns, c)
-	delete(g.conns, up)
-	g.mu.Unlock()
-}
-
-// setClosed closes (cutting every connection) or reopens the gate.
-func (g *gate) setClosed(closed bool) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.closed = closed
-	if closed {
-		for c := range g.conns {
-			c.Close()
-		}
 	}
 }
 

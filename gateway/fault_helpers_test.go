@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -153,91 +152,6 @@ func (r *privateRedis) kill() {
 	r.cmd.Process.Kill()
 	r.cmd.Wait()
 	r.cmd = nil
-}
-
-// tcpGate forwards connections to a target. Closed, it cuts every
-// connection through it and refuses new ones: what is behind it is cut
-// off while others still reach the target directly.
-type tcpGate struct {
-	ln     net.Listener
-	target string
-
-	mu     sync.Mutex
-	closed bool
-	conns  map[net.Conn]struct{}
-}
-
-func newTCPGate(t testing.TB, target string) *tcpGate {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := &tcpGate{ln: ln, target: target, conns: map[net.Conn]struct{}{}}
-	go g.serve()
-	t.Cleanup(func() {
-		ln.Close()
-		g.setClosed(true)
-	})
-	return g
-}
-
-func (g *tcpGate) addr() string { return g.ln.Addr().String() }
-
-func (g *tcpGate) serve() {
-	for {
-		c, err := g.ln.Accept()
-		if err != nil {
-			return
-		}
-		go g.forward(c)
-	}
-}
-
-func (g *tcpGate) forward(c net.Conn) {
-	g.mu.Lock()
-	closed := g.closed
-	g.mu.Unlock()
-	if closed {
-		c.Close()
-		return
-	}
-	up, err := net.DialTimeout("tcp", g.target, time.Second)
-	if err != nil {
-		c.Close()
-		return
-	}
-	g.mu.Lock()
-	if g.closed {
-		g.mu.Unlock()
-		c.Close()
-		up.Close()
-		return
-	}
-	g.conns[c], g.conns[up] = struct{}{}, struct{}{}
-	g.mu.Unlock()
-	done := make(chan struct{}, 2)
-	pipe := func(dst, src net.Conn) { io.Copy(dst, src); done <- struct{}{} }
-	go pipe(up, c)
-	go pipe(c, up)
-	<-done
-	c.Close()
-	up.Close()
-	g.mu.Lock()
-	delete(g.conns, c)
-	delete(g.conns, up)
-	g.mu.Unlock()
-}
-
-func (g *tcpGate) setClosed(closed bool) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.closed = closed
-	if closed {
-		for c := range g.conns {
-			c.Close()
-		}
-	}
 }
 
 // privatePostgres is a PostgreSQL cluster of the test's own: initdb into

@@ -28,7 +28,7 @@ func TestFaultRedisKilled(t *testing.T) {
 		t.Skip("kills and restarts a redis-server")
 	}
 	srv := startPrivateRedis(t)
-	gate := newTCPGate(t, srv.addr())
+	gate := testenv.NewGate(t, srv.addr())
 	prefix := testenv.RandomName("authgate_fault_") + ":"
 	b := newBackend(t, "app")
 
@@ -53,7 +53,7 @@ routes:
     path: /app
     auth: required
     upstream: %s
-`, gate.addr(), onError, prefix, b.URL, b.URL))
+`, gate.Addr(), onError, prefix, b.URL, b.URL))
 		gws = append(gws, &gw{name: onError, g: g, c: g.client(false)})
 	}
 	deny := gws[0]
@@ -130,7 +130,7 @@ routes:
 	// Redis comes back empty, but the gateways stay cut off from it
 	// while the cutOff session is revoked there (as another instance,
 	// or authgate user disable, would do).
-	gate.setClosed(true)
+	gate.SetClosed(true)
 	srv.start()
 	direct := authn.NewRedisDenylist(faultRedisClient(t, "redis://"+srv.addr()+"/0"), prefix, authn.OnErrorDeny, 15*time.Minute, nil)
 	if err := direct.Revoke(context.Background(), authn.Revocation{SessionID: sidOf(t, cutOff.access)}); err != nil {
@@ -142,7 +142,7 @@ routes:
 	time.Sleep(300 * time.Millisecond) // the revocation is unknown to both gateways meanwhile
 
 	reopened := time.Now()
-	gate.setClosed(false)
+	gate.SetClosed(false)
 	for _, x := range gws {
 		waitFor(t, x.name+" to be ready again", func() bool {
 			res, _ := get(t, http.DefaultClient, x.g.opsURL("/readyz"), nil)
