@@ -283,6 +283,10 @@ func (c *parkTLSConn) ConnectionState() tls.ConnectionState {
 	return c.Conn.(*tls.Conn).ConnectionState()
 }
 
+// Read is the connection's Read, except for the server's wait for its
+// next request (see parkingListener): that read gives up after
+// park_idle_after and answers io.EOF, releasing the connection to be
+// parked by Close.
 func (c *parkConn) Read(p []byte) (int, error) {
 	if !c.idle {
 		return c.Conn.Read(p)
@@ -302,11 +306,12 @@ func (c *parkConn) Read(p []byte) (int, error) {
 	c.Conn.SetReadDeadline(park)
 	n, err := c.Conn.Read(p)
 	if n > 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
-		// A timeout is not sticky on a *tls.Conn: a partly read record
-		// stays buffered for the next Read.
 		c.Conn.SetReadDeadline(until)
 		return n, err
 	}
+	// Nothing came. The timeout did not break the connection: a
+	// *net.TCPConn read nothing, and on a *tls.Conn a timeout is not
+	// sticky — a partly received record stays buffered for the next Read.
 	c.parkUntil = until
 	if !c.state.CompareAndSwap(serving, released) {
 		return 0, net.ErrClosed
