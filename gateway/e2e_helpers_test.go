@@ -33,8 +33,9 @@ type testGateway struct {
 	t                testing.TB
 	dir              string
 	https, http, ops int
-	// tlsExtra is YAML added under tls: (indented two spaces).
-	tlsExtra string
+	// tlsExtra and dbExtra are YAML added under tls: and database:
+	// (indented two spaces).
+	tlsExtra, dbExtra string
 	// plain turns TLS off: no https listener, routes on the http one.
 	plain bool
 }
@@ -67,11 +68,11 @@ tls:
   mode: %s
 %sdatabase:
   url: sqlite:%s
-tokens:
+%stokens:
   secret: %s
 accounts:
   bcrypt_cost: 10
-`, https, g.http, g.ops, mode, g.tlsExtra, filepath.Join(g.dir, "authgate.db"), testSecret) + body
+`, https, g.http, g.ops, mode, g.tlsExtra, filepath.Join(g.dir, "authgate.db"), g.dbExtra, testSecret) + body
 }
 
 // write writes the config with body as config.yaml and returns its path.
