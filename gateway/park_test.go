@@ -170,7 +170,7 @@ func TestParkingLosesNoBytes(t *testing.T) {
 // A parked connection still ends at the idle timeout, counted from the
 // end of its last response.
 func TestParkedConnectionIdleTimeout(t *testing.T) {
-	r := newParkRig(t, false, 400*time.Millisecond)
+	r := newParkRig(t, false, 2*time.Second)
 	c := r.dial()
 	br := bufio.NewReader(c)
 	sendRequest(t, c, br, getRequest("/"))
