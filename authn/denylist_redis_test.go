@@ -187,8 +187,8 @@ func TestRedisDenylistWithoutRedis(t *testing.T) {
 // private redis-server through a gate, then pauses the server, kills it,
 // and restarts it while the instances are still cut off.
 func TestRedisDenylistFault(t *testing.T) {
-	srv := startPrivateRedis(t)
-	g := testenv.NewGate(t, srv.addr())
+	srv := testenv.StartRedisServer(t)
+	g := testenv.NewGate(t, srv.Addr())
 	prefix := testenv.RandomName("authgate_test_") + ":"
 	deny := startRedisDenylist(t, "redis://"+g.Addr()+"/0", prefix, OnErrorDeny, time.Minute)
 	allow := startRedisDenylist(t, "redis://"+g.Addr()+"/0", prefix, OnErrorAllow, time.Minute)
@@ -220,19 +220,19 @@ func TestRedisDenylistFault(t *testing.T) {
 	t.Run("paused-server", func(t *testing.T) {
 		// SIGSTOP keeps the TCP connections open and silent: only the
 		// PING-based liveness check can notice.
-		srv.signal(syscall.SIGSTOP)
+		srv.Signal(syscall.SIGSTOP)
 		took := waitFor(t, "instances to stop trusting a silent redis", func() bool {
 			return deny.Check(live) == ErrDenylistUnavailable && !allow.Ready()
 		})
 		t.Logf("silent redis noticed after %v", took)
 		expectCutOff(t)
-		srv.signal(syscall.SIGCONT)
+		srv.Signal(syscall.SIGCONT)
 		took = waitFor(t, "instances to trust again", func() bool { return deny.Ready() && allow.Ready() })
 		t.Logf("trusted again %v after SIGCONT", took)
 	})
 
 	t.Run("killed-and-restarted-server", func(t *testing.T) {
-		srv.kill()
+		srv.Kill()
 		took := waitFor(t, "instances to stop trusting a dead redis", func() bool {
 			return deny.Check(live) == ErrDenylistUnavailable && !allow.Ready()
 		})
@@ -246,8 +246,8 @@ func TestRedisDenylistFault(t *testing.T) {
 		// stay cut off behind the gate; revoke there through a third
 		// instance. Neither of the two can receive its message.
 		g.SetClosed(true)
-		srv.start()
-		other := NewRedisDenylist(newTestRedisClient(t, srv.url()), prefix, OnErrorDeny, time.Minute, testLogger(t))
+		srv.Start()
+		other := NewRedisDenylist(newTestRedisClient(t, srv.URL()), prefix, OnErrorDeny, time.Minute, testLogger(t))
 		if err := other.Revoke(ctx, Revocation{SessionID: "while-cut-off"}); err != nil {
 			t.Fatalf("Revoke on the restarted redis: %v", err)
 		}
@@ -266,7 +266,7 @@ func TestRedisDenylistFault(t *testing.T) {
 		}
 		// The restarted redis lost "known"; the instances that remember it
 		// write it back, so an instance started now learns it too.
-		late := startRedisDenylist(t, srv.url(), prefix, OnErrorDeny, time.Minute)
+		late := startRedisDenylist(t, srv.URL(), prefix, OnErrorDeny, time.Minute)
 		waitFor(t, "a new instance to learn the re-seeded revocation", func() bool {
 			return late.Ready() && isRevoked(late, known)
 		})

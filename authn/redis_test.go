@@ -1,13 +1,7 @@
 package authn
 
 import (
-	"context"
-	"fmt"
-	"os"
-	"os/exec"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,10 +14,7 @@ import (
 // test's own; every key under the prefix is deleted when the test ends.
 func testRedis(t *testing.T) (url, prefix string) {
 	t.Helper()
-	url, prefix = testenv.RedisURL(t)
-	c := newTestRedisClient(t, url)
-	t.Cleanup(func() { deleteKeys(t, c, prefix) })
-	return url, prefix
+	return testenv.RedisURL(t)
 }
 
 // newTestRedisClient returns a client built by NewRedisClient, closed when
@@ -36,93 +27,6 @@ func newTestRedisClient(t *testing.T, url string) *redis.Client {
 	}
 	t.Cleanup(func() { c.Close() })
 	return c
-}
-
-func deleteKeys(t *testing.T, c *redis.Client, prefix string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	iter := c.Scan(ctx, 0, escapeGlob(prefix)+"*", 1000).Iterator()
-	var keys []string
-	for iter.Next(ctx) {
-		keys = append(keys, iter.Val())
-	}
-	if err := iter.Err(); err != nil {
-		t.Logf("clean up redis keys under %s: %v", prefix, err)
-		return
-	}
-	if len(keys) > 0 {
-		if err := c.Del(ctx, keys...).Err(); err != nil {
-			t.Logf("clean up redis keys under %s: %v", prefix, err)
-		}
-	}
-}
-
-// privateRedis is a redis-server of the test's own, which the test may
-// stop, pause and restart; the shared one is never touched.
-type privateRedis struct {
-	t    *testing.T
-	port int
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-}
-
-// startPrivateRedis starts redis-server on a free port. It skips the test
-// loudly if redis-server is not installed (fails under CI=true).
-func startPrivateRedis(t *testing.T) *privateRedis {
-	t.Helper()
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		msg := fmt.Sprintf("!!! redis-server not found (%v): install it to run the Redis fault tests", err)
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	r := &privateRedis{t: t, port: testenv.FreePort(t)}
-	r.start()
-	t.Cleanup(r.kill)
-	return r
-}
-
-func (r *privateRedis) addr() string { return "127.0.0.1:" + strconv.Itoa(r.port) }
-
-func (r *privateRedis) url() string { return "redis://" + r.addr() + "/0" }
-
-// start runs redis-server on r's port and waits until it answers PING.
-func (r *privateRedis) start() {
-	r.t.Helper()
-	cmd := exec.Command("redis-server", "--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--loglevel", "warning")
-	if err := cmd.Start(); err != nil {
-		r.t.Fatalf("start redis-server: %v", err)
-	}
-	r.mu.Lock()
-	r.cmd = cmd
-	r.mu.Unlock()
-	c := redis.NewClient(&redis.Options{Addr: r.addr(), DialerRetries: 1})
-	defer c.Close()
-	waitFor(r.t, "private redis-server to answer", func() bool {
-		return c.Ping(context.Background()).Err() == nil
-	})
-}
-
-// kill stops the server with SIGKILL, like a crash.
-func (r *privateRedis) kill() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.cmd == nil {
-		return
-	}
-	r.cmd.Process.Kill()
-	r.cmd.Wait()
-	r.cmd = nil
-}
-
-func (r *privateRedis) signal(sig os.Signal) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if err := r.cmd.Process.Signal(sig); err != nil {
-		r.t.Fatalf("signal redis-server: %v", err)
-	}
 }
 
 func TestNewRedisClient(t *testing.T) {

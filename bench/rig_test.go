@@ -18,7 +18,6 @@ import (
 	"github.com/authgate/authgate/authn"
 	"github.com/authgate/authgate/gateway"
 	"github.com/authgate/authgate/internal/testenv"
-	"github.com/redis/go-redis/v9"
 )
 
 // The rig: one backend, gateways built from a few options, and one client
@@ -108,7 +107,6 @@ func gatewayConfig(tb testing.TB, dir, backendURL string, o gwOptions) (cfgFile,
 	if o.redis {
 		var url string
 		url, prefix = testenv.RedisURL(tb)
-		tb.Cleanup(func() { deleteRedisKeys(tb, url, prefix) })
 		if o.redisVia != "" {
 			url = viaHost(tb, url, o.redisVia)
 		}
@@ -228,25 +226,6 @@ func (g *gw) mint(tb testing.TB, sid string) string {
 // testSecret is an HS256 secret that passes the secret rules, for
 // benchmark and test configs only.
 const testSecret = "bench-only-secret-7Hq2Wm9Xc4Lr1Pz8Nv5Tb0Yk3Jd6Gf"
-
-// deleteRedisKeys removes every key under prefix.
-func deleteRedisKeys(tb testing.TB, url, prefix string) {
-	opts, err := redis.ParseURL(url)
-	if err != nil {
-		tb.Errorf("redis URL: %v", err)
-		return
-	}
-	c := redis.NewClient(opts)
-	defer c.Close()
-	ctx := context.Background()
-	iter := c.Scan(ctx, 0, prefix+"*", 100).Iterator()
-	for iter.Next(ctx) {
-		c.Del(ctx, iter.Val())
-	}
-	if err := iter.Err(); err != nil {
-		tb.Errorf("redis SCAN %s*: %v", prefix, err)
-	}
-}
 
 // do sends one GET and drains the answer, failing unless it is 200.
 func do(tb testing.TB, c *http.Client, req *http.Request) {

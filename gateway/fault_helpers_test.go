@@ -101,59 +101,6 @@ func (s *stoppableServer) stop() error {
 	return s.err
 }
 
-// privateRedis is a redis-server of the test's own on a fixed port, which
-// the test may kill and start again.
-type privateRedis struct {
-	t    testing.TB
-	port int
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-}
-
-func startPrivateRedis(t testing.TB) *privateRedis {
-	t.Helper()
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		needService(t, "redis-server", err)
-	}
-	r := &privateRedis{t: t, port: testenv.FreePort(t)}
-	r.start()
-	t.Cleanup(r.kill)
-	return r
-}
-
-func (r *privateRedis) addr() string { return "127.0.0.1:" + strconv.Itoa(r.port) }
-
-// start runs redis-server without persistence: a restart loses every key,
-// as a crashed cache would.
-func (r *privateRedis) start() {
-	r.t.Helper()
-	cmd := exec.Command("redis-server", "--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--loglevel", "warning")
-	if err := cmd.Start(); err != nil {
-		r.t.Fatalf("start redis-server: %v", err)
-	}
-	r.mu.Lock()
-	r.cmd = cmd
-	r.mu.Unlock()
-	c := redis.NewClient(&redis.Options{Addr: r.addr(), DialerRetries: 1})
-	defer c.Close()
-	waitFor(r.t, "the private redis-server to answer", func() bool {
-		return c.Ping(context.Background()).Err() == nil
-	})
-}
-
-// kill stops the server with SIGKILL, like a crash.
-func (r *privateRedis) kill() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.cmd == nil {
-		return
-	}
-	r.cmd.Process.Kill()
-	r.cmd.Wait()
-	r.cmd = nil
-}
-
 // privatePostgres is a PostgreSQL cluster of the test's own: initdb into
 // a temporary directory, pg_ctl on a free port, trust authentication.
 // initdb refuses to run as root, so under root the binaries run as the

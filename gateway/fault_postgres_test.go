@@ -67,7 +67,6 @@ func TestFaultPostgresStopped(t *testing.T) {
 	}
 	pg := startPrivatePostgres(t)
 	redisURL, prefix := testenv.RedisURL(t)
-	t.Cleanup(func() { deleteRedisKeys(t, redisURL, prefix) })
 	b := newBackend(t, "app")
 
 	withRedis, embedded := newTestGateway(t), newTestGateway(t)
@@ -201,7 +200,6 @@ func TestFaultPostgresFrozen(t *testing.T) {
 	}
 	pg := startPrivatePostgres(t)
 	redisURL, prefix := testenv.RedisURL(t)
-	t.Cleanup(func() { deleteRedisKeys(t, redisURL, prefix) })
 	b := newBackend(t, "app")
 	g := newTestGateway(t)
 	startServer(t, g.writeWithDatabase(pg.url(), "  timeout: 3s\n", fmt.Sprintf("redis:\n  url: %s\n  key_prefix: %q\n", redisURL, prefix)+faultRoutes(b)))

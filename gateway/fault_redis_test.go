@@ -27,8 +27,8 @@ func TestFaultRedisKilled(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kills and restarts a redis-server")
 	}
-	srv := startPrivateRedis(t)
-	gate := testenv.NewGate(t, srv.addr())
+	srv := testenv.StartRedisServer(t)
+	gate := testenv.NewGate(t, srv.Addr())
 	prefix := testenv.RandomName("authgate_fault_") + ":"
 	b := newBackend(t, "app")
 
@@ -93,7 +93,7 @@ routes:
 	time.Sleep(300 * time.Millisecond) // some traffic before the fault
 
 	killed := time.Now()
-	srv.kill()
+	srv.Kill()
 	waitFor(t, "the deny gateway to fail closed", func() bool {
 		_, ok := firstOutcome(load.snapshot(), killed, func(o loadOutcome) bool {
 			return o.name == "deny/live" && o.status == http.StatusServiceUnavailable
@@ -131,8 +131,8 @@ routes:
 	// while the cutOff session is revoked there (as another instance,
 	// or authgate user disable, would do).
 	gate.SetClosed(true)
-	srv.start()
-	direct := authn.NewRedisDenylist(faultRedisClient(t, "redis://"+srv.addr()+"/0"), prefix, authn.OnErrorDeny, 15*time.Minute, nil)
+	srv.Start()
+	direct := authn.NewRedisDenylist(faultRedisClient(t, srv.URL()), prefix, authn.OnErrorDeny, 15*time.Minute, nil)
 	if err := direct.Revoke(context.Background(), authn.Revocation{SessionID: sidOf(t, cutOff.access)}); err != nil {
 		t.Fatalf("revoke on the restarted redis: %v", err)
 	}

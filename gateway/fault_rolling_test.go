@@ -128,7 +128,6 @@ func TestRollingRestart(t *testing.T) {
 	}
 	dbURL := testenv.PostgresURL(t)
 	redisURL, prefix := testenv.RedisURL(t)
-	t.Cleanup(func() { deleteRedisKeys(t, redisURL, prefix) })
 	b := newBackend(t, "app")
 
 	body := fmt.Sprintf("redis:\n  url: %s\n  key_prefix: %q\nlimits:\n  shutdown_delay: 300ms\n", redisURL, prefix) + faultRoutes(b)

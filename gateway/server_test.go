@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"io"
 	"net"
@@ -14,7 +13,6 @@ import (
 
 	"github.com/authgate/authgate/authn"
 	"github.com/authgate/authgate/internal/testenv"
-	"github.com/redis/go-redis/v9"
 )
 
 // hygieneConfig serves app.example.com only, so that any other Host is
@@ -281,7 +279,6 @@ func TestProtectedRouteAtStart(t *testing.T) {
 			if store == "redis" {
 				url, prefix := testenv.RedisURL(t)
 				redis = fmt.Sprintf("redis:\n  url: %s\n  key_prefix: %q\n", url, prefix)
-				t.Cleanup(func() { deleteRedisKeys(t, url, prefix) })
 			}
 			cfgFile := g.write(redis + "routes:\n  - path: /\n    auth: required\n    upstream: " + b.URL + "\n")
 			token := mintToken(t, cfgFile, authn.IssueInput{SessionID: "s", Username: "alice"}, "1")
@@ -291,24 +288,5 @@ func TestProtectedRouteAtStart(t *testing.T) {
 				t.Errorf("first request after start = %d %q; want 200", res.StatusCode, body)
 			}
 		})
-	}
-}
-
-// deleteRedisKeys removes every key under prefix.
-func deleteRedisKeys(t *testing.T, url, prefix string) {
-	opts, err := redis.ParseURL(url)
-	if err != nil {
-		t.Errorf("redis URL: %v", err)
-		return
-	}
-	c := redis.NewClient(opts)
-	defer c.Close()
-	ctx := context.Background()
-	iter := c.Scan(ctx, 0, prefix+"*", 100).Iterator()
-	for iter.Next(ctx) {
-		c.Del(ctx, iter.Val())
-	}
-	if err := iter.Err(); err != nil {
-		t.Errorf("redis SCAN %s*: %v", prefix, err)
 	}
 }

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	_ "github.com/lib/pq"
+	"github.com/redis/go-redis/v9"
 )
 
 const (
@@ -107,9 +108,9 @@ func Databases() map[string]func(testing.TB) string {
 }
 
 // RedisURL returns the Redis URL for tests (TEST_REDIS_URL or the default)
-// and a key prefix unique to this test. Keys under the prefix are deleted
-// when the test ends by the caller's own client; the prefix keeps parallel
-// tests and the shared server apart.
+// and a key prefix unique to this test; every key under the prefix is
+// deleted when the test ends. The prefix keeps parallel tests and the
+// shared server apart.
 func RedisURL(t testing.TB) (redisURL, keyPrefix string) {
 	t.Helper()
 	redisURL = os.Getenv("TEST_REDIS_URL")
@@ -129,7 +130,30 @@ func RedisURL(t testing.TB) (redisURL, keyPrefix string) {
 		unavailable(t, "Redis", err)
 	}
 	c.Close()
-	return redisURL, RandomName("authgate_test_") + ":"
+	keyPrefix = RandomName("authgate_test_") + ":"
+	t.Cleanup(func() { deleteRedisKeys(t, redisURL, keyPrefix) })
+	return redisURL, keyPrefix
+}
+
+// deleteRedisKeys removes every key under prefix (letters, digits, "_"
+// and ":": no glob metacharacters to quote).
+func deleteRedisKeys(t testing.TB, redisURL, prefix string) {
+	opts, err := redis.ParseURL(redisURL)
+	if err != nil {
+		t.Errorf("redis URL: %v", err)
+		return
+	}
+	c := redis.NewClient(opts)
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+	for iter.Next(ctx) {
+		c.Del(ctx, iter.Val())
+	}
+	if err := iter.Err(); err != nil {
+		t.Errorf("redis SCAN %s*: %v", prefix, err)
+	}
 }
 
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago, for
