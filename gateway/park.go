@@ -55,10 +55,10 @@ type parkingListener struct {
 	after     time.Duration
 	logger    *slog.Logger
 
-	accepted chan accepted
-	done     chan struct{}
-	close    sync.Once
-	watch    *watcher // the parked connections (park_linux.go, park_unix.go)
+	accepted  chan accepted
+	done      chan struct{}
+	closeOnce sync.Once
+	watch     *watcher // the parked connections (park_linux.go, park_unix.go)
 }
 
 // accepted is a connection for the server, or an error from the socket.
@@ -74,8 +74,8 @@ type accepted struct {
 const idleReadSize = 4096
 
 // newParkingListener returns ln with idle HTTP/1.1 connections parked
-// after the given time. tlsConf, when not nil, is used for the handshake,
-// which ends within handshake (0: no bound).
+// after the given time (> 0). tlsConf, when not nil, is used for the
+// handshake, which ends within handshake (0: no bound).
 func newParkingListener(ln net.Listener, tlsConf *tls.Config, handshake, after time.Duration, logger *slog.Logger) *parkingListener {
 	if tlsConf != nil {
 		tlsConf = tlsConf.Clone()
@@ -129,7 +129,7 @@ func (l *parkingListener) Addr() net.Addr { return l.ln.Addr() }
 // and the server closes its idle connections when it shuts down too.
 func (l *parkingListener) Close() error {
 	var err error
-	l.close.Do(func() {
+	l.closeOnce.Do(func() {
 		close(l.done)
 		err = l.ln.Close()
 		l.watch.close()
@@ -170,7 +170,7 @@ func (l *parkingListener) acceptLoop() {
 		case l.tlsConf != nil:
 			go l.handshakeTLS(tcp)
 		default:
-			l.deliver(accepted{conn: l.newConn(tcp, tcp)})
+			l.deliver(accepted{conn: l.serverConn(tcp, tcp)})
 		}
 	}
 }
@@ -217,7 +217,7 @@ func (l *parkingListener) handshakeTLS(tcp *net.TCPConn) {
 	tcp.SetDeadline(time.Time{})
 	switch tc.ConnectionState().NegotiatedProtocol {
 	case "", "http/1.1":
-		l.deliver(accepted{conn: &parkTLSConn{l.newConn(tc, tcp)}})
+		l.deliver(accepted{conn: l.serverConn(tc, tcp)})
 	default:
 		l.deliver(accepted{conn: tc})
 	}
@@ -233,19 +233,20 @@ func tlsRecordLooksLikeHTTP(hdr [5]byte) bool {
 	return false
 }
 
-func (l *parkingListener) newConn(conn net.Conn, tcp *net.TCPConn) *parkConn {
-	return &parkConn{Conn: conn, tcp: tcp, l: l}
+// serverConn is what the server gets for conn (the socket tcp, or TLS
+// over it): a parkConn, or a parkTLSConn over TLS.
+func (l *parkingListener) serverConn(conn net.Conn, tcp *net.TCPConn) net.Conn {
+	c := &parkConn{Conn: conn, tcp: tcp, l: l}
+	if _, isTLS := conn.(*tls.Conn); isTLS {
+		return &parkTLSConn{c}
+	}
+	return c
 }
 
 // resume gives a parked connection whose next request has arrived back to
 // the server, as a new connection.
 func (l *parkingListener) resume(c *parkConn) {
-	next := l.newConn(c.Conn, c.tcp)
-	if _, isTLS := c.Conn.(*tls.Conn); isTLS {
-		go l.deliver(accepted{conn: &parkTLSConn{next}})
-		return
-	}
-	go l.deliver(accepted{conn: next})
+	go l.deliver(accepted{conn: l.serverConn(c.Conn, c.tcp)})
 }
 
 // parkConn is what the server sees of a connection, for one stretch of
@@ -292,7 +293,7 @@ func (c *parkConn) Read(p []byte) (int, error) {
 		return c.Conn.Read(p)
 	}
 	c.idle = false
-	if len(p) != idleReadSize || c.l.after <= 0 {
+	if len(p) != idleReadSize {
 		return c.Conn.Read(p)
 	}
 	var until time.Time
