@@ -82,7 +82,7 @@ func (o *Original) Log() string { return o.log.tail(4096) }
 // starts it with uvicorn on a port the kernel picks, waits until it answers
 // and stops it when the test ends.
 //
-// Without the original's source (see originalDir) or the Debian packages
+// Without the original's source (see originalSource) or the Debian packages
 // it needs, the test is skipped loudly, or fails under CI=true.
 func StartOriginal(t testing.TB, opts OriginalOptions) *Original {
 	t.Helper()

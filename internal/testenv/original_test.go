@@ -105,8 +105,11 @@ func TestLeaseOriginalRedisDB(t *testing.T) {
 	t.Run("ok-lease", func(t *testing.T) {
 		url, n := leaseOriginalRedisDB(t)
 		opts, err := redis.ParseURL(url)
-		if err != nil || opts.DB != n {
-			t.Fatalf("RedisURL %q: DB %v, %v; want database %d", url, opts.DB, err, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if opts.DB != n {
+			t.Fatalf("leased URL %q names database %d; want %d", url, opts.DB, n)
 		}
 		ctx := context.Background()
 		c := redis.NewClient(opts)
