@@ -78,6 +78,7 @@ var classes = []struct {
 	{authn.ErrNotFound, errorClass{http.StatusNotFound, "Not found", ""}},
 	{authn.ErrMethodNotAllowed, errorClass{http.StatusMethodNotAllowed, "Method not allowed", ""}}, // the auth API sets Allow
 	{ErrBadPath, errorClass{http.StatusBadRequest, "", ""}},
+	{ErrBadHost, errorClass{http.StatusBadRequest, "", ""}}, // the text says which rule, never echoes the host
 	{errNoRoute, errorClass{http.StatusNotFound, "No route matches this request", ""}},
 	{errUnknownHost, errorClass{http.StatusBadRequest, "This host is not served here", ""}},
 	{errMethodNotAllowed, errorClass{http.StatusMethodNotAllowed, "Method not allowed", ""}},

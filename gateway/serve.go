@@ -93,6 +93,14 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, https bool) {
 // answers.
 func (s *Server) dispatch(x *exchange, r *http.Request, rt *routing, https bool, ip netip.Addr, trustedPeer bool, reqID string) {
 	w := &x.rec
+	// One reading of the host decides the route and is what the upstream
+	// is told: a Host the parser refuses is a 400 here, before anything
+	// else, and never falls through to the routes without hosts.
+	host, err := requestHost(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	escaped := r.URL.EscapedPath()
 	if escaped == "" && r.URL.Scheme != "" {
 		// The absolute-form "GET http://host HTTP/1.1" (RFC 9112 §3.2.2)
@@ -110,7 +118,7 @@ func (s *Server) dispatch(x *exchange, r *http.Request, rt *routing, https bool,
 		s.authHandler.ServeHTTP(w, authn.WithClientIP(withPath(r, path), ip.String()))
 		return
 	}
-	idx, ok := rt.router.Match(r.Host, r.Method, path)
+	idx, ok := rt.router.Match(host.Name, r.Method, path)
 	if !ok {
 		s.writeError(w, r, errNoRoute)
 		return
@@ -168,7 +176,7 @@ func (s *Server) dispatch(x *exchange, r *http.Request, rt *routing, https bool,
 	if https {
 		f.Proto = "https"
 	}
-	f.Host = r.Host
+	f.Host = host.Authority
 	f.Identity = id
 	f.RequestID = reqID
 	if id != nil && rt.assertion {

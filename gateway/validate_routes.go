@@ -3,6 +3,7 @@ package gateway
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 
@@ -155,6 +156,11 @@ func routeHostProblem(h string) string {
 	case strings.Contains(h, "*"):
 		return fmt.Sprintf("%q: %s", h, wildcardRule)
 	case isIPLiteral(h):
+		// Requests name an address one way only (ParseHost): a route
+		// host no request can name would never match.
+		if a, _ := netip.ParseAddr(h); a.Zone() != "" || a.Is4In6() {
+			return fmt.Sprintf("%q is an address no request names: no zone, and an IPv4 address as itself, not IPv4-mapped", h)
+		}
 		return ""
 	case strings.Contains(h, ":"):
 		return fmt.Sprintf("%q must not include a port: hosts are matched without it", h)
@@ -175,6 +181,12 @@ func dnsNameProblem(h string) string {
 		if h[i] >= 0x80 {
 			return "must be ASCII: write an international name in its xn-- form"
 		}
+	}
+	last := h[strings.LastIndexByte(h, '.')+1:]
+	if isNumericLabel(last) {
+		// Browsers read such a name as an IPv4 address (WHATWG URL
+		// "ends in a number"), and ParseHost refuses it in requests.
+		return "ends in a number, so clients read it as an IPv4 address: write an address as four decimal numbers"
 	}
 	for label := range strings.SplitSeq(h, ".") {
 		switch {
