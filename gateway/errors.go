@@ -80,6 +80,7 @@ var classes = []struct {
 	{ErrBadPath, errorClass{http.StatusBadRequest, "", ""}},
 	{ErrBadHost, errorClass{http.StatusBadRequest, "", ""}}, // the text says which rule, never echoes the host
 	{errNoRoute, errorClass{http.StatusNotFound, "No route matches this request", ""}},
+	{errUpgradeRefused, errorClass{http.StatusBadRequest, "This route does not switch to the protocol named in Upgrade: only websocket, unless the route lists others under upgrades", ""}},
 	{errUnknownHost, errorClass{http.StatusBadRequest, "This host is not served here", ""}},
 	{errMethodNotAllowed, errorClass{http.StatusMethodNotAllowed, "Method not allowed", ""}},
 	{upstream.ErrNoHealthyTarget, errorClass{http.StatusBadGateway, "No healthy upstream target", ""}},

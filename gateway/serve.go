@@ -125,6 +125,10 @@ func (s *Server) dispatch(x *exchange, r *http.Request, rt *routing, https bool,
 	}
 	rh := rt.routes[idx]
 	x.route, x.ref = rh.name, rh.upstreamRef
+	if err := checkUpgrade(r.Header, rh.upgrades); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 
 	var id *authn.Identity
 	if rh.required {
@@ -253,35 +257,6 @@ func (s *Server) redirectToAuth(w http.ResponseWriter, r *http.Request, path, pa
 	h.Set("Location", s.authPrefix+page+"?rd="+url.QueryEscape(rd))
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusFound)
-}
-
-func isUpgrade(r *http.Request) bool {
-	return r.Header.Get("Upgrade") != "" && headerHasToken(r.Header, "Connection", "upgrade")
-}
-
-func headerHasToken(h http.Header, name, token string) bool {
-	for _, v := range h.Values(name) {
-		for part := range strings.SplitSeq(v, ",") {
-			if strings.EqualFold(strings.TrimSpace(part), token) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// sameOrigin reports whether the request's Origin names the host it was
-// sent to.
-func sameOrigin(r *http.Request) bool {
-	o := r.Header.Get("Origin")
-	if o == "" {
-		return false
-	}
-	u, err := url.Parse(o)
-	if err != nil || u.Host == "" {
-		return false
-	}
-	return strings.EqualFold(u.Host, r.Host)
 }
 
 // clientIP is the address the request came from: the TCP peer, or — when
