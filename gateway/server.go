@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -460,9 +459,8 @@ func (s *Server) logStartup() {
 		}
 		s.logger.Info("route", "index", i, "name", r.Name, "hosts", r.Hosts, "path", r.Path,
 			"methods", r.Methods, "auth", auth, "upstream", r.Upstream)
-		if slices.ContainsFunc(r.Upgrades, func(u string) bool { return u != "websocket" }) {
-			s.logger.Warn("route lets clients switch to a protocol authgate cannot see into: after the 101 no request on that connection is checked; the upstream must authenticate what it receives",
-				"name", r.Name, "upgrades", r.Upgrades)
+		if opensTunnel(r.Upgrades) {
+			s.logger.Warn("route lets clients switch to a protocol authgate cannot see into", "name", r.Name, "upgrades", r.Upgrades)
 		}
 	}
 }

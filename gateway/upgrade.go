@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/textproto"
 	"net/url"
+	"slices"
 	"strings"
 )
 
@@ -52,6 +53,14 @@ func checkUpgrade(h http.Header, allowed []string) error {
 		return errUpgradeRefused // "Upgrade:" naming nothing
 	}
 	return nil
+}
+
+// opensTunnel reports whether upgrades lists a protocol besides
+// websocket: after its 101 the gateway copies bytes and checks nothing,
+// so with h2c a client could send any requests, with headers of its
+// choosing, over one handshake. The startup log warns about such routes.
+func opensTunnel(upgrades []string) bool {
+	return slices.ContainsFunc(upgrades, func(u string) bool { return u != "websocket" })
 }
 
 func isUpgrade(r *http.Request) bool {
