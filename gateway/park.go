@@ -319,6 +319,8 @@ func (c *parkTLSConn) ConnectionState() tls.ConnectionState {
 // park_idle_after and answers io.EOF, releasing the connection to be
 // parked by Close. No other read ever answers a made-up EOF.
 func (c *parkConn) Read(p []byte) (int, error) {
+	// The Load spares the common read a compare-and-swap; the first read
+	// inside the wait ends it, and only a whole-buffer one is the wait.
 	if c.phase.Load() != idleWaiting || !c.phase.CompareAndSwap(idleWaiting, notIdle) || len(p) != idleReadSize {
 		return c.Conn.Read(p)
 	}
