@@ -129,6 +129,13 @@ type Route struct {
 	// ForwardToken passes the Authorization header and the gateway's
 	// cookies on to the upstream. Default false: they are removed.
 	ForwardToken bool `yaml:"forward_token"`
+	// Upgrades are the protocols a client may switch this route's
+	// connection to with "Upgrade:" (RFC 9110 §7.8), lower case. Default
+	// [websocket]. A request asking for anything else is refused (400)
+	// before it reaches the upstream: after a 101 the gateway only
+	// copies bytes, so another protocol (h2c above all) would carry
+	// requests no route, token or header rule ever sees.
+	Upgrades []string `yaml:"upgrades"`
 }
 
 // Dir is the directory of the config file; relative paths in the config

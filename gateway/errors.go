@@ -78,7 +78,9 @@ var classes = []struct {
 	{authn.ErrNotFound, errorClass{http.StatusNotFound, "Not found", ""}},
 	{authn.ErrMethodNotAllowed, errorClass{http.StatusMethodNotAllowed, "Method not allowed", ""}}, // the auth API sets Allow
 	{ErrBadPath, errorClass{http.StatusBadRequest, "", ""}},
+	{ErrBadHost, errorClass{http.StatusBadRequest, "", ""}}, // the text says which rule, never echoes the host
 	{errNoRoute, errorClass{http.StatusNotFound, "No route matches this request", ""}},
+	{errUpgradeRefused, errorClass{http.StatusBadRequest, "This route does not switch to the protocol named in Upgrade: only websocket, unless the route lists others under upgrades", ""}},
 	{errUnknownHost, errorClass{http.StatusBadRequest, "This host is not served here", ""}},
 	{errMethodNotAllowed, errorClass{http.StatusMethodNotAllowed, "Method not allowed", ""}},
 	{upstream.ErrNoHealthyTarget, errorClass{http.StatusBadGateway, "No healthy upstream target", ""}},

@@ -162,6 +162,12 @@ func applyDefaults(c *Config, present func(path string) bool) {
 		for j, m := range rt.Methods {
 			rt.Methods[j] = strings.ToUpper(m)
 		}
+		if len(rt.Upgrades) == 0 {
+			rt.Upgrades = []string{"websocket"}
+		}
+		for j, u := range rt.Upgrades {
+			rt.Upgrades[j] = strings.ToLower(u)
+		}
 		orDefault(&rt.Path, "/")
 		orDefault(&rt.Auth, "required")
 		if rt.LoginRedirect == nil {

@@ -266,6 +266,7 @@ routes:
 		{"route login_redirect", *c.Routes[0].LoginRedirect, true},
 		{"route path default", c.Routes[1].Path, "/"},
 		{"route name without host", c.Routes[1].Name, "/"},
+		{"route upgrades only websocket", strings.Join(c.Routes[0].Upgrades, ","), "websocket"},
 	}
 	for _, ch := range checks {
 		if ch.got != ch.want {

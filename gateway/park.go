@@ -33,15 +33,19 @@ import (
 // server again, as if it were new. Nothing is read while a connection is
 // parked, so no byte is lost; the idle timeout keeps counting.
 //
-// The server lets go like this: once it has finished a request it waits
-// for the next one by reading into its empty read buffer (see
-// http.conn.serve). parkConn.Read, told by the ConnState hook that the
-// server is idle, reads with a deadline of park_idle_after; if that passes
-// with nothing read it answers io.EOF, which the server takes for a client
-// that went away: it closes the connection, and parkConn.Close parks it
-// instead. Should the server ever read into a buffer that already holds
-// bytes of a pipelined request — a read shorter than idleReadSize — the
-// connection is not parked, so those bytes are never dropped.
+// The server lets go like this. Once it has finished a request
+// (http.conn.serve) it reports StateIdle, sets the idle-timeout read
+// deadline, waits for the next request with a Peek — which reads into its
+// empty read buffer, unless bytes of a pipelined request are already
+// there — and then sets the read-header deadline and reads the request.
+// parkConn follows those steps (idlePhase): only a read made between the
+// idle deadline and the read-header deadline, into the whole buffer, is
+// that wait. That read alone gets a deadline of park_idle_after, and if it
+// passes with nothing read answers io.EOF, which the server takes for a
+// client that went away: it closes the connection, and parkConn.Close
+// parks it instead. Every other read — of a request's head or body,
+// pipelined or not, whatever its size — is a plain read and never
+// answers a made-up EOF: a connection is idle only between requests.
 //
 // For TLS the listener does the handshake itself, so the server sees a
 // parkConn whose ConnectionState fills Request.TLS; a connection that
@@ -69,9 +73,27 @@ type accepted struct {
 
 // idleReadSize is the size of net/http's connection read buffer. The
 // server waits for a next request by reading into the whole, empty
-// buffer; a read of any other size may have bytes of a pipelined request
-// waiting before it, and never parks.
+// buffer; a read of any other size has bytes of a pipelined request
+// before it, and never parks.
 const idleReadSize = 4096
+
+// idlePhase is where a connection's server is between two requests, as
+// parkConn sees it (see parkingListener).
+type idlePhase = int32
+
+const (
+	// notIdle: serving a request, or reading one (the zero value: a new
+	// or resumed connection is reading its first request).
+	notIdle idlePhase = iota
+	// idleArmed: StateIdle was reported; the server's next read deadline
+	// is the idle timeout, and starts its wait.
+	idleArmed
+	// idleWaiting: the idle deadline is set. The server's next read, if
+	// it reads at all, is its wait for the next request; the next
+	// deadline it sets (read-header) means the wait ended without one —
+	// a pipelined request was already buffered.
+	idleWaiting
+)
 
 // newParkingListener returns ln with idle HTTP/1.1 connections parked
 // after the given time (> 0). tlsConf, when not nil, is used for the
@@ -100,17 +122,24 @@ func newParkingListener(ln net.Listener, tlsConf *tls.Config, handshake, after t
 }
 
 // ConnState is the http.Server hook that tells a connection its server
-// has finished a request and is about to wait for the next. It runs on
-// the connection's own goroutine, before that wait.
+// has finished a request and is about to wait for the next (StateIdle),
+// or has read a request's head (StateActive). It runs on the connection's
+// own goroutine.
 func (l *parkingListener) ConnState(c net.Conn, state http.ConnState) {
-	if state != http.StateIdle {
-		return
-	}
+	var pc *parkConn
 	switch c := c.(type) {
 	case *parkConn:
-		c.idle = true
+		pc = c
 	case *parkTLSConn:
-		c.idle = true
+		pc = c.parkConn
+	default:
+		return
+	}
+	switch state {
+	case http.StateIdle:
+		pc.phase.Store(idleArmed)
+	case http.StateActive:
+		pc.phase.Store(notIdle)
 	}
 }
 
@@ -256,10 +285,11 @@ type parkConn struct {
 	tcp      *net.TCPConn // the socket
 	l        *parkingListener
 
-	// idle is set by the ConnState hook when the server has finished a
-	// request, and cleared by the next Read; both run on the server's
-	// goroutine for the connection.
-	idle bool
+	// phase is the idlePhase: set by the ConnState hook and advanced by
+	// the server's read deadlines and reads, all on the server's goroutine
+	// for the connection; atomic because a handler may set deadlines
+	// (http.ResponseController) from goroutines of its own.
+	phase atomic.Int32
 	// deadline is the read deadline the server last set, in Unix
 	// nanoseconds (0: none): the end of the idle timeout while idle.
 	deadline atomic.Int64
@@ -287,13 +317,11 @@ func (c *parkTLSConn) ConnectionState() tls.ConnectionState {
 // Read is the connection's Read, except for the server's wait for its
 // next request (see parkingListener): that read gives up after
 // park_idle_after and answers io.EOF, releasing the connection to be
-// parked by Close.
+// parked by Close. No other read ever answers a made-up EOF.
 func (c *parkConn) Read(p []byte) (int, error) {
-	if !c.idle {
-		return c.Conn.Read(p)
-	}
-	c.idle = false
-	if len(p) != idleReadSize {
+	// The Load spares the common read a compare-and-swap; the first read
+	// inside the wait ends it, and only a whole-buffer one is the wait.
+	if c.phase.Load() != idleWaiting || !c.phase.CompareAndSwap(idleWaiting, notIdle) || len(p) != idleReadSize {
 		return c.Conn.Read(p)
 	}
 	var until time.Time
@@ -340,7 +368,13 @@ func (c *parkConn) SetDeadline(t time.Time) error {
 	return c.Conn.SetDeadline(t)
 }
 
+// setDeadline records the server's read deadline and moves the idle
+// phase on: after StateIdle the first deadline is the idle timeout (the
+// wait begins), the second the read-header timeout (the wait is over).
 func (c *parkConn) setDeadline(t time.Time) {
+	if !c.phase.CompareAndSwap(idleArmed, idleWaiting) {
+		c.phase.CompareAndSwap(idleWaiting, notIdle)
+	}
 	if t.IsZero() {
 		c.deadline.Store(0)
 		return

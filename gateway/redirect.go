@@ -14,8 +14,14 @@ import (
 func (s *Server) redirectHandler() http.Handler {
 	_, httpsPort, _ := net.SplitHostPort(s.cfg.Listen.HTTPS)
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		host, ok := redirectHost(r.Host)
-		if !ok || !s.servesHost(host) {
+		// The same reading of the Host as the https side routes on: a
+		// malformed one is a 400 there, and here too.
+		host, err := requestHost(r)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if host.Name == "" || !s.servesHost(host.Name) {
 			s.writeError(w, r, errUnknownHost)
 			return
 		}
@@ -27,9 +33,9 @@ func (s *Server) redirectHandler() http.Handler {
 			s.writeError(w, r, ErrBadPath)
 			return
 		}
-		authority := host
-		if strings.Contains(host, ":") { // IPv6 literal
-			authority = "[" + host + "]"
+		authority := host.Name
+		if strings.IndexByte(authority, ':') >= 0 { // IPv6 address
+			authority = "[" + authority + "]"
 		}
 		if httpsPort != "" && httpsPort != "443" {
 			authority += ":" + httpsPort
@@ -45,7 +51,7 @@ func (s *Server) redirectHandler() http.Handler {
 	return h
 }
 
-// servesHost reports whether host (lowercase, no port) is one of ours: in
+// servesHost reports whether host (a Host.Name) is one of ours: in
 // acme mode a host of the certificate policy; otherwise a host some route
 // serves, or a name on the self-signed or configured certificate.
 func (s *Server) servesHost(host string) bool {
@@ -53,27 +59,4 @@ func (s *Server) servesHost(host string) bool {
 		return true
 	}
 	return s.certs.acme == nil && s.routing.Load().router.ServesHost(host)
-}
-
-// redirectHost lowercases a Host header, drops its port and a trailing dot,
-// and rejects anything that is not a plausible DNS name or IP literal.
-func redirectHost(hostport string) (string, bool) {
-	host := hostport
-	if h, _, err := net.SplitHostPort(hostport); err == nil {
-		host = h
-	}
-	host = strings.TrimSuffix(strings.ToLower(host), ".")
-	if host == "" || len(host) > 253 {
-		return "", false
-	}
-	if net.ParseIP(host) != nil {
-		return host, true
-	}
-	for i := 0; i < len(host); i++ {
-		c := host[i]
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '.') {
-			return "", false
-		}
-	}
-	return host, true
 }

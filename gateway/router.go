@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"cmp"
+	"net/netip"
 	"slices"
 	"strings"
 
@@ -35,10 +36,6 @@ type routeEntry struct {
 	methods []string // upper case, with HEAD added when GET is listed; nil = any
 }
 
-// maxHostLen is the longest DNS name (RFC 1035 §2.3.4). A longer Host
-// cannot name a configured host, so only host-less routes apply to it.
-const maxHostLen = 253
-
 // NewRouter builds the router for routes, which must have been defaulted
 // (Load does that). It re-checks what matching depends on — canonical
 // paths, host patterns, no two routes matching the same requests — and
@@ -60,7 +57,7 @@ func NewRouter(routes []Route) (*Router, error) {
 			continue
 		}
 		for _, h := range rt.Hosts {
-			h = strings.ToLower(h)
+			h = routeHostKey(h)
 			if parent, ok := strings.CutPrefix(h, "*."); ok {
 				r.wildcard[parent] = append(r.wildcard[parent], e)
 			} else {
@@ -76,6 +73,15 @@ func NewRouter(routes []Route) (*Router, error) {
 		sortEntries(l)
 	}
 	return r, nil
+}
+
+// routeHostKey is a route host as Match looks it up: lower case, and an
+// IP address in the form ParseHost gives requests (RFC 5952 for IPv6).
+func routeHostKey(h string) string {
+	if a, err := netip.ParseAddr(h); err == nil {
+		return a.String()
+	}
+	return strings.ToLower(h)
 }
 
 // matchMethods returns the methods a route answers, upper case. RFC 9110
@@ -112,13 +118,16 @@ func sortEntries(l []routeEntry) {
 }
 
 // Match returns the index of the route for a request, or ok false (404).
-// host is the request's Host header as received: the port is dropped, the
-// name lower-cased and one trailing dot ignored. path must be the result
-// of CanonicalPath; it is compared case-insensitively (ASCII), because
-// some upstreams (IIS, case-insensitive file systems) serve "/ADMIN" as
-// "/admin". method is compared case-insensitively too: RFC 9110 says
-// methods are case-sensitive, but frameworks such as Werkzeug upper-case
-// them, so "post" must get the decision of "POST".
+// host is the request's Host.Name from ParseHost: lower case, no port,
+// no trailing dot; "" when the request names no host, which only routes
+// without hosts match. A Host that ParseHost refuses never gets here (it
+// is a 400), so no malformed spelling of a host can fall through to the
+// host-less routes. path must be the result of CanonicalPath; it is
+// compared case-insensitively (ASCII), because some upstreams (IIS,
+// case-insensitive file systems) serve "/ADMIN" as "/admin". method is
+// compared case-insensitively too: RFC 9110 says methods are
+// case-sensitive, but frameworks such as Werkzeug upper-case them, so
+// "post" must get the decision of "POST".
 //
 // A wildcard "*.example.com" covers exactly one label, as in Caddy,
 // Traefik and TLS certificates (RFC 6125 §6.4.3): a.example.com, not
@@ -128,13 +137,12 @@ func sortEntries(l []routeEntry) {
 //
 // Match does not allocate.
 func (r *Router) Match(host, method, path string) (index int, ok bool) {
-	var buf [maxHostLen]byte
-	if h, ok := normalizeHost(&buf, host); ok && len(h) > 0 {
-		if i, ok := bestMatch(r.exact[string(h)], method, path); ok {
+	if host != "" {
+		if i, ok := bestMatch(r.exact[host], method, path); ok {
 			return i, true
 		}
-		if dot := indexByte(h, '.'); dot > 0 {
-			if i, ok := bestMatch(r.wildcard[string(h[dot+1:])], method, path); ok {
+		if dot := strings.IndexByte(host, '.'); dot > 0 {
+			if i, ok := bestMatch(r.wildcard[host[dot+1:]], method, path); ok {
 				return i, true
 			}
 		}
@@ -183,43 +191,11 @@ func containsFold(list []string, s string) bool {
 	return false
 }
 
-// normalizeHost writes host without its port, lower-cased and without a
-// trailing dot into buf. An IPv6 literal loses its brackets. It reports
-// false when the result would not fit.
-func normalizeHost(buf *[maxHostLen]byte, host string) ([]byte, bool) {
-	if strings.HasPrefix(host, "[") {
-		end := strings.IndexByte(host, ']')
-		if end < 0 {
-			return nil, false
-		}
-		host = host[1:end]
-	} else if i := strings.IndexByte(host, ':'); i >= 0 && strings.LastIndexByte(host, ':') == i {
-		host = host[:i]
-	}
-	host = strings.TrimSuffix(host, ".")
-	if len(host) > len(buf) {
-		return nil, false
-	}
-	for i := 0; i < len(host); i++ {
-		buf[i] = lower(host[i])
-	}
-	return buf[:len(host)], true
-}
-
 func lower(c byte) byte {
 	if 'A' <= c && c <= 'Z' {
 		return c + 'a' - 'A'
 	}
 	return c
-}
-
-func indexByte(b []byte, c byte) int {
-	for i, x := range b {
-		if x == c {
-			return i
-		}
-	}
-	return -1
 }
 
 // UpstreamPath is the path the upstream receives for canonical, a request
@@ -237,23 +213,21 @@ func (rt *Route) UpstreamPath(canonical string) string {
 	return rest
 }
 
-// ServesHost reports whether some route serves host (a Host header as
-// received): a route names it, a wildcard covers it, or a route names no
+// ServesHost reports whether some route serves host (a Host.Name from
+// ParseHost): a route names it, a wildcard covers it, or a route names no
 // host at all.
 func (r *Router) ServesHost(host string) bool {
 	if len(r.anyHost) > 0 {
 		return true
 	}
-	var buf [maxHostLen]byte
-	h, ok := normalizeHost(&buf, host)
-	if !ok || len(h) == 0 {
+	if host == "" {
 		return false
 	}
-	if _, ok := r.exact[string(h)]; ok {
+	if _, ok := r.exact[host]; ok {
 		return true
 	}
-	if dot := indexByte(h, '.'); dot > 0 {
-		_, ok := r.wildcard[string(h[dot+1:])]
+	if dot := strings.IndexByte(host, '.'); dot > 0 {
+		_, ok := r.wildcard[host[dot+1:]]
 		return ok
 	}
 	return false

@@ -34,6 +34,7 @@ func TestRouterMatch(t *testing.T) {
 		name               string
 		host, method, path string
 		want               string // route name; "" = no match
+		wantErr            bool   // ParseHost refuses host: a 400, no route is chosen
 	}{
 		{name: "ok-root", host: "other.test", method: "GET", path: "/", want: "root"},
 		{name: "ok-longest-prefix", host: "", method: "DELETE", path: "/api/v1/users", want: "api-v1"},
@@ -57,16 +58,25 @@ func TestRouterMatch(t *testing.T) {
 		{name: "ok-wildcard-one-label-only", host: "a.c.example.com", method: "GET", path: "/api", want: "api"},
 		{name: "ok-deeper-wildcard", host: "a.b.example.com", method: "GET", path: "/api", want: "deep-wild"},
 		{name: "ok-wildcard-not-apex", host: "example.com", method: "GET", path: "/api", want: "api"},
-		{name: "ok-wildcard-needs-label", host: ".example.com", method: "GET", path: "/api", want: "api"},
+		// A Host that is no host name is refused before routing (400):
+		// it no longer falls through to the routes without hosts.
+		{name: "fail-wildcard-needs-label", host: ".example.com", method: "GET", path: "/api", wantErr: true},
 		{name: "ok-ipv4-host", host: "10.0.0.1:8443", method: "GET", path: "/api", want: "ip"},
 		{name: "ok-ipv6-host", host: "[::1]:8443", method: "GET", path: "/api", want: "ip"},
 		{name: "ok-escaped-route", path: "/caf%C3%A9/menu", method: "GET", want: "cafe"},
 		{name: "ok-escaped-route-case", path: "/CAF%C3%A9", method: "GET", want: "cafe"},
-		{name: "ok-too-long-host-gets-anyhost", host: strings.Repeat("a", 300) + ".example.com", method: "GET", path: "/api", want: "api"},
+		{name: "fail-too-long-host", host: strings.Repeat("a", 300) + ".example.com", method: "GET", path: "/api", wantErr: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			i, ok := r.Match(tt.host, tt.method, tt.path)
+			h, err := ParseHost(tt.host)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("ParseHost(%q) error = %v; want error %t", tt.host, err, tt.wantErr)
+			}
+			if err != nil {
+				return
+			}
+			i, ok := r.Match(h.Name, tt.method, tt.path)
 			got := ""
 			if ok {
 				got = routes[i].Name
@@ -93,7 +103,11 @@ func TestRouterNoMatch(t *testing.T) {
 		{"", "POST", "/r"},
 		{"", "GET", "/rx"},
 	} {
-		if i, ok := r.Match(c.host, c.method, c.path); ok {
+		h, err := ParseHost(c.host)
+		if err != nil {
+			t.Fatalf("ParseHost(%q): %v", c.host, err)
+		}
+		if i, ok := r.Match(h.Name, c.method, c.path); ok {
 			t.Errorf("Match(%q, %q, %q) = %q; want no route", c.host, c.method, c.path, routes[i].Name)
 		}
 	}
@@ -159,7 +173,11 @@ func TestRouterMatchDoesNotAllocate(t *testing.T) {
 		{"[::1]:8443", "HEAD", "/x"},
 		{"", "GET", "/api/v1/x"},
 	} {
-		allocs := testing.AllocsPerRun(100, func() { r.Match(c.host, c.method, c.path) })
+		h, err := ParseHost(c.host) // host_test.go checks its allocations
+		if err != nil {
+			t.Fatalf("ParseHost(%q): %v", c.host, err)
+		}
+		allocs := testing.AllocsPerRun(100, func() { r.Match(h.Name, c.method, c.path) })
 		if allocs != 0 {
 			t.Errorf("Match(%q, %q, %q) allocates %v times; want 0", c.host, c.method, c.path, allocs)
 		}
@@ -207,7 +225,9 @@ func BenchmarkRouterMatch(b *testing.B) {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				r.Match(c.host, c.method, c.path)
+				// What a request costs: reading its Host, then matching.
+				h, _ := ParseHost(c.host)
+				r.Match(h.Name, c.method, c.path)
 			}
 		})
 	}

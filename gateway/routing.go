@@ -37,7 +37,8 @@ type routeHandler struct {
 	required      bool
 	roles         []string
 	loginRedirect bool
-	upstreamRef   string // pool name, URL or builtin:echo, for logs
+	upgrades      []string // protocols a client may switch to (Route.Upgrades)
+	upstreamRef   string   // pool name, URL or builtin:echo, for logs
 	proxy         http.Handler
 }
 
@@ -76,6 +77,7 @@ func (s *Server) newRouting(cfg *Config) (*routing, error) {
 			required:      r.Auth != "public",
 			roles:         r.Roles,
 			loginRedirect: r.LoginRedirect == nil || *r.LoginRedirect,
+			upgrades:      r.Upgrades,
 			upstreamRef:   r.Upstream,
 			proxy:         h,
 		})

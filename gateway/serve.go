@@ -93,6 +93,14 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, https bool) {
 // answers.
 func (s *Server) dispatch(x *exchange, r *http.Request, rt *routing, https bool, ip netip.Addr, trustedPeer bool, reqID string) {
 	w := &x.rec
+	// One reading of the host decides the route and is what the upstream
+	// is told: a Host the parser refuses is a 400 here, before anything
+	// else, and never falls through to the routes without hosts.
+	host, err := requestHost(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	escaped := r.URL.EscapedPath()
 	if escaped == "" && r.URL.Scheme != "" {
 		// The absolute-form "GET http://host HTTP/1.1" (RFC 9112 §3.2.2)
@@ -110,13 +118,17 @@ func (s *Server) dispatch(x *exchange, r *http.Request, rt *routing, https bool,
 		s.authHandler.ServeHTTP(w, authn.WithClientIP(withPath(r, path), ip.String()))
 		return
 	}
-	idx, ok := rt.router.Match(r.Host, r.Method, path)
+	idx, ok := rt.router.Match(host.Name, r.Method, path)
 	if !ok {
 		s.writeError(w, r, errNoRoute)
 		return
 	}
 	rh := rt.routes[idx]
 	x.route, x.ref = rh.name, rh.upstreamRef
+	if err := checkUpgrade(r.Header, rh.upgrades); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 
 	var id *authn.Identity
 	if rh.required {
@@ -168,7 +180,7 @@ func (s *Server) dispatch(x *exchange, r *http.Request, rt *routing, https bool,
 	if https {
 		f.Proto = "https"
 	}
-	f.Host = r.Host
+	f.Host = host.Authority
 	f.Identity = id
 	f.RequestID = reqID
 	if id != nil && rt.assertion {
@@ -245,35 +257,6 @@ func (s *Server) redirectToAuth(w http.ResponseWriter, r *http.Request, path, pa
 	h.Set("Location", s.authPrefix+page+"?rd="+url.QueryEscape(rd))
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusFound)
-}
-
-func isUpgrade(r *http.Request) bool {
-	return r.Header.Get("Upgrade") != "" && headerHasToken(r.Header, "Connection", "upgrade")
-}
-
-func headerHasToken(h http.Header, name, token string) bool {
-	for _, v := range h.Values(name) {
-		for part := range strings.SplitSeq(v, ",") {
-			if strings.EqualFold(strings.TrimSpace(part), token) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// sameOrigin reports whether the request's Origin names the host it was
-// sent to.
-func sameOrigin(r *http.Request) bool {
-	o := r.Header.Get("Origin")
-	if o == "" {
-		return false
-	}
-	u, err := url.Parse(o)
-	if err != nil || u.Host == "" {
-		return false
-	}
-	return strings.EqualFold(u.Host, r.Host)
 }
 
 // clientIP is the address the request came from: the TCP peer, or — when

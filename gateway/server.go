@@ -459,5 +459,8 @@ func (s *Server) logStartup() {
 		}
 		s.logger.Info("route", "index", i, "name", r.Name, "hosts", r.Hosts, "path", r.Path,
 			"methods", r.Methods, "auth", auth, "upstream", r.Upstream)
+		if opensTunnel(r.Upgrades) {
+			s.logger.Warn("route lets clients switch to a protocol authgate cannot see into", "name", r.Name, "upgrades", r.Upgrades)
+		}
 	}
 }

@@ -102,6 +102,11 @@ func Explain(c *Config, method, rawURL string) string {
 		fmt.Fprintf(&b, "result:   400 Bad Request: %v\n", err)
 		return b.String()
 	}
+	host, err := ParseHost(u.Host)
+	if err != nil {
+		fmt.Fprintf(&b, "result:   400 Bad Request: %v\n", err)
+		return b.String()
+	}
 	fmt.Fprintf(&b, "host:     %s\n", orNone(u.Host))
 	fmt.Fprintf(&b, "path:     %s\n", canonical)
 	if pre := c.Authn.AuthAPI.Prefix; canonical == pre || strings.HasPrefix(canonical, pre+"/") {
@@ -113,7 +118,7 @@ func Explain(c *Config, method, rawURL string) string {
 		fmt.Fprintf(&b, "result:   the routes are invalid: %v\n", err)
 		return b.String()
 	}
-	i, ok := r.Match(u.Host, method, canonical)
+	i, ok := r.Match(host.Name, method, canonical)
 	if !ok {
 		b.WriteString("result:   no route: 404 Not Found\n")
 		return b.String()

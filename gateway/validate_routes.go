@@ -3,6 +3,7 @@ package gateway
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 
@@ -44,12 +45,33 @@ func (c *Config) validateRoutes(p *conf.Problems) {
 				p.Addf(fmt.Sprintf("%s.roles[%d]", path, j), "%q is not a role name: no commas or spaces (roles travel comma-separated)", role)
 			}
 		}
+		checkUpgrades(p, path+".upgrades", rt.Upgrades)
 		c.validateUpstreamRef(p, path+".upstream", rt.Upstream)
 		if pre := c.Authn.AuthAPI.Prefix; strings.HasPrefix(pre, "/") && pre != "/" && hasPathPrefixFold(rt.Path, strings.ToLower(pre)) {
 			p.Addf(path+".path", "%q is under auth_api.prefix %q: the auth API is never shadowed by a route", rt.Path, pre)
 		}
 	}
 	checkRouteOverlaps(p, c.Routes)
+}
+
+// checkUpgrades checks a route's upgrades: protocols as the Upgrade
+// header names them (RFC 9110 §7.8: a token, optionally "/" and a
+// version token), each once.
+func checkUpgrades(p *conf.Problems, path string, upgrades []string) {
+	for j, u := range upgrades {
+		up := fmt.Sprintf("%s[%d]", path, j)
+		name, version, hasVersion := strings.Cut(u, "/")
+		switch {
+		case !upstream.ValidHeaderName(name) || hasVersion && !upstream.ValidHeaderName(version):
+			p.Addf(up, "%q is not a protocol: a token, optionally \"/\" and a version (RFC 9110 §7.8), e.g. websocket or h2c", u)
+		case strings.EqualFold(u, "h2"):
+			p.Addf(up, `"h2" is negotiated by TLS (ALPN), never by Upgrade (RFC 9113 §3.2): HTTP/2 clients need no entry here`)
+		default:
+			if k := slices.IndexFunc(upgrades[:j], func(o string) bool { return strings.EqualFold(o, u) }); k >= 0 {
+				p.Addf(up, "%q is listed twice (also upgrades[%d])", u, k)
+			}
+		}
+	}
 }
 
 // validateUpstreamRef checks a route's upstream: builtin:echo, an http(s)
@@ -155,6 +177,11 @@ func routeHostProblem(h string) string {
 	case strings.Contains(h, "*"):
 		return fmt.Sprintf("%q: %s", h, wildcardRule)
 	case isIPLiteral(h):
+		// Requests name an address one way only (ParseHost): a route
+		// host no request can name would never match.
+		if a, _ := netip.ParseAddr(h); a.Zone() != "" || a.Is4In6() {
+			return fmt.Sprintf("%q is an address no request names: no zone, and an IPv4 address as itself, not IPv4-mapped", h)
+		}
 		return ""
 	case strings.Contains(h, ":"):
 		return fmt.Sprintf("%q must not include a port: hosts are matched without it", h)
@@ -175,6 +202,12 @@ func dnsNameProblem(h string) string {
 		if h[i] >= 0x80 {
 			return "must be ASCII: write an international name in its xn-- form"
 		}
+	}
+	last := h[strings.LastIndexByte(h, '.')+1:]
+	if isNumericLabel(last) {
+		// Browsers read such a name as an IPv4 address (WHATWG URL
+		// "ends in a number"), and ParseHost refuses it in requests.
+		return "ends in a number, so clients read it as an IPv4 address: write an address as four decimal numbers"
 	}
 	for label := range strings.SplitSeq(h, ".") {
 		switch {

@@ -24,10 +24,13 @@ type Forward struct {
 	// client's X-Forwarded-*, Forwarded and X-Real-IP headers are kept and
 	// the peer is appended to X-Forwarded-For.
 	TrustedPeer bool
-	// Proto and Host are the scheme and host the client used, sent as
-	// X-Forwarded-Proto and X-Forwarded-Host. Empty: derived from the
-	// connection (TLS or not) and the request's Host.
-	Proto, Host string
+	// Proto is the scheme the client used, sent as X-Forwarded-Proto.
+	// Empty: derived from the connection (TLS or not).
+	Proto string
+	// Host is the host[:port] the route decision was made on, normalised
+	// (gateway.ParseHost), sent as X-Forwarded-Host. Empty: none is sent.
+	// The request's own Host header is never forwarded in its place.
+	Host string
 	// Identity is the verified identity, nil on public routes.
 	Identity *authn.Identity
 	// Assertion is the signed JWT for identity_headers.assertion; "" when

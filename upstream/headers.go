@@ -250,11 +250,10 @@ func (p *headerPlan) rewrite(out, in *http.Request, f *Forward, forwardToken boo
 		}
 	}
 	vals = put(h, "X-Forwarded-Proto", proto, vals)
-	host := f.Host
-	if host == "" {
-		host = in.Host
-	}
-	vals = put(h, "X-Forwarded-Host", host, vals)
+	// Only the gateway's reading of the host, never in.Host: the raw
+	// header may be a spelling the gateway refused to route on, and a
+	// backend that trusts X-Forwarded-Host would serve that host.
+	vals = put(h, "X-Forwarded-Host", f.Host, vals)
 	put(h, "X-Request-Id", f.RequestID, vals)
 }
 
