@@ -59,7 +59,7 @@ type Tokens struct {
 
 // Accounts configures registration and password rules.
 type Accounts struct {
-	Registration      string `yaml:"registration"`        // open (default) | closed
+	Registration      string `yaml:"registration"`        // closed (default) | open
 	BcryptCost        int    `yaml:"bcrypt_cost"`         // default 12; 10..16
 	MinPasswordLength int    `yaml:"min_password_length"` // default 8
 }

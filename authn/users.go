@@ -54,7 +54,7 @@ type Users struct {
 }
 
 // NewUsers builds the account store on db, an opened (migrated) database.
-// Zero fields of cfg take the defaults (registration open, bcrypt cost 12,
+// Zero fields of cfg take the defaults (registration closed, bcrypt cost 12,
 // minimum password length 8); values out of range are an error, reported
 // per key. It fills the normalised keys of rows written by the original
 // service (backfillKeys) and fails, naming the rows, if two of them are the
@@ -64,7 +64,7 @@ func NewUsers(ctx context.Context, db *DB, cfg Accounts) (*Users, error) {
 		return nil, errors.New("users: no database")
 	}
 	if cfg.Registration == "" {
-		cfg.Registration = registrationOpen
+		cfg.Registration = registrationClosed
 	}
 	if cfg.BcryptCost == 0 {
 		cfg.BcryptCost = defaultBcryptCost

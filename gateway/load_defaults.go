@@ -95,7 +95,9 @@ func applyDefaults(c *Config, present func(path string) bool) {
 	orDefault(&a.Tokens.Algorithm, "HS256")
 	durDefault(&a.Tokens.AccessTTL, defaultAccessTTL)
 	durDefault(&a.Tokens.RefreshTTL, defaultRefreshTTL)
-	orDefault(&a.Accounts.Registration, "open")
+	// Closed unless the operator opens it: for "a legacy app behind a
+	// login", open registration would mean anyone can sign up (issue 16).
+	orDefault(&a.Accounts.Registration, "closed")
 	if a.Accounts.BcryptCost == 0 {
 		a.Accounts.BcryptCost = defaultBcryptCost
 	}

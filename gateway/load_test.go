@@ -247,7 +247,7 @@ routes:
 		{"tokens.algorithm", a.Tokens.Algorithm, "HS256"},
 		{"tokens.access_ttl", a.Tokens.AccessTTL, conf.Duration(15 * time.Minute)},
 		{"tokens.refresh_ttl", a.Tokens.RefreshTTL, conf.Duration(168 * time.Hour)},
-		{"accounts.registration", a.Accounts.Registration, "open"},
+		{"accounts.registration", a.Accounts.Registration, "closed"},
 		{"accounts.bcrypt_cost", a.Accounts.BcryptCost, 12},
 		{"accounts.min_password_length", a.Accounts.MinPasswordLength, 8},
 		{"auth_api.prefix", a.AuthAPI.Prefix, "/auth"},

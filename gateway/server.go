@@ -421,6 +421,7 @@ func (s *Server) Reload(bg context.Context, wg *sync.WaitGroup) error {
 	old := s.routing.Swap(rt)
 	old.stop()
 	s.logger.Info("configuration reloaded", "routes", len(cfg.Routes))
+	logWarnings(s.logger, cfg)
 	return nil
 }
 
@@ -459,5 +460,13 @@ func (s *Server) logStartup() {
 		}
 		s.logger.Info("route", "index", i, "name", r.Name, "hosts", r.Hosts, "path", r.Path,
 			"methods", r.Methods, "auth", auth, "upstream", r.Upstream)
+	}
+	logWarnings(s.logger, s.cfg)
+}
+
+// logWarnings logs what `authgate check` warns about.
+func logWarnings(logger *slog.Logger, c *Config) {
+	for _, w := range c.Warnings() {
+		logger.Warn(w)
 	}
 }
