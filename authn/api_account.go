@@ -81,7 +81,7 @@ func (s *Service) handleRegister(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	u, err := s.Register(r.Context(), username, email, password)
+	u, err := s.Register(r.Context(), username, email, password, clientIP(r))
 	if err != nil {
 		s.fail(w, r, err)
 		return

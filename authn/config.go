@@ -71,4 +71,9 @@ type AuthAPI struct {
 	// LoginLimit is failed logins allowed per username and per client IP,
 	// as "N/unit" with unit sec, min or hour. Default "5/min".
 	LoginLimit string `yaml:"login_limit"`
+	// RegisterLimit is registrations (every POST {prefix}/register that
+	// gets past request validation, whatever its outcome) allowed per
+	// client address, written like LoginLimit; as many may be in progress
+	// at once per address. Default "10/hour".
+	RegisterLimit string `yaml:"register_limit"`
 }

@@ -170,8 +170,35 @@ func (s *Service) Me(ctx context.Context, id *Identity) (*User, error) {
 	return u, err
 }
 
+// registerThrottled is the reason of a 429 on registration.
+const registerThrottled = "too many registrations from this address"
+
 // Register creates an account through the public API (subject to
-// accounts.registration).
-func (s *Service) Register(ctx context.Context, username, email, password string) (*User, error) {
+// accounts.registration). Registrations count per client address
+// (auth_api.register_limit): every attempt, whatever its outcome, since
+// each may cost a password hash; at most as many as the limit are in
+// progress at once per address, so a burst cannot slip past the count.
+func (s *Service) Register(ctx context.Context, username, email, password, clientIP string) (*User, error) {
+	if !s.users.open {
+		return nil, ErrRegistrationClosed
+	}
+	key := RegisterThrottleKey(clientIP)
+	release, err := s.registering.acquire(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	retry, err := s.registrations.Check(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	if retry > 0 {
+		return nil, &ThrottledError{RetryAfter: retry, Reason: registerThrottled}
+	}
+	// Counted before the work, so that a registration that fails (or
+	// whose client goes away) still counts.
+	if err := s.registrations.Fail(ctx, key); err != nil {
+		return nil, err
+	}
 	return s.users.Register(ctx, username, email, password)
 }

@@ -186,7 +186,13 @@ func (u *Users) Create(ctx context.Context, nu NewUser) (*User, error) {
 	if err := u.policy.check(nu.Password, username, email); err != nil {
 		return nil, err
 	}
-	hash, err := u.hasher.hash(nu.Password)
+	// A name or address that is taken is refused before the expensive
+	// part: re-registering an existing name must not cost a bcrypt. The
+	// unique indexes still decide a race between two registrations.
+	if err := u.taken(ctx, ukey, ekey); err != nil {
+		return nil, err
+	}
+	hash, err := u.hasher.hash(ctx, nu.Password)
 	if err != nil {
 		return nil, err
 	}
@@ -203,6 +209,29 @@ func (u *Users) Create(ctx context.Context, nu NewUser) (*User, error) {
 		return nil, u.err(ctx, "create user", err)
 	}
 	return row.user(), nil
+}
+
+// taken returns ErrUsernameTaken or ErrEmailTaken when an account already
+// has the normalised username ukey or email ekey, and nil otherwise.
+func (u *Users) taken(ctx context.Context, ukey, ekey string) error {
+	var keys []struct {
+		Username sql.NullString `db:"username_key"`
+		Email    sql.NullString `db:"email_key"`
+	}
+	err := u.db.SelectContext(ctx, &keys, u.db.Rebind(`SELECT username_key, email_key FROM users
+		WHERE username_key = ? OR email_key = ?`), ukey, ekey)
+	if err != nil {
+		return u.err(ctx, "create user", err)
+	}
+	for _, k := range keys {
+		if k.Username.String == ukey {
+			return ErrUsernameTaken
+		}
+	}
+	if len(keys) > 0 {
+		return ErrEmailTaken
+	}
+	return nil
 }
 
 // whichTaken turns a unique violation on insert into ErrUsernameTaken or
@@ -244,20 +273,27 @@ func (u *Users) whichTaken(ctx context.Context, constraint, ukey, ekey string, c
 // A hash in the legacy scheme or at another cost is replaced on success.
 func (u *Users) Authenticate(ctx context.Context, username, password string) (*User, error) {
 	if len(username) > usernameMaxInput {
-		u.hasher.verifyDummy(password)
+		if err := u.hasher.verifyDummy(ctx, password); err != nil {
+			return nil, err
+		}
 		return nil, ErrInvalidCredentials
 	}
 	var row userRow
 	err := u.db.QueryRowxContext(ctx, u.db.Rebind(`SELECT `+userColumns+`, hashed_password
 		FROM users WHERE username_key = ?`), usernameKey(username)).StructScan(&row)
 	if errors.Is(err, sql.ErrNoRows) {
-		u.hasher.verifyDummy(password)
+		if err := u.hasher.verifyDummy(ctx, password); err != nil {
+			return nil, err
+		}
 		return nil, ErrInvalidCredentials
 	}
 	if err != nil {
 		return nil, u.err(ctx, "authenticate", err)
 	}
-	ok, rehash := u.hasher.verify(row.HashedPassword.String, password)
+	ok, rehash, err := u.hasher.verify(ctx, row.HashedPassword.String, password)
+	if err != nil {
+		return nil, err
+	}
 	if !ok {
 		return nil, ErrInvalidCredentials
 	}
@@ -269,7 +305,7 @@ func (u *Users) Authenticate(ctx context.Context, username, password string) (*U
 		// Best effort: if the upgrade fails the old hash still verifies and
 		// the next login tries again. Compare-and-set on the old hash so a
 		// concurrent password change is never overwritten.
-		if hash, err := u.hasher.hash(password); err == nil {
+		if hash, err := u.hasher.hash(ctx, password); err == nil {
 			_, _ = u.db.ExecContext(ctx, u.db.Rebind(`UPDATE users SET hashed_password = ?, updated_at = ?
 				WHERE id = ? AND hashed_password = ?`), hash, storedTime(u.now()), row.ID, row.HashedPassword.String)
 		}
@@ -353,7 +389,7 @@ func (u *Users) SetPassword(ctx context.Context, username, password string) (*Us
 	if err := u.policy.check(password, user.Username, user.Email); err != nil {
 		return nil, err
 	}
-	hash, err := u.hasher.hash(password)
+	hash, err := u.hasher.hash(ctx, password)
 	if err != nil {
 		return nil, err
 	}

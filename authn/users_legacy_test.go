@@ -188,7 +188,7 @@ func TestLegacyHashes(t *testing.T) {
 
 func mustHash(t testing.TB, cost int, password string) string {
 	t.Helper()
-	h, err := (&passwordHasher{cost: cost}).hash(password)
+	h, err := (&passwordHasher{cost: cost}).hash(context.Background(), password)
 	if err != nil {
 		t.Fatal(err)
 	}

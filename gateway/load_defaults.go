@@ -21,6 +21,7 @@ const (
 	defaultCookieName    = "authgate"
 	defaultAuthPrefix    = "/auth"
 	defaultLoginLimit    = "5/min"
+	defaultRegisterLimit = "10/hour"
 	defaultRedisPrefix   = "authgate:"
 	defaultTokenIssuer   = "authgate"
 	defaultAccessTTL     = 15 * time.Minute
@@ -107,6 +108,7 @@ func applyDefaults(c *Config, present func(path string) bool) {
 	orDefault(&a.AuthAPI.Prefix, defaultAuthPrefix)
 	orDefault(&a.AuthAPI.CookieName, defaultCookieName)
 	orDefault(&a.AuthAPI.LoginLimit, defaultLoginLimit)
+	orDefault(&a.AuthAPI.RegisterLimit, defaultRegisterLimit)
 
 	h := &c.Upstream.IdentityHeaders
 	ifAbsent("identity_headers.user_id", &h.UserID, "X-Auth-User-Id")

@@ -253,6 +253,7 @@ routes:
 		{"auth_api.prefix", a.AuthAPI.Prefix, "/auth"},
 		{"auth_api.cookie_name", a.AuthAPI.CookieName, "authgate"},
 		{"auth_api.login_limit", a.AuthAPI.LoginLimit, "5/min"},
+		{"auth_api.register_limit", a.AuthAPI.RegisterLimit, "10/hour"},
 		{"pool balance", pool.Balance, "round_robin"},
 		{"pool timeout", pool.Timeout, conf.Duration(30 * time.Second)},
 		{"pool dial_timeout", pool.DialTimeout, conf.Duration(5 * time.Second)},
