@@ -53,7 +53,7 @@ func TestRevokeDuringDenylistOutage(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			sid, refresh, _, err := s.sessions.Create(ctx, u.ID)
+			sid, refresh, _, err := s.sessions.Create(ctx, u.ID, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

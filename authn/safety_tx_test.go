@@ -64,7 +64,7 @@ func TestSessionWritesAreAtomic(t *testing.T) {
 
 			t.Run("create", func(t *testing.T) {
 				restore := failWrites(t, f.db, "INSERT", "refresh_tokens")
-				_, _, _, err := f.s.Create(ctx, f.userID)
+				_, _, _, err := f.s.Create(ctx, f.userID, nil)
 				restore()
 				if err == nil {
 					t.Fatal("Create with refresh_tokens refusing inserts = nil error")
@@ -74,7 +74,7 @@ func TestSessionWritesAreAtomic(t *testing.T) {
 				}
 			})
 
-			sid, tok, _, err := f.s.Create(ctx, f.userID)
+			sid, tok, _, err := f.s.Create(ctx, f.userID, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -78,6 +78,12 @@ type Service struct {
 
 	web webAPI // the /auth HTTP layer, built once by New (api.go)
 
+	// afterPasswordCheck, when set, runs in Login between the password
+	// check and the session's creation, and inSessionTx inside the
+	// transaction that creates the session, with the account's row held:
+	// tests make an admin change land in those windows.
+	afterPasswordCheck, inSessionTx func()
+
 	closeOnce sync.Once
 }
 

@@ -29,12 +29,12 @@ func rotateLiveQuery() string {
 	FROM sessions s
 	WHERE t.token_hash = $2 AND t.used_at IS NULL AND s.id = t.session_id
 		AND s.revoked_at IS NULL AND t.expires_at > $1::timestamp AND s.expires_at > $1::timestamp
-	RETURNING t.session_id, s.user_id, s.expires_at
+	RETURNING t.session_id, s.user_id, s.created_at, s.expires_at
 ), successor AS (
 	INSERT INTO refresh_tokens (token_hash, session_id, created_at, expires_at)
 	SELECT $3::varchar, session_id, $1::timestamp, expires_at FROM used
 )
-SELECT used.session_id, used.expires_at AS session_expires, ` + userColumnsOf("u") + `
+SELECT used.session_id, used.created_at AS session_created, used.expires_at AS session_expires, ` + userColumnsOf("u") + `
 FROM used JOIN users u ON u.id = used.user_id`
 }
 
@@ -45,6 +45,7 @@ FROM used JOIN users u ON u.id = used.user_id`
 func (s *Sessions) rotateLive(ctx context.Context, tx *sqlx.Tx, now time.Time, oldHash, newToken, newHash string) (rot Rotation, ok bool, err error) {
 	var row struct {
 		SessionID string    `db:"session_id"`
+		Created   time.Time `db:"session_created"`
 		Expires   time.Time `db:"session_expires"`
 		userRow
 	}
@@ -59,7 +60,8 @@ func (s *Sessions) rotateLive(ctx context.Context, tx *sqlx.Tx, now time.Time, o
 	if err != nil {
 		return Rotation{}, false, s.err(ctx, "rotate refresh token", err)
 	}
-	return Rotation{SessionID: row.SessionID, UserID: row.ID, RefreshToken: newToken, Expires: row.Expires.UTC(), User: row.user()}, true, nil
+	return Rotation{SessionID: row.SessionID, UserID: row.ID, RefreshToken: newToken,
+		Created: row.Created.UTC(), Expires: row.Expires.UTC(), User: row.user()}, true, nil
 }
 
 // userColumnsOf is userColumns qualified with a table alias.

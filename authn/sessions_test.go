@@ -69,7 +69,7 @@ func TestSessionRotateAndReuse(t *testing.T) {
 			now, advance := accountsClock(start)
 			f.s.now = now
 
-			sid, t0, expires, err := f.s.Create(ctx, f.userID)
+			sid, t0, expires, err := f.s.Create(ctx, f.userID, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -131,7 +131,7 @@ func TestSessionRotateInvalid(t *testing.T) {
 			start := time.Date(2031, 1, 1, 12, 0, 0, 0, time.UTC)
 			now, advance := accountsClock(start)
 			f.s.now = now
-			_, live, _, err := f.s.Create(ctx, f.userID)
+			_, live, _, err := f.s.Create(ctx, f.userID, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -164,7 +164,7 @@ func TestSessionRotateInvalid(t *testing.T) {
 				}
 			})
 			t.Run("fail-unknown-user", func(t *testing.T) {
-				if _, _, _, err := f.s.Create(ctx, 424242); !errors.Is(err, ErrNotFound) {
+				if _, _, _, err := f.s.Create(ctx, 424242, nil); !errors.Is(err, ErrNotFound) {
 					t.Errorf("Create(unknown user) = %v; want ErrNotFound", err)
 				}
 			})
@@ -177,15 +177,15 @@ func TestSessionRevoke(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			f := newSessionsFixture(t, newURL(t), time.Hour)
 			ctx := context.Background()
-			sidA, tokA, _, err := f.s.Create(ctx, f.userID)
+			sidA, tokA, _, err := f.s.Create(ctx, f.userID, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
-			sidB, tokB, _, err := f.s.Create(ctx, f.userID)
+			sidB, tokB, _, err := f.s.Create(ctx, f.userID, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
-			sidC, tokC, _, err := f.s.Create(ctx, f.userID)
+			sidC, tokC, _, err := f.s.Create(ctx, f.userID, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -232,7 +232,7 @@ func TestSessionRotateConcurrent(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			f := newSessionsFixture(t, newURL(t), time.Hour)
 			ctx := context.Background()
-			sid, tok, _, err := f.s.Create(ctx, f.userID)
+			sid, tok, _, err := f.s.Create(ctx, f.userID, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -307,7 +307,7 @@ func TestSessionRotateCancelled(t *testing.T) {
 	for name, newURL := range testenv.Databases() {
 		t.Run(name, func(t *testing.T) {
 			f := newSessionsFixture(t, newURL(t), time.Hour)
-			sid, tok, _, err := f.s.Create(context.Background(), f.userID)
+			sid, tok, _, err := f.s.Create(context.Background(), f.userID, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -360,7 +360,7 @@ func TestSessionPrune(t *testing.T) {
 			f.s.now = now
 
 			create := func() (string, string) {
-				sid, tok, _, err := f.s.Create(ctx, f.userID)
+				sid, tok, _, err := f.s.Create(ctx, f.userID, nil)
 				if err != nil {
 					t.Fatal(err)
 				}

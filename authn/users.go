@@ -22,6 +22,17 @@ type User struct {
 	Roles             []string // sorted, never nil
 	CreatedAt         time.Time
 	PasswordChangedAt time.Time // zero if the password was never changed
+	DisabledAt        time.Time // when last disabled; zero if never
+}
+
+// sessionsFrom is the earliest creation time of a session of u that may
+// still be refreshed: sessions from before the last password change or
+// disable are over.
+func (u *User) sessionsFrom() time.Time {
+	if u.DisabledAt.After(u.PasswordChangedAt) {
+		return u.DisabledAt
+	}
+	return u.PasswordChangedAt
 }
 
 // NewUser is what the admin path (authgate user add) creates.
@@ -114,7 +125,7 @@ func newUsers(ctx context.Context, db *DB, cfg Accounts) (*Users, error) {
 
 // userColumns are selected (or returned) for every User; the password hash
 // is read only where it is needed.
-const userColumns = `id, username, email, is_active, roles, created_at, password_changed_at`
+const userColumns = `id, username, email, is_active, roles, created_at, password_changed_at, disabled_at`
 
 // userRow is a users row as scanned. Columns of the original service's
 // table are nullable there (SQLAlchemy's default), hence the Null types:
@@ -127,6 +138,7 @@ type userRow struct {
 	Roles             string         `db:"roles"`
 	CreatedAt         sql.NullTime   `db:"created_at"`
 	PasswordChangedAt sql.NullTime   `db:"password_changed_at"`
+	DisabledAt        sql.NullTime   `db:"disabled_at"`
 	HashedPassword    sql.NullString `db:"hashed_password"`
 }
 
@@ -143,6 +155,9 @@ func (r *userRow) user() *User {
 	}
 	if r.PasswordChangedAt.Valid {
 		u.PasswordChangedAt = r.PasswordChangedAt.Time.UTC()
+	}
+	if r.DisabledAt.Valid {
+		u.DisabledAt = r.DisabledAt.Time.UTC()
 	}
 	return u
 }
@@ -271,6 +286,11 @@ func (u *Users) whichTaken(ctx context.Context, constraint, ukey, ekey string, c
 // exist. ErrUserDisabled comes only after the password verified: whether
 // an account is disabled is not told to someone who cannot log in to it.
 // A hash in the legacy scheme or at another cost is replaced on success.
+//
+// The user returned is the row as read before the password was checked
+// (a quarter of a second earlier at bcrypt cost 12): whoever acts on it
+// later reads it again — Login does, in the transaction that creates the
+// session (Sessions.Create).
 func (u *Users) Authenticate(ctx context.Context, username, password string) (*User, error) {
 	if len(username) > usernameMaxInput {
 		if err := u.hasher.verifyDummy(ctx, password); err != nil {
@@ -362,10 +382,14 @@ func (u *Users) List(ctx context.Context) ([]User, error) {
 	return out, nil
 }
 
-// SetActive enables or disables an account. The caller ends its sessions
-// and denylists its tokens when disabling.
+// SetActive enables or disables an account; disabling records when, in
+// DisabledAt. The caller ends its sessions and denylists its tokens when
+// disabling.
 func (u *Users) SetActive(ctx context.Context, username string, active bool) (*User, error) {
-	return u.update(ctx, "set active", username, `is_active = ?`, active)
+	if active {
+		return u.update(ctx, "set active", username, `is_active = ?`, true)
+	}
+	return u.update(ctx, "set active", username, `is_active = ?, disabled_at = ?`, false, storedTime(u.now()))
 }
 
 // SetRoles replaces the roles of an account. Roles are 1–64 characters of
