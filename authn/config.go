@@ -22,8 +22,8 @@ type Database struct {
 	// or "postgres://user:pass@host:5432/db?sslmode=disable".
 	URL string `yaml:"url"`
 	// Timeout bounds how long one account operation — a request to the
-	// /auth API, a browser's in-place refresh — may take, database and
-	// Redis waits and password hashing included, before it answers 503:
+	// /auth API — may take, database and Redis waits and password hashing
+	// (and the wait for a hashing slot) included, before it answers 503:
 	// a database that stops answering must not hold clients. Default 5s.
 	Timeout conf.Duration `yaml:"timeout"`
 }

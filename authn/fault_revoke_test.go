@@ -60,7 +60,7 @@ func TestRevokeDuringDenylistOutage(t *testing.T) {
 			if err := tt.revoke(u, sid); !errors.Is(err, ErrDenylistUnavailable) {
 				t.Errorf("%s with the denylist unreachable = %v; want an error wrapping %v", tt.name, err, ErrDenylistUnavailable)
 			}
-			if _, err := s.sessions.Rotate(ctx, refresh); !errors.Is(err, ErrInvalidRefreshToken) {
+			if _, err := s.sessions.Rotate(ctx, refresh, ""); !errors.Is(err, ErrInvalidRefreshToken) {
 				t.Errorf("refresh after %s = %v; want %v: the session must be over", tt.name, err, ErrInvalidRefreshToken)
 			}
 		})

@@ -106,7 +106,13 @@ func stillValid(verified, current *User) error {
 // returned with the user's current roles. A token presented a second time
 // revokes its whole session, access tokens included (RFC 9700 §4.14.2).
 func (s *Service) Refresh(ctx context.Context, refreshToken string) (*TokenPair, error) {
-	rot, err := s.sessions.Rotate(ctx, refreshToken)
+	return s.refresh(ctx, refreshToken, "")
+}
+
+// refresh is Refresh of a token that must belong to session sid, when sid
+// is not empty (a browser's refresh cookie, bound to its access cookie).
+func (s *Service) refresh(ctx context.Context, refreshToken, sid string) (*TokenPair, error) {
+	rot, err := s.sessions.Rotate(ctx, refreshToken, sid)
 	var reuse *ReuseError
 	if errors.As(err, &reuse) {
 		if derr := s.deny.Revoke(ctx, Revocation{SessionID: reuse.SessionID, Expires: s.now().Add(s.tokens.AccessTTL())}); derr != nil {

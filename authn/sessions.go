@@ -215,19 +215,27 @@ const refreshTokenQuery = `SELECT t.session_id, t.used_at, t.expires_at AS token
 	FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id
 	WHERE t.token_hash = ?`
 
+// errRefreshNotBound is a refresh token presented for a session it does
+// not belong to (Rotate's sid): it is refused and left as it was.
+var errRefreshNotBound = fmt.Errorf("%w: not of this browser's session", ErrInvalidRefreshToken)
+
 // Rotate exchanges a live refresh token for its successor, in one
 // transaction: a cancelled or failed Rotate changes nothing, so the session
-// keeps exactly one live token.
+// keeps exactly one live token. With sid not empty, the token must belong
+// to session sid: a browser's refresh cookie is bound to the session of
+// its access cookie (see boundSession).
 //
-// Errors: ErrInvalidRefreshToken for a token that is unknown, expired, or
-// of a revoked session; *ReuseError (ErrRefreshReused) for a token already
-// used, after revoking its session. Two Rotates of one token at once are a
+// Errors: errRefreshNotBound (an ErrInvalidRefreshToken) for a token of
+// another session than sid, which is left untouched; ErrInvalidRefreshToken
+// for a token that is unknown, expired, or of a revoked session;
+// *ReuseError (ErrRefreshReused) for a token already used, after revoking
+// its session. Two Rotates of one token at once are a
 // reuse too: exactly one wins (the conditional UPDATE below lets only one
 // mark the token used), the other finds the token used, revokes the
 // session and returns *ReuseError; so the winner's new token is dead as
 // well. That is RFC 9700's rule, applied to a race it cannot tell from a
 // replay. Later attempts find the session revoked: ErrInvalidRefreshToken.
-func (s *Sessions) Rotate(ctx context.Context, refreshToken string) (Rotation, error) {
+func (s *Sessions) Rotate(ctx context.Context, refreshToken, sid string) (Rotation, error) {
 	if !strings.HasPrefix(refreshToken, RefreshTokenPrefix) {
 		return Rotation{}, ErrInvalidRefreshToken
 	}
@@ -244,7 +252,7 @@ func (s *Sessions) Rotate(ctx context.Context, refreshToken string) (Rotation, e
 	if s.db.Dialect == Postgres {
 		// The common case in one statement (sessions_rotate_postgres.go);
 		// a token that is not live is sorted out below.
-		rot, ok, err := s.rotateLive(ctx, tx, storedTime(s.now()), oldHash, newToken, newHash)
+		rot, ok, err := s.rotateLive(ctx, tx, storedTime(s.now()), oldHash, newToken, newHash, sid)
 		if err != nil {
 			return Rotation{}, err
 		}
@@ -262,6 +270,9 @@ func (s *Sessions) Rotate(ctx context.Context, refreshToken string) (Rotation, e
 	}
 	if err != nil {
 		return Rotation{}, s.err(ctx, "rotate refresh token", err)
+	}
+	if sid != "" && row.SessionID != sid {
+		return Rotation{}, errRefreshNotBound
 	}
 	now := storedTime(s.now())
 	if row.RevokedAt.Valid || !now.Before(row.TokenExpires) || !now.Before(row.SessionExpires) {

@@ -267,7 +267,7 @@ func TestStoreUnavailable(t *testing.T) {
 		if _, _, _, err := s.Create(ctx, 1, nil); !errors.Is(err, ErrStoreUnavailable) {
 			t.Errorf("Sessions.Create(unreachable) = %v; want ErrStoreUnavailable", err)
 		}
-		if _, err := s.Rotate(ctx, RefreshTokenPrefix+"x"); !errors.Is(err, ErrStoreUnavailable) {
+		if _, err := s.Rotate(ctx, RefreshTokenPrefix+"x", ""); !errors.Is(err, ErrStoreUnavailable) {
 			t.Errorf("Sessions.Rotate(unreachable) = %v; want ErrStoreUnavailable", err)
 		}
 	})
