@@ -20,8 +20,8 @@ const (
 // or Redis round trip happens here. A browser whose access cookie has
 // expired is not refreshed here: the gateway sends it to GET
 // {prefix}/refresh (ShouldRefresh), the one path its refresh cookie is
-// sent to. w is not written to.
-func (s *Service) Authenticate(w http.ResponseWriter, r *http.Request) (*Identity, Source, error) {
+// sent to; Authenticate never answers or sets a cookie itself.
+func (s *Service) Authenticate(r *http.Request) (*Identity, Source, error) {
 	return s.accessIdentity(r)
 }
 
