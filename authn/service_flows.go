@@ -140,7 +140,9 @@ func (s *Service) refresh(ctx context.Context, refreshToken, sid string) (*Token
 		// A session from before the last password change or disable: the
 		// change revoked it, unless it was committed beside the change or
 		// the command died before revoking. Either way it is over, with
-		// its access tokens.
+		// its access tokens. (The two times may come from two instances'
+		// clocks: a login within their skew after a change, on an instance
+		// whose clock is behind, is refused here too, and signs in again.)
 		derr := s.deny.Revoke(ctx, Revocation{SessionID: rot.SessionID, Expires: s.now().Add(s.tokens.AccessTTL())})
 		_, serr := s.sessions.Revoke(ctx, rot.SessionID)
 		if err := errors.Join(derr, serr); err != nil {

@@ -463,10 +463,3 @@ func (s *Server) logStartup() {
 	}
 	logWarnings(s.logger, s.cfg)
 }
-
-// logWarnings logs what `authgate check` warns about.
-func logWarnings(logger *slog.Logger, c *Config) {
-	for _, w := range c.Warnings() {
-		logger.Warn(w)
-	}
-}

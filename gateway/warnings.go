@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 )
@@ -30,4 +31,11 @@ func (c *Config) Warnings() []string {
 		}
 	}
 	return out
+}
+
+// logWarnings logs what `authgate check` warns about.
+func logWarnings(logger *slog.Logger, c *Config) {
+	for _, w := range c.Warnings() {
+		logger.Warn(w)
+	}
 }
