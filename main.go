@@ -144,11 +144,7 @@ func check(args []string) error {
 	default:
 		return usageError{errors.New("at most one config file")}
 	}
-	cfg, err := gateway.Load(*cfgPath)
-	if err != nil {
-		return err
-	}
-	if err := gateway.WriteRouteTable(os.Stdout, cfg); err != nil {
+	if err := gateway.Check(os.Stdout, *cfgPath); err != nil {
 		return err
 	}
 	fmt.Printf("\n%s: OK\n", *cfgPath)

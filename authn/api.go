@@ -20,7 +20,7 @@ type webAPI struct {
 	prefix    string
 	csrfKey   []byte             // HMAC key binding the CSRF field to the CSRF cookie
 	loopPaths []string           // lower-case paths rd must not lead back to
-	pages     *template.Template // login, logout and bounce pages
+	pages     *template.Template // login and logout pages
 	openapi   []byte             // the OpenAPI document with prefix and cookie names filled in
 	docs      docsAssets         // Swagger UI
 	endpoints []endpoint         // what handler routes under the prefix

@@ -81,7 +81,7 @@ func (s *Service) handleRegister(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	u, err := s.Register(r.Context(), username, email, password)
+	u, err := s.Register(r.Context(), username, email, password, clientIP(r))
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -93,7 +93,7 @@ func (s *Service) handleRegister(w http.ResponseWriter, r *http.Request) {
 // handleMe is GET {prefix}/me: the user behind the bearer token or the
 // access cookie.
 func (s *Service) handleMe(w http.ResponseWriter, r *http.Request) {
-	id, _, err := s.Authenticate(w, r)
+	id, _, err := s.Authenticate(r)
 	if err != nil {
 		s.fail(w, r, err)
 		return

@@ -3,7 +3,6 @@ package authn
 import (
 	"errors"
 	"net/http"
-	"net/http/httptest"
 	"reflect"
 	"slices"
 	"testing"
@@ -156,7 +155,7 @@ func wantCovered(t *testing.T, c *docChecker, ops ...string) {
 // wantRejected fails unless s refuses access token tok as revoked.
 func wantRejected(t *testing.T, what string, s *Service, tok string) {
 	t.Helper()
-	_, _, err := s.Authenticate(httptest.NewRecorder(), bearer(apiRequest(http.MethodGet, "/x", "", ""), tok))
+	_, _, err := s.Authenticate(bearer(apiRequest(http.MethodGet, "/x", "", ""), tok))
 	if !errors.Is(err, ErrTokenRevoked) {
 		t.Errorf("%s: Authenticate = %v; want %v", what, err, ErrTokenRevoked)
 	}
@@ -168,7 +167,7 @@ func wantRejected(t *testing.T, what string, s *Service, tok string) {
 func waitRejected(t *testing.T, what string, s *Service, tok string) {
 	t.Helper()
 	waitFor(t, what, func() bool {
-		_, _, err := s.Authenticate(httptest.NewRecorder(), bearer(apiRequest(http.MethodGet, "/x", "", ""), tok))
+		_, _, err := s.Authenticate(bearer(apiRequest(http.MethodGet, "/x", "", ""), tok))
 		return errors.Is(err, ErrTokenRevoked)
 	})
 }

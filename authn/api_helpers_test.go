@@ -46,6 +46,7 @@ var testErrorClasses = []struct {
 	{ErrDenylistUnavailable, http.StatusServiceUnavailable, "Token revocation status is unavailable; try again shortly", ""},
 	{ErrThrottleUnavailable, http.StatusServiceUnavailable, "Login is temporarily unavailable; try again shortly", ""},
 	{ErrStoreUnavailable, http.StatusServiceUnavailable, "The account store is unavailable; try again shortly", ""},
+	{ErrOverloaded, http.StatusServiceUnavailable, "Too many passwords are being checked at once; try again shortly", ""},
 	{ErrInvalidCredentials, http.StatusUnauthorized, "Incorrect username or password", ""},
 	{ErrRefreshReused, http.StatusUnauthorized, "Refresh token reuse detected; the session has been revoked", ""},
 	{ErrInvalidRefreshToken, http.StatusUnauthorized, "Invalid or expired refresh token", ""},
@@ -118,7 +119,8 @@ func apiConfig(dbURL string) Config {
 			AccessTTL: conf.Duration(15 * time.Minute), RefreshTTL: conf.Duration(168 * time.Hour),
 		},
 		Accounts: Accounts{Registration: "open", BcryptCost: 10, MinPasswordLength: 8},
-		AuthAPI:  AuthAPI{Prefix: "/auth", CookieName: "authgate", LoginLimit: "5/min"},
+		// The tests register many users from httptest's one address.
+		AuthAPI: AuthAPI{Prefix: "/auth", CookieName: "authgate", LoginLimit: "5/min", RegisterLimit: "1000/hour"},
 	}
 }
 

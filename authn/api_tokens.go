@@ -89,13 +89,22 @@ func (s *Service) handleRefresh(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		err = s.checkOrigin(r, fromCookie, csrfFrom(r, body))
 	}
+	sid := ""
+	if err == nil && fromCookie {
+		// A refresh cookie may have been planted by a sibling subdomain:
+		// it counts only for the session of the browser's access cookie.
+		var ok bool
+		if sid, ok = s.boundSession(r); !ok {
+			err = errRefreshNotBound
+		}
+	}
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	pair, err := s.Refresh(r.Context(), token)
+	pair, err := s.refresh(r.Context(), token, sid)
 	if err != nil {
-		if fromCookie && sessionEnded(err) {
+		if fromCookie && sessionEnded(err) && !errors.Is(err, errRefreshNotBound) {
 			s.clearSessionCookies(w)
 		}
 		s.fail(w, r, err)
@@ -261,8 +270,8 @@ func allParam(q url.Values) (bool, error) {
 	return all, nil
 }
 
-// accessIdentity is Authenticate without the in-place refresh: the one
-// access token of r, verified and checked against the denylist.
+// accessIdentity is the one access token of r, verified and checked
+// against the denylist (Authenticate).
 func (s *Service) accessIdentity(r *http.Request) (*Identity, Source, error) {
 	token, src, err := s.credential(r)
 	if err != nil {

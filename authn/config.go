@@ -22,8 +22,8 @@ type Database struct {
 	// or "postgres://user:pass@host:5432/db?sslmode=disable".
 	URL string `yaml:"url"`
 	// Timeout bounds how long one account operation — a request to the
-	// /auth API, a browser's in-place refresh — may take, database and
-	// Redis waits and password hashing included, before it answers 503:
+	// /auth API — may take, database and Redis waits and password hashing
+	// (and the wait for a hashing slot) included, before it answers 503:
 	// a database that stops answering must not hold clients. Default 5s.
 	Timeout conf.Duration `yaml:"timeout"`
 }
@@ -59,7 +59,7 @@ type Tokens struct {
 
 // Accounts configures registration and password rules.
 type Accounts struct {
-	Registration      string `yaml:"registration"`        // open (default) | closed
+	Registration      string `yaml:"registration"`        // closed (default) | open
 	BcryptCost        int    `yaml:"bcrypt_cost"`         // default 12; 10..16
 	MinPasswordLength int    `yaml:"min_password_length"` // default 8
 }
@@ -71,4 +71,9 @@ type AuthAPI struct {
 	// LoginLimit is failed logins allowed per username and per client IP,
 	// as "N/unit" with unit sec, min or hour. Default "5/min".
 	LoginLimit string `yaml:"login_limit"`
+	// RegisterLimit is registrations (every POST {prefix}/register that
+	// gets past request validation, whatever its outcome) allowed per
+	// client address, written like LoginLimit; as many may be in progress
+	// at once per address. Default "10/hour".
+	RegisterLimit string `yaml:"register_limit"`
 }

@@ -187,6 +187,9 @@ func (a AuthAPI) validate(p *conf.Problems) {
 	if _, _, err := ParseRate(a.LoginLimit); err != nil {
 		p.Add("auth_api.login_limit", err)
 	}
+	if _, _, err := ParseRate(a.RegisterLimit); err != nil {
+		p.Add("auth_api.register_limit", err)
+	}
 }
 
 func isPrefixRune(r rune) bool {

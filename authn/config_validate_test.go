@@ -80,7 +80,7 @@ func validConfig() Config {
 			AccessTTL: conf.Duration(15 * time.Minute), RefreshTTL: conf.Duration(168 * time.Hour),
 		},
 		Accounts: Accounts{Registration: "open", BcryptCost: 12, MinPasswordLength: 8},
-		AuthAPI:  AuthAPI{Prefix: "/auth", CookieName: "authgate", LoginLimit: "5/min"},
+		AuthAPI:  AuthAPI{Prefix: "/auth", CookieName: "authgate", LoginLimit: "5/min", RegisterLimit: "10/hour"},
 	}
 }
 
@@ -122,6 +122,8 @@ func TestConfigValidate(t *testing.T) {
 		{name: "fail-prefix-chars", mutate: func(c *Config) { c.AuthAPI.Prefix = "/au%74h" }, wantPath: "auth_api.prefix"},
 		{name: "fail-cookie-name", mutate: func(c *Config) { c.AuthAPI.CookieName = "a;b" }, wantPath: "auth_api.cookie_name"},
 		{name: "fail-login-limit", mutate: func(c *Config) { c.AuthAPI.LoginLimit = "0/min" }, wantPath: "auth_api.login_limit"},
+		{name: "fail-register-limit", mutate: func(c *Config) { c.AuthAPI.RegisterLimit = "ten/hour" }, wantPath: "auth_api.register_limit"},
+		{name: "fail-register-limit-empty", mutate: func(c *Config) { c.AuthAPI.RegisterLimit = "" }, wantPath: "auth_api.register_limit"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

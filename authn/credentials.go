@@ -17,46 +17,12 @@ const (
 // request: the access token comes from `Authorization: Bearer` or the access
 // cookie, its signature is checked once and then served from the verified
 // token cache, and the revocation check is an in-memory lookup. No database
-// or Redis round trip happens here.
-//
-// A browser whose access cookie has expired but which also sent a valid
-// refresh cookie is refreshed in place (with rotation): new cookies are set
-// on w and the request goes through.
-func (s *Service) Authenticate(w http.ResponseWriter, r *http.Request) (*Identity, Source, error) {
-	token, src, err := s.credential(r)
-	if err != nil {
-		return nil, 0, err
-	}
-	id, err := s.tokens.Verify(token)
-	if err != nil {
-		if src == FromCookie {
-			if refresh, ok := cookieValue(r.Header, s.cookies.refresh); ok && refresh != "" {
-				return s.refreshInPlace(w, r, refresh)
-			}
-		}
-		return nil, src, err
-	}
-	if err := s.deny.Check(id); err != nil {
-		return nil, src, err
-	}
-	return id, src, nil
-}
-
-// refreshInPlace rotates the browser's refresh cookie and authenticates the
-// request with the new access token.
-func (s *Service) refreshInPlace(w http.ResponseWriter, r *http.Request, refresh string) (*Identity, Source, error) {
-	ctx, cancel := s.storeContext(r.Context())
-	defer cancel()
-	pair, err := s.Refresh(ctx, refresh)
-	if err != nil {
-		return nil, FromCookie, ErrInvalidToken
-	}
-	id, err := s.tokens.Verify(pair.AccessToken)
-	if err != nil {
-		return nil, FromCookie, err
-	}
-	s.setSessionCookies(w, pair)
-	return id, FromCookie, nil
+// or Redis round trip happens here. A browser whose access cookie has
+// expired is not refreshed here: the gateway sends it to GET
+// {prefix}/refresh (ShouldRefresh), the one path its refresh cookie is
+// sent to; Authenticate never answers or sets a cookie itself.
+func (s *Service) Authenticate(r *http.Request) (*Identity, Source, error) {
+	return s.accessIdentity(r)
 }
 
 // credential extracts the one access token of r. Exactly one credential may
@@ -147,6 +113,19 @@ var b64tokenChars = func() (t [256]bool) {
 // second cookie of the same name).
 func uniqueCookie(h http.Header, name string) (value string, found, unique bool) {
 	unique = true
+	eachCookie(h, name, func(v string) {
+		if found && v != value {
+			unique = false
+		}
+		value, found = v, true
+	})
+	return value, found, unique
+}
+
+// eachCookie calls fn with the value of every cookie called name in the
+// Cookie headers, in order, without allocating. Parsing is lenient, like
+// browsers': one malformed cookie does not hide the others.
+func eachCookie(h http.Header, name string, fn func(value string)) {
 	for _, line := range h["Cookie"] {
 		for len(line) > 0 {
 			var part string
@@ -160,14 +139,9 @@ func uniqueCookie(h http.Header, name string) (value string, found, unique bool)
 			if eq < 0 || part[:eq] != name {
 				continue
 			}
-			v := strings.Trim(part[eq+1:], `"`)
-			if found && v != value {
-				unique = false
-			}
-			value, found = v, true
+			fn(strings.Trim(part[eq+1:], `"`))
 		}
 	}
-	return value, found, unique
 }
 
 // cookieValue returns the value of cookie name when it is present exactly

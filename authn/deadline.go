@@ -50,13 +50,6 @@ func (s *Service) withDeadlines(next http.Handler) http.Handler {
 	})
 }
 
-// storeContext is ctx bounded by database.timeout, for account operations
-// made outside the account API (the in-place refresh of a protected
-// route).
-func (s *Service) storeContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(ctx, s.storeTimeout)
-}
-
 // liftReadDeadline ends the bound withDeadlines put on reading the body,
 // once the body is in.
 func liftReadDeadline(w http.ResponseWriter) {

@@ -45,12 +45,18 @@ type ValidationError struct {
 
 func (e *ValidationError) Error() string { return fmt.Sprintf("%s: %s", e.Field, e.Msg) }
 
-// ThrottledError is a 429: too many failed logins. RetryAfter is how long
-// the client must wait; it becomes the Retry-After header.
+// ThrottledError is a 429: too many failed logins, or registrations.
+// RetryAfter is how long the client must wait; it becomes the Retry-After
+// header. Reason says what was throttled; empty means failed logins.
 type ThrottledError struct {
 	RetryAfter time.Duration
+	Reason     string
 }
 
 func (e *ThrottledError) Error() string {
-	return fmt.Sprintf("too many failed login attempts; retry after %s", e.RetryAfter.Round(time.Second))
+	reason := e.Reason
+	if reason == "" {
+		reason = "too many failed login attempts"
+	}
+	return fmt.Sprintf("%s; retry after %s", reason, e.RetryAfter.Round(time.Second))
 }

@@ -53,14 +53,14 @@ func TestRevokeDuringDenylistOutage(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			sid, refresh, _, err := s.sessions.Create(ctx, u.ID)
+			sid, refresh, _, err := s.sessions.Create(ctx, u.ID, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if err := tt.revoke(u, sid); !errors.Is(err, ErrDenylistUnavailable) {
 				t.Errorf("%s with the denylist unreachable = %v; want an error wrapping %v", tt.name, err, ErrDenylistUnavailable)
 			}
-			if _, err := s.sessions.Rotate(ctx, refresh); !errors.Is(err, ErrInvalidRefreshToken) {
+			if _, err := s.sessions.Rotate(ctx, refresh, ""); !errors.Is(err, ErrInvalidRefreshToken) {
 				t.Errorf("refresh after %s = %v; want %v: the session must be over", tt.name, err, ErrInvalidRefreshToken)
 			}
 		})

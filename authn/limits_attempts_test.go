@@ -14,7 +14,7 @@ import (
 // behind; once every slot is given back the gate holds no key.
 func TestAttemptGate(t *testing.T) {
 	const limit = 3
-	g := newAttemptGate(limit)
+	g := newAttemptGate(limit, "")
 	var inFlight, peak atomic.Int64
 	var wg sync.WaitGroup
 	for range 50 {
@@ -67,7 +67,7 @@ func TestAttemptGate(t *testing.T) {
 func TestLoginFloodIsBounded(t *testing.T) {
 	s := sqliteService(t, nil)
 	ctx := context.Background()
-	if _, err := s.Register(ctx, "grace", "grace@example.com", "flood-resistant-passphrase-2"); err != nil {
+	if _, err := s.Register(ctx, "grace", "grace@example.com", "flood-resistant-passphrase-2", "192.0.2.1"); err != nil {
 		t.Fatal(err)
 	}
 	const n = 30

@@ -31,7 +31,9 @@ type page struct {
 	Username   string // kept after a failed attempt; the password never is
 	Error      string
 	SignedInAs string
-	Next       string // the bounce page's target
+	// ContinueAs is the user of an expired session this browser may renew
+	// by following Continue (GET {prefix}/refresh?rd=…).
+	ContinueAs, Continue string
 }
 
 func parsePages() (*template.Template, error) {
@@ -53,14 +55,12 @@ func pageHeaders(w http.ResponseWriter) {
 // browser has none and puts the matching token in the page.
 func (s *Service) render(w http.ResponseWriter, r *http.Request, name string, status int, p page) {
 	p.Prefix = s.web.prefix
-	if name != "bounce" {
-		token, err := s.issueCSRF(w, r)
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		p.CSRF = token
+	token, err := s.issueCSRF(w, r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
 	}
+	p.CSRF = token
 	var buf bytes.Buffer
 	if err := s.web.pages.ExecuteTemplate(&buf, name, p); err != nil {
 		s.fail(w, r, err)
@@ -80,13 +80,21 @@ func (s *Service) signedInAs(r *http.Request) string {
 	return id.Username
 }
 
-// handleLoginPage is GET {prefix}/login?rd=….
+// handleLoginPage is GET {prefix}/login?rd=…. A browser whose session
+// only needs renewing (an expired access cookie of ours) is offered a
+// link that renews it: a browser coming from another site is sent here
+// rather than renewed, and the link is a navigation from our own origin.
 func (s *Service) handleLoginPage(w http.ResponseWriter, r *http.Request) {
-	s.render(w, r, "login", http.StatusOK, page{
+	p := page{
 		Title:      "Sign in",
 		RD:         s.redirectTarget(r.URL.Query().Get("rd")),
 		SignedInAs: s.signedInAs(r),
-	})
+	}
+	if id, ok := s.renewable(r); ok && p.SignedInAs == "" {
+		p.ContinueAs = id.Username
+		p.Continue = s.web.prefix + "/refresh?rd=" + url.QueryEscape(p.RD)
+	}
+	s.render(w, r, "login", http.StatusOK, p)
 }
 
 // browserLogin is POST {prefix}/login from our form. Success: the session

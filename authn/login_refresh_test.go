@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync/atomic"
@@ -43,17 +42,19 @@ func TestCookieRefresh(t *testing.T) {
 		return serve(t, h, r)
 	}
 	// Refused without the browser's word that it is same-origin, or a
-	// CSRF token; and refused cross-site whatever else comes along.
+	// CSRF token; and refused cross-site whatever else comes along. (A
+	// browser sends its access cookie, Path=/, along with the refresh
+	// cookie; the refresh cookie counts only with it.)
 	for _, tt := range []struct {
 		name    string
 		headers map[string]string
 		cookies []*http.Cookie
 	}{
-		{"fail-no-origin-no-csrf", nil, []*http.Cookie{c.refresh}},
-		{"fail-no-origin-wrong-csrf", map[string]string{"X-CSRF-Token": "nope"}, []*http.Cookie{c.refresh, c.csrf}},
-		{"fail-no-origin-csrf-without-cookie", map[string]string{"X-CSRF-Token": c.csrfToken}, []*http.Cookie{c.refresh}},
-		{"fail-cross-site", map[string]string{"Sec-Fetch-Site": "cross-site", "X-CSRF-Token": c.csrfToken}, []*http.Cookie{c.refresh, c.csrf}},
-		{"fail-foreign-origin", map[string]string{"Origin": "https://evil.example", "X-CSRF-Token": c.csrfToken}, []*http.Cookie{c.refresh, c.csrf}},
+		{"fail-no-origin-no-csrf", nil, []*http.Cookie{c.access, c.refresh}},
+		{"fail-no-origin-wrong-csrf", map[string]string{"X-CSRF-Token": "nope"}, []*http.Cookie{c.access, c.refresh, c.csrf}},
+		{"fail-no-origin-csrf-without-cookie", map[string]string{"X-CSRF-Token": c.csrfToken}, []*http.Cookie{c.access, c.refresh}},
+		{"fail-cross-site", map[string]string{"Sec-Fetch-Site": "cross-site", "X-CSRF-Token": c.csrfToken}, []*http.Cookie{c.access, c.refresh, c.csrf}},
+		{"fail-foreign-origin", map[string]string{"Origin": "https://evil.example", "X-CSRF-Token": c.csrfToken}, []*http.Cookie{c.access, c.refresh, c.csrf}},
 	} {
 		res, body := post(tt.headers, tt.cookies...)
 		wantStatus(t, tt.name, res, body, http.StatusForbidden)
@@ -62,18 +63,18 @@ func TestCookieRefresh(t *testing.T) {
 		}
 	}
 	// An old browser with the CSRF token: accepted, new cookies.
-	res, body := post(map[string]string{"X-CSRF-Token": c.csrfToken}, c.refresh, c.csrf)
+	res, body := post(map[string]string{"X-CSRF-Token": c.csrfToken}, c.access, c.refresh, c.csrf)
 	wantStatus(t, "refresh with cookie and CSRF token", res, body, http.StatusOK)
 	_, refresh := wantSessionCookies(t, "refresh with cookie", res, s)
 	if pair := decode[TokenPair](t, body); pair.RefreshToken != refresh.Value {
 		t.Errorf("the body and the cookie hold different refresh tokens")
 	}
 	// A current browser, same-origin.
-	res, body = post(map[string]string{"Sec-Fetch-Site": "same-origin"}, refresh)
+	res, body = post(map[string]string{"Sec-Fetch-Site": "same-origin"}, c.access, refresh)
 	wantStatus(t, "refresh with cookie, same-origin", res, body, http.StatusOK)
 	wantSessionCookies(t, "refresh with cookie, same-origin", res, s)
 	// The used cookie again: the session dies, the cookies go.
-	res, body = post(map[string]string{"Sec-Fetch-Site": "same-origin"}, refresh)
+	res, body = post(map[string]string{"Sec-Fetch-Site": "same-origin"}, c.access, refresh)
 	wantStatus(t, "refresh with a used cookie", res, body, http.StatusUnauthorized)
 	wantClearedCookies(t, "refresh with a used cookie", res, s)
 	// A cookie and a different body token are two credentials.
@@ -104,7 +105,7 @@ func TestLogoutWithAccessCookie(t *testing.T) {
 // wantNotRevoked fails if s refuses tok.
 func wantNotRevoked(t *testing.T, s *Service, tok string) {
 	t.Helper()
-	if _, _, err := s.Authenticate(httptest.NewRecorder(), bearer(apiRequest(http.MethodGet, "/x", "", ""), tok)); err != nil {
+	if _, _, err := s.Authenticate(bearer(apiRequest(http.MethodGet, "/x", "", ""), tok)); err != nil {
 		t.Errorf("Authenticate = %v; want the token still valid", err)
 	}
 }
@@ -128,7 +129,7 @@ func TestBrowserRefresh(t *testing.T) {
 		{"fail-rd-loop", "/auth/login", "/"},
 	} {
 		c := browserLoginCookies(t, s, h, "bob")
-		res, body := get("/auth/refresh?rd="+url.QueryEscape(tt.rd), sameOrigin, c.refresh)
+		res, body := get("/auth/refresh?rd="+url.QueryEscape(tt.rd), sameOrigin, c.access, c.refresh)
 		wantStatus(t, tt.name, res, body, http.StatusSeeOther)
 		if loc := res.Header.Get("Location"); loc != tt.want {
 			t.Errorf("%s: Location = %q; want %q", tt.name, loc, tt.want)
@@ -140,18 +141,30 @@ func TestBrowserRefresh(t *testing.T) {
 		}
 	}
 
-	// Arriving from another site, the Strict cookie is withheld: a page
-	// that comes back from our own origin, cookies untouched.
-	res, body := get("/auth/refresh?rd=%2Fapp", map[string]string{"Sec-Fetch-Site": "cross-site"})
-	wantStatus(t, "cross-site arrival", res, body, http.StatusOK)
-	wantPageHeaders(t, "bounce page", res)
-	if !strings.Contains(string(body), `<meta http-equiv="refresh" content="0; url=/auth/refresh?rd=%2fapp">`) &&
-		!strings.Contains(string(body), `<meta http-equiv="refresh" content="0; url=/auth/refresh?rd=%2Fapp">`) {
-		t.Errorf("bounce page:\n%s", body)
+	// Arriving from another site (the Strict cookie is withheld) or from
+	// a sibling subdomain, a navigation never renews a session: to the
+	// login page, cookies untouched. The page offers to continue the
+	// session, a navigation from our own origin that renews it.
+	c := browserLoginCookies(t, s, h, "bob")
+	expired := &http.Cookie{Name: c.access.Name, Value: expiredCopy(t, s, c.access.Value)}
+	for _, site := range []string{"cross-site", "same-site"} {
+		res, body := get("/auth/refresh?rd=%2Fapp", map[string]string{"Sec-Fetch-Site": site}, expired)
+		wantStatus(t, site+" arrival", res, body, http.StatusFound)
+		if loc := res.Header.Get("Location"); loc != "/auth/login?rd=%2Fapp" {
+			t.Errorf("%s arrival: Location = %q; want the login page", site, loc)
+		}
+		if len(res.Header.Values("Set-Cookie")) != 0 {
+			t.Errorf("%s arrival set cookies: %v", site, res.Header.Values("Set-Cookie"))
+		}
 	}
-	if len(res.Header.Values("Set-Cookie")) != 0 {
-		t.Errorf("the bounce page set cookies: %v", res.Header.Values("Set-Cookie"))
+	res, body := get("/auth/login?rd=%2Fapp", sameOrigin, expired)
+	wantStatus(t, "login page with an expired session", res, body, http.StatusOK)
+	if !strings.Contains(string(body), `<a id="continue" href="/auth/refresh?rd=%2Fapp">Continue as bob</a>`) {
+		t.Errorf("login page with an expired session: no link to continue as bob in\n%s", body)
 	}
+	res, body = get("/auth/refresh?rd=%2Fapp", sameOrigin, expired, c.refresh)
+	wantStatus(t, "continue from the login page", res, body, http.StatusSeeOther)
+	wantSessionCookies(t, "continue from the login page", res, s)
 	// Without a refresh cookie from our own origin: to the login page.
 	res, body = get("/auth/refresh?rd=%2Fapp", sameOrigin)
 	wantStatus(t, "no refresh cookie", res, body, http.StatusFound)
@@ -220,17 +233,18 @@ func TestShouldRefreshAndTransparentRefresh(t *testing.T) {
 		t.Errorf("expiredIdentity(foreign token) = %v, true; want false", id)
 	}
 
-	// Authenticate: the expired cookie alone fails…
-	if _, _, err := s.Authenticate(httptest.NewRecorder(), req("", c.access)); !errors.Is(err, ErrInvalidToken) {
-		t.Errorf("Authenticate(expired cookie) = %v; want %v", err, ErrInvalidToken)
+	// Authenticate: the expired cookie fails, with or without the
+	// refresh cookie — there is no refresh in place on the request path
+	// (a planted Path=/ refresh cookie would reach it); the browser is
+	// renewed through GET /auth/refresh.
+	for _, r := range []*http.Request{req("", c.access), req("", c.access, c.refresh)} {
+		if _, _, err := s.Authenticate(r); !errors.Is(err, ErrInvalidToken) {
+			t.Errorf("Authenticate(expired cookie, %d cookies) = %v; want %v", len(r.Cookies()), err, ErrInvalidToken)
+		}
 	}
-	// …with the refresh cookie it is renewed in place.
-	rec := httptest.NewRecorder()
-	id, src, err := s.Authenticate(rec, req("", c.access, c.refresh))
-	if err != nil || src != FromCookie || id.Username != "bob" {
-		t.Fatalf("Authenticate(expired cookie + refresh cookie) = %v, %v, %v; want bob from the cookie", id, src, err)
-	}
-	access, refresh := wantSessionCookies(t, "in-place refresh", rec.Result(), s)
+	res, body := serve(t, h, withCookies(apiRequest(http.MethodGet, "/auth/refresh?rd=%2Fapp", "", ""), c.access, c.refresh))
+	wantStatus(t, "refresh of an expired cookie", res, body, http.StatusSeeOther)
+	access, refresh := wantSessionCookies(t, "refresh of an expired cookie", res, s)
 	if s.ShouldRefresh(req("", access)) {
 		t.Errorf("ShouldRefresh(renewed cookie) = true")
 	}
@@ -247,11 +261,11 @@ func TestShouldRefreshAndTransparentRefresh(t *testing.T) {
 	// Tokens minted in the cut-off's own millisecond are revoked too; the
 	// refresh comes later.
 	clock.advance(time.Second)
-	r := withCookies(apiRequest(http.MethodGet, "/auth/refresh?rd=%2Fapp", "", ""), refresh)
-	res, body := serve(t, h, r)
+	r := withCookies(apiRequest(http.MethodGet, "/auth/refresh?rd=%2Fapp", "", ""), access, refresh)
+	res, body = serve(t, h, r)
 	wantStatus(t, "refresh after a role change", res, body, http.StatusSeeOther)
 	access, refresh = wantSessionCookies(t, "refresh after a role change", res, s)
-	id, _, err = s.Authenticate(httptest.NewRecorder(), req("", access))
+	id, _, err := s.Authenticate(req("", access))
 	if err != nil || !id.HasAnyRole([]string{"admin"}) {
 		t.Errorf("after the refresh: %v, %v; want the admin role", id, err)
 	}
@@ -262,7 +276,7 @@ func TestShouldRefreshAndTransparentRefresh(t *testing.T) {
 	res, body = serve(t, h, browserPost("/auth/logout", url.Values{"csrf_token": {c.csrfToken}}, access, c.csrf))
 	wantStatus(t, "logout form with an expired cookie", res, body, http.StatusSeeOther)
 	wantClearedCookies(t, "logout form with an expired cookie", res, s)
-	res, body = serve(t, h, withCookies(apiRequest(http.MethodGet, "/auth/refresh?rd=%2Fapp", "", ""), refresh))
+	res, body = serve(t, h, withCookies(apiRequest(http.MethodGet, "/auth/refresh?rd=%2Fapp", "", ""), access, refresh))
 	wantStatus(t, "refresh after logout", res, body, http.StatusFound)
 }
 
@@ -289,4 +303,18 @@ func TestCutoffSameMillisecond(t *testing.T) {
 	clock.advance(time.Millisecond)
 	after := mustLoginAPI(t, h, "bob", browserPassword)
 	wantNotRevoked(t, s, after.AccessToken)
+}
+
+// expiredCopy is tok, an access token of s, as if issued two hours ago:
+// the same user and session, expired an hour ago.
+func expiredCopy(t *testing.T, s *Service, tok string) string {
+	t.Helper()
+	id := mustVerify(t, s, tok)
+	past := time.Now().Add(-2 * time.Hour).Truncate(time.Second)
+	out, err := s.tokens.sign(typAccessToken, id.UserID, s.tokens.audience, past, past.Add(time.Hour),
+		IssueInput{SessionID: id.SessionID, Username: id.Username, Email: id.Email, Roles: id.Roles})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }

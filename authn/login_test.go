@@ -174,7 +174,7 @@ func TestBrowserLoginFlow(t *testing.T) {
 	}
 	wantClearedCookies(t, "POST logout form", res, s)
 	wantRejected(t, "access cookie after the logout form", s, access.Value)
-	res, body = serve(t, h, withCookies(apiRequest(http.MethodGet, "/auth/refresh?rd=%2Fapp", "", ""), refresh))
+	res, body = serve(t, h, withCookies(apiRequest(http.MethodGet, "/auth/refresh?rd=%2Fapp", "", ""), access, refresh))
 	wantStatus(t, "browser refresh after logout", res, body, http.StatusFound)
 	if loc := res.Header.Get("Location"); loc != "/auth/login?rd=%2Fapp" {
 		t.Errorf("browser refresh after logout: Location = %q; want /auth/login?rd=%%2Fapp", loc)

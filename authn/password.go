@@ -1,6 +1,7 @@
 package authn
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -40,7 +41,10 @@ const (
 	bcryptMaxInput   = 72
 )
 
-// passwordHasher hashes and verifies passwords at one bcrypt cost.
+// passwordHasher hashes and verifies passwords at one bcrypt cost. Every
+// bcrypt it runs takes one of slots first, so that hashing cannot take
+// every core (hashSlots); a caller whose context ends while it waits gets
+// ErrOverloaded.
 type passwordHasher struct {
 	cost int
 	// dummy is a hash, in the current scheme and at cost, of a random
@@ -48,19 +52,43 @@ type passwordHasher struct {
 	// takes as long as a wrong password for a known one, so a login's timing
 	// does not tell a guesser which usernames exist.
 	dummy string
+	// slots is the process's bound on concurrent hashing; nil is none.
+	slots *hashSlots
+	// generate and compare are bcrypt's (nil: golang.org/x/crypto/bcrypt);
+	// tests wrap them to count or hold hashes.
+	generate func(password []byte, cost int) ([]byte, error)
+	compare  func(hash, password []byte) error
 }
 
+// newPasswordHasher returns a hasher at cost, bounded by the default
+// number of hashing slots (defaultHashSlots).
 func newPasswordHasher(cost int) (*passwordHasher, error) {
 	if cost < bcrypt.MinCost || cost > bcrypt.MaxCost {
 		return nil, fmt.Errorf("bcrypt cost %d out of range %d..%d", cost, bcrypt.MinCost, bcrypt.MaxCost)
 	}
 	h := &passwordHasher{cost: cost}
-	dummy, err := h.hash(rand.Text())
+	// At construction, before any request: no slot needed.
+	dummy, err := h.hash(context.Background(), rand.Text())
 	if err != nil {
 		return nil, err
 	}
 	h.dummy = dummy
+	h.slots = newHashSlots(0)
 	return h, nil
+}
+
+func (h *passwordHasher) bcryptGenerate(password []byte) ([]byte, error) {
+	if h.generate != nil {
+		return h.generate(password, h.cost)
+	}
+	return bcrypt.GenerateFromPassword(password, h.cost)
+}
+
+func (h *passwordHasher) bcryptCompare(hash, password []byte) error {
+	if h.compare != nil {
+		return h.compare(hash, password)
+	}
+	return bcrypt.CompareHashAndPassword(hash, password)
 }
 
 // prehash is the 44-byte bcrypt input for password in the current scheme.
@@ -73,8 +101,13 @@ func passwordPrehash(password string) []byte {
 }
 
 // hash returns the stored form of password in the current scheme.
-func (h *passwordHasher) hash(password string) (string, error) {
-	b, err := bcrypt.GenerateFromPassword(passwordPrehash(password), h.cost)
+func (h *passwordHasher) hash(ctx context.Context, password string) (string, error) {
+	release, err := h.slots.acquire(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer release()
+	b, err := h.bcryptGenerate(passwordPrehash(password))
 	if err != nil {
 		return "", fmt.Errorf("hash password: %w", err)
 	}
@@ -85,19 +118,25 @@ func (h *passwordHasher) hash(password string) (string, error) {
 // hash should be replaced by h.hash(password) because it is in the legacy
 // scheme or at another cost. bcrypt compares in constant time
 // (subtle.ConstantTimeCompare). An unknown or malformed hash verifies as
-// false after spending the time of a real verification.
-func (h *passwordHasher) verify(stored, password string) (ok, rehash bool) {
+// false after spending the time of a real verification. err is
+// ErrOverloaded when no hashing slot came free in time.
+func (h *passwordHasher) verify(ctx context.Context, stored, password string) (ok, rehash bool, err error) {
+	release, err := h.slots.acquire(ctx)
+	if err != nil {
+		return false, false, err
+	}
+	defer release()
 	switch {
 	case strings.HasPrefix(stored, hmacBcryptScheme):
 		inner := []byte(stored[len(hmacBcryptScheme):])
 		if !isBcrypt(inner) {
 			break
 		}
-		if bcrypt.CompareHashAndPassword(inner, passwordPrehash(password)) != nil {
-			return false, false
+		if h.bcryptCompare(inner, passwordPrehash(password)) != nil {
+			return false, false, nil
 		}
 		cost, err := bcrypt.Cost(inner)
-		return true, err != nil || cost != h.cost
+		return true, err != nil || cost != h.cost, nil
 	case isBcrypt([]byte(stored)):
 		// Legacy: passlib truncated at 72 bytes, so must we, for these
 		// hashes only.
@@ -105,16 +144,28 @@ func (h *passwordHasher) verify(stored, password string) (ok, rehash bool) {
 		if len(p) > bcryptMaxInput {
 			p = p[:bcryptMaxInput]
 		}
-		return bcrypt.CompareHashAndPassword([]byte(stored), p) == nil, true
+		return h.bcryptCompare([]byte(stored), p) == nil, true, nil
 	}
-	h.verifyDummy(password)
-	return false, false
+	h.compareDummy(password)
+	return false, false, nil
 }
 
 // verifyDummy does the work of verifying password against a real hash and
-// throws the answer away.
-func (h *passwordHasher) verifyDummy(password string) {
-	_ = bcrypt.CompareHashAndPassword([]byte(h.dummy[len(hmacBcryptScheme):]), passwordPrehash(password))
+// throws the answer away. err is ErrOverloaded when no hashing slot came
+// free in time.
+func (h *passwordHasher) verifyDummy(ctx context.Context, password string) error {
+	release, err := h.slots.acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
+	h.compareDummy(password)
+	return nil
+}
+
+// compareDummy is verifyDummy's bcrypt, in a slot the caller holds.
+func (h *passwordHasher) compareDummy(password string) {
+	_ = h.bcryptCompare([]byte(h.dummy[len(hmacBcryptScheme):]), passwordPrehash(password))
 }
 
 // isBcrypt reports whether b looks like a modular-crypt bcrypt hash of a

@@ -1,6 +1,7 @@
 package authn
 
 import (
+	"context"
 	"strings"
 	"testing"
 
@@ -30,15 +31,15 @@ func TestPasswordHasher(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			stored, err := h.hash(tt.stored)
+			stored, err := h.hash(context.Background(), tt.stored)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if !strings.HasPrefix(stored, hmacBcryptScheme+"$2a$04$") {
 				t.Fatalf("hash(%q) = %.40q…; want the %s scheme at cost 4", tt.stored, stored, hmacBcryptScheme)
 			}
-			ok, rehash := h.verify(stored, tt.login)
-			if ok != tt.want || rehash != tt.wantRehash {
+			ok, rehash, err := h.verify(context.Background(), stored, tt.login)
+			if err != nil || ok != tt.want || rehash != tt.wantRehash {
 				t.Errorf("verify(hash(%q), %q) = %v, %v; want %v, %v", tt.stored, tt.login, ok, rehash, tt.want, tt.wantRehash)
 			}
 		})
@@ -46,7 +47,7 @@ func TestPasswordHasher(t *testing.T) {
 	// The scheme's inner bcrypt is over the pre-hash, never the password:
 	// a plain bcrypt of the password wearing the scheme marker is refused.
 	raw, _ := bcrypt.GenerateFromPassword([]byte("correct horse battery"), bcrypt.MinCost)
-	if ok, _ := h.verify(hmacBcryptScheme+string(raw), "correct horse battery"); ok {
+	if ok, _, _ := h.verify(context.Background(), hmacBcryptScheme+string(raw), "correct horse battery"); ok {
 		t.Error("verify(marker + plain bcrypt) = true; want false")
 	}
 	if _, err := newPasswordHasher(bcrypt.MaxCost + 1); err == nil {

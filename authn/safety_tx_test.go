@@ -64,7 +64,7 @@ func TestSessionWritesAreAtomic(t *testing.T) {
 
 			t.Run("create", func(t *testing.T) {
 				restore := failWrites(t, f.db, "INSERT", "refresh_tokens")
-				_, _, _, err := f.s.Create(ctx, f.userID)
+				_, _, _, err := f.s.Create(ctx, f.userID, nil)
 				restore()
 				if err == nil {
 					t.Fatal("Create with refresh_tokens refusing inserts = nil error")
@@ -74,13 +74,13 @@ func TestSessionWritesAreAtomic(t *testing.T) {
 				}
 			})
 
-			sid, tok, _, err := f.s.Create(ctx, f.userID)
+			sid, tok, _, err := f.s.Create(ctx, f.userID, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
 			t.Run("rotate", func(t *testing.T) {
 				restore := failWrites(t, f.db, "INSERT", "refresh_tokens")
-				_, err := f.s.Rotate(ctx, tok)
+				_, err := f.s.Rotate(ctx, tok, "")
 				restore()
 				if err == nil {
 					t.Fatal("Rotate with refresh_tokens refusing inserts = nil error")
@@ -89,7 +89,7 @@ func TestSessionWritesAreAtomic(t *testing.T) {
 					t.Fatalf("live tokens after a failed Rotate = %v; want exactly the caller's", live)
 				}
 				// The caller may try again: not a reuse.
-				r, err := f.s.Rotate(ctx, tok)
+				r, err := f.s.Rotate(ctx, tok, "")
 				if err != nil {
 					t.Fatalf("Rotate after the failure cleared = %v; want success", err)
 				}

@@ -61,6 +61,11 @@ type Service struct {
 	deny     revocationList
 	throttle Throttle
 	attempts *attemptGate // logins being verified, per throttle key
+	// registrations counts registrations per client address
+	// (auth_api.register_limit) and registering bounds how many are in
+	// progress at once per address, as throttle and attempts do for logins.
+	registrations Throttle
+	registering   *attemptGate
 
 	storeTimeout time.Duration // database.timeout: bound on one account operation
 	bodyTimeout  time.Duration // Options.BodyTimeout
@@ -72,6 +77,12 @@ type Service struct {
 	secretNote string    // how the HS256 secret was obtained, for the startup log
 
 	web webAPI // the /auth HTTP layer, built once by New (api.go)
+
+	// afterPasswordCheck, when set, runs in Login between the password
+	// check and the session's creation, and inSessionTx inside the
+	// transaction that creates the session, with the account's row held:
+	// tests make an admin change land in those windows.
+	afterPasswordCheck, inSessionTx func()
 
 	closeOnce sync.Once
 }
@@ -118,6 +129,9 @@ func New(ctx context.Context, cfg Config, opts Options) (*Service, error) {
 	}
 	if s.bodyTimeout <= 0 {
 		s.bodyTimeout = defaultBodyTimeout
+	}
+	if s.cfg.AuthAPI.RegisterLimit == "" {
+		s.cfg.AuthAPI.RegisterLimit = defaultRegisterLimit
 	}
 	if s.fail == nil {
 		s.fail = func(w http.ResponseWriter, _ *http.Request, err error) {
@@ -174,17 +188,28 @@ func New(ctx context.Context, cfg Config, opts Options) (*Service, error) {
 		if s.throttle, err = NewThrottleRedis(client, cfg.Redis.KeyPrefix, cfg.AuthAPI.LoginLimit); err != nil {
 			return nil, fmt.Errorf("auth_api.login_limit: %w", err)
 		}
+		if s.registrations, err = NewThrottleRedis(client, cfg.Redis.KeyPrefix, s.cfg.AuthAPI.RegisterLimit); err != nil {
+			return nil, fmt.Errorf("auth_api.register_limit: %w", err)
+		}
 	} else {
 		s.deny = NewDBDenylist(db, cfg.Redis.OnError, accessTTL, logger)
 		if s.throttle, err = NewThrottleMemory(cfg.AuthAPI.LoginLimit, 0); err != nil {
 			return nil, fmt.Errorf("auth_api.login_limit: %w", err)
+		}
+		if s.registrations, err = NewThrottleMemory(s.cfg.AuthAPI.RegisterLimit, 0); err != nil {
+			return nil, fmt.Errorf("auth_api.register_limit: %w", err)
 		}
 	}
 	limit, _, err := parseLimit(cfg.AuthAPI.LoginLimit)
 	if err != nil {
 		return nil, fmt.Errorf("auth_api.login_limit: %w", err)
 	}
-	s.attempts = newAttemptGate(limit)
+	s.attempts = newAttemptGate(limit, "")
+	regLimit, _, err := ParseRate(s.cfg.AuthAPI.RegisterLimit)
+	if err != nil {
+		return nil, fmt.Errorf("auth_api.register_limit: %w", err)
+	}
+	s.registering = newAttemptGate(regLimit, registerThrottled)
 	if err := s.initWeb(); err != nil {
 		return nil, err
 	}

@@ -25,6 +25,14 @@ type TokenPair struct {
 // Login checks a username and password and opens a session. Failed
 // attempts count against the username and the client address; while either
 // is throttled even a correct password is refused.
+//
+// The password is checked against the account as it was read before the
+// check, which takes a quarter of a second; an admin command can change
+// the account meanwhile and revoke everything the user holds before this
+// login has anything. So the session is created from the account as it is
+// then (Sessions.Create reads it again, locked): a password change or a
+// disable since the check refuses the login, and the tokens carry the
+// roles the user has now.
 func (s *Service) Login(ctx context.Context, username, password, clientIP string) (*TokenPair, error) {
 	userKey, ipKey := LoginThrottleKeys(usernameKey(username), clientIP)
 	keys := []string{userKey, ipKey}
@@ -57,18 +65,54 @@ func (s *Service) Login(ctx context.Context, username, password, clientIP string
 	if err := s.throttle.Reset(ctx, userKey); err != nil {
 		s.logger.Warn("resetting the login throttle failed", "error", err)
 	}
-	sid, refresh, refreshExp, err := s.sessions.Create(ctx, u.ID)
+	if s.afterPasswordCheck != nil {
+		s.afterPasswordCheck()
+	}
+	var access accessToken
+	_, refresh, refreshExp, err := s.sessions.Create(ctx, u.ID, func(current *User, sid string) error {
+		if err := stillValid(u, current); err != nil {
+			return err
+		}
+		if s.inSessionTx != nil {
+			s.inSessionTx()
+		}
+		access, err = s.mint(current, sid)
+		return err
+	})
+	if errors.Is(err, ErrNotFound) {
+		return nil, ErrInvalidCredentials // the account was deleted meanwhile
+	}
 	if err != nil {
 		return nil, err
 	}
-	return s.issue(u, sid, refresh, refreshExp)
+	return s.pair(access, refresh, refreshExp), nil
+}
+
+// stillValid reports whether the password checked against verified (the
+// account as read before the check) still opens current (as read when the
+// session is created): not if the password was changed, or the account
+// disabled, in between.
+func stillValid(verified, current *User) error {
+	switch {
+	case !current.IsActive || !current.DisabledAt.Equal(verified.DisabledAt):
+		return ErrUserDisabled
+	case !current.PasswordChangedAt.Equal(verified.PasswordChangedAt):
+		return ErrInvalidCredentials // the password checked is no longer the account's
+	}
+	return nil
 }
 
 // Refresh rotates a refresh token: the presented token dies, a new pair is
 // returned with the user's current roles. A token presented a second time
 // revokes its whole session, access tokens included (RFC 9700 §4.14.2).
 func (s *Service) Refresh(ctx context.Context, refreshToken string) (*TokenPair, error) {
-	rot, err := s.sessions.Rotate(ctx, refreshToken)
+	return s.refresh(ctx, refreshToken, "")
+}
+
+// refresh is Refresh of a token that must belong to session sid, when sid
+// is not empty (a browser's refresh cookie, bound to its access cookie).
+func (s *Service) refresh(ctx context.Context, refreshToken, sid string) (*TokenPair, error) {
+	rot, err := s.sessions.Rotate(ctx, refreshToken, sid)
 	var reuse *ReuseError
 	if errors.As(err, &reuse) {
 		if derr := s.deny.Revoke(ctx, Revocation{SessionID: reuse.SessionID, Expires: s.now().Add(s.tokens.AccessTTL())}); derr != nil {
@@ -92,24 +136,51 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (*TokenPair,
 		}
 		return nil, ErrUserDisabled
 	}
-	return s.issue(u, rot.SessionID, rot.RefreshToken, rot.Expires)
-}
-
-func (s *Service) issue(u *User, sid, refresh string, refreshExp time.Time) (*TokenPair, error) {
-	access, exp, err := s.tokens.Issue(strconv.FormatInt(u.ID, 10), IssueInput{
-		SessionID: sid, Username: u.Username, Email: u.Email, Roles: u.Roles,
-	})
+	if !rot.Created.After(u.sessionsFrom()) {
+		// A session from before the last password change or disable: the
+		// change revoked it, unless it was committed beside the change or
+		// the command died before revoking. Either way it is over, with
+		// its access tokens. (The two times may come from two instances'
+		// clocks: a login within their skew after a change, on an instance
+		// whose clock is behind, is refused here too, and signs in again.)
+		derr := s.deny.Revoke(ctx, Revocation{SessionID: rot.SessionID, Expires: s.now().Add(s.tokens.AccessTTL())})
+		_, serr := s.sessions.Revoke(ctx, rot.SessionID)
+		if err := errors.Join(derr, serr); err != nil {
+			return nil, err
+		}
+		return nil, ErrInvalidRefreshToken
+	}
+	access, err := s.mint(u, rot.SessionID)
 	if err != nil {
 		return nil, err
 	}
+	return s.pair(access, rot.RefreshToken, rot.Expires), nil
+}
+
+// accessToken is a signed access token and its expiry.
+type accessToken struct {
+	token   string
+	expires time.Time
+}
+
+// mint signs an access token for session sid of u, with u's roles.
+func (s *Service) mint(u *User, sid string) (accessToken, error) {
+	tok, exp, err := s.tokens.Issue(strconv.FormatInt(u.ID, 10), IssueInput{
+		SessionID: sid, Username: u.Username, Email: u.Email, Roles: u.Roles,
+	})
+	return accessToken{token: tok, expires: exp}, err
+}
+
+// pair is the answer of a login or refresh.
+func (s *Service) pair(access accessToken, refresh string, refreshExp time.Time) *TokenPair {
 	return &TokenPair{
-		AccessToken:    access,
+		AccessToken:    access.token,
 		RefreshToken:   refresh,
 		TokenType:      "bearer",
-		ExpiresIn:      int(exp.Sub(s.now()).Round(time.Second) / time.Second),
-		accessExpires:  exp,
+		ExpiresIn:      int(access.expires.Sub(s.now()).Round(time.Second) / time.Second),
+		accessExpires:  access.expires,
 		refreshExpires: refreshExp,
-	}, nil
+	}
 }
 
 // Logout ends the session of id (or, with only a refresh token, the session
@@ -170,8 +241,35 @@ func (s *Service) Me(ctx context.Context, id *Identity) (*User, error) {
 	return u, err
 }
 
+// registerThrottled is the reason of a 429 on registration.
+const registerThrottled = "too many registrations from this address"
+
 // Register creates an account through the public API (subject to
-// accounts.registration).
-func (s *Service) Register(ctx context.Context, username, email, password string) (*User, error) {
+// accounts.registration). Registrations count per client address
+// (auth_api.register_limit): every attempt, whatever its outcome, since
+// each may cost a password hash; at most as many as the limit are in
+// progress at once per address, so a burst cannot slip past the count.
+func (s *Service) Register(ctx context.Context, username, email, password, clientIP string) (*User, error) {
+	if !s.users.open {
+		return nil, ErrRegistrationClosed
+	}
+	key := RegisterThrottleKey(clientIP)
+	release, err := s.registering.acquire(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	retry, err := s.registrations.Check(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	if retry > 0 {
+		return nil, &ThrottledError{RetryAfter: retry, Reason: registerThrottled}
+	}
+	// Counted before the work, so that a registration that fails (or
+	// whose client goes away) still counts.
+	if err := s.registrations.Fail(ctx, key); err != nil {
+		return nil, err
+	}
 	return s.users.Register(ctx, username, email, password)
 }

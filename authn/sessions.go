@@ -69,6 +69,7 @@ type Rotation struct {
 	SessionID    string
 	UserID       int64
 	RefreshToken string    // the new live token; the one presented is now used
+	Created      time.Time // when the session was created (the login)
 	Expires      time.Time // the session's (fixed) end
 	// User is the session's user as read in the rotation's own statement
 	// (PostgreSQL), saving the caller a round trip; nil when the store did
@@ -136,7 +137,19 @@ func refreshTokenHash(token string) string {
 // Create starts a session for userID (at login) and returns its id, its
 // first refresh token and when it ends. ErrNotFound if there is no such
 // user.
-func (s *Sessions) Create(ctx context.Context, userID int64) (sid, refreshToken string, expires time.Time, err error) {
+//
+// Inside its transaction Create reads the user's row and holds it until
+// commit — FOR SHARE on PostgreSQL; on SQLite the immediate transaction
+// holds the database's write lock from BEGIN — so that no change to the
+// account (password, status, roles) commits between that read and the
+// session. confirm, when not nil, is called with the row as read there
+// and the new session's id, before commit; an error from it abandons the
+// session and is returned. Login uses it to refuse a login whose account
+// changed while its password was being checked, and to mint the access
+// token from the current row before commit: an admin change that waited
+// for the lock then comes after the token's iat, so the cut-off it makes
+// covers the token, and the sessions it revokes include this one.
+func (s *Sessions) Create(ctx context.Context, userID int64, confirm func(current *User, sid string) error) (sid, refreshToken string, expires time.Time, err error) {
 	sid, err = s.randomString(sessionIDBytes)
 	if err != nil {
 		return "", "", time.Time{}, err
@@ -152,6 +165,23 @@ func (s *Sessions) Create(ctx context.Context, userID int64) (sid, refreshToken 
 		return "", "", time.Time{}, s.err(ctx, "create session", err)
 	}
 	defer tx.Rollback()
+	lock := ""
+	if s.db.Dialect == Postgres {
+		lock = " FOR SHARE"
+	}
+	var row userRow
+	err = tx.QueryRowxContext(ctx, s.db.Rebind(`SELECT `+userColumns+` FROM users WHERE id = ?`+lock), userID).StructScan(&row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", "", time.Time{}, fmt.Errorf("create session: user %d: %w", userID, ErrNotFound)
+	}
+	if err != nil {
+		return "", "", time.Time{}, s.err(ctx, "create session", err)
+	}
+	if confirm != nil {
+		if err := confirm(row.user(), sid); err != nil {
+			return "", "", time.Time{}, err
+		}
+	}
 	if _, err := tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO sessions (id, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)`),
 		sid, userID, now, expires); err != nil {
 		if isForeignKeyViolation(err) {
@@ -175,28 +205,37 @@ type refreshRow struct {
 	UsedAt         sql.NullTime `db:"used_at"`
 	TokenExpires   time.Time    `db:"token_expires"`
 	UserID         int64        `db:"user_id"`
+	SessionCreated time.Time    `db:"session_created"`
 	SessionExpires time.Time    `db:"session_expires"`
 	RevokedAt      sql.NullTime `db:"revoked_at"`
 }
 
 const refreshTokenQuery = `SELECT t.session_id, t.used_at, t.expires_at AS token_expires,
-	s.user_id, s.expires_at AS session_expires, s.revoked_at
+	s.user_id, s.created_at AS session_created, s.expires_at AS session_expires, s.revoked_at
 	FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id
 	WHERE t.token_hash = ?`
 
+// errRefreshNotBound is a refresh token presented for a session it does
+// not belong to (Rotate's sid): it is refused and left as it was.
+var errRefreshNotBound = fmt.Errorf("%w: not of this browser's session", ErrInvalidRefreshToken)
+
 // Rotate exchanges a live refresh token for its successor, in one
 // transaction: a cancelled or failed Rotate changes nothing, so the session
-// keeps exactly one live token.
+// keeps exactly one live token. With sid not empty, the token must belong
+// to session sid: a browser's refresh cookie is bound to the session of
+// its access cookie (see boundSession).
 //
-// Errors: ErrInvalidRefreshToken for a token that is unknown, expired, or
-// of a revoked session; *ReuseError (ErrRefreshReused) for a token already
-// used, after revoking its session. Two Rotates of one token at once are a
+// Errors: errRefreshNotBound (an ErrInvalidRefreshToken) for a token of
+// another session than sid, which is left untouched; ErrInvalidRefreshToken
+// for a token that is unknown, expired, or of a revoked session;
+// *ReuseError (ErrRefreshReused) for a token already used, after revoking
+// its session. Two Rotates of one token at once are a
 // reuse too: exactly one wins (the conditional UPDATE below lets only one
 // mark the token used), the other finds the token used, revokes the
 // session and returns *ReuseError; so the winner's new token is dead as
 // well. That is RFC 9700's rule, applied to a race it cannot tell from a
 // replay. Later attempts find the session revoked: ErrInvalidRefreshToken.
-func (s *Sessions) Rotate(ctx context.Context, refreshToken string) (Rotation, error) {
+func (s *Sessions) Rotate(ctx context.Context, refreshToken, sid string) (Rotation, error) {
 	if !strings.HasPrefix(refreshToken, RefreshTokenPrefix) {
 		return Rotation{}, ErrInvalidRefreshToken
 	}
@@ -213,7 +252,7 @@ func (s *Sessions) Rotate(ctx context.Context, refreshToken string) (Rotation, e
 	if s.db.Dialect == Postgres {
 		// The common case in one statement (sessions_rotate_postgres.go);
 		// a token that is not live is sorted out below.
-		rot, ok, err := s.rotateLive(ctx, tx, storedTime(s.now()), oldHash, newToken, newHash)
+		rot, ok, err := s.rotateLive(ctx, tx, storedTime(s.now()), oldHash, newToken, newHash, sid)
 		if err != nil {
 			return Rotation{}, err
 		}
@@ -231,6 +270,9 @@ func (s *Sessions) Rotate(ctx context.Context, refreshToken string) (Rotation, e
 	}
 	if err != nil {
 		return Rotation{}, s.err(ctx, "rotate refresh token", err)
+	}
+	if sid != "" && row.SessionID != sid {
+		return Rotation{}, errRefreshNotBound
 	}
 	now := storedTime(s.now())
 	if row.RevokedAt.Valid || !now.Before(row.TokenExpires) || !now.Before(row.SessionExpires) {
@@ -268,7 +310,8 @@ func (s *Sessions) Rotate(ctx context.Context, refreshToken string) (Rotation, e
 	if err := tx.Commit(); err != nil {
 		return Rotation{}, s.err(ctx, "rotate refresh token", err)
 	}
-	return Rotation{SessionID: row.SessionID, UserID: row.UserID, RefreshToken: newToken, Expires: expires}, nil
+	return Rotation{SessionID: row.SessionID, UserID: row.UserID, RefreshToken: newToken,
+		Created: row.SessionCreated.UTC(), Expires: expires}, nil
 }
 
 // Lookup returns the session a refresh token belongs to, for a logout that

@@ -14,7 +14,8 @@ import (
 // refresh on PostgreSQL in one prepared statement instead of four (SELECT,
 // UPDATE, INSERT, then the user; lib/pq spends two round trips on every
 // unprepared statement with parameters): mark the presented token used if
-// it is live — unused, unexpired, of an unrevoked and unexpired session —
+// it is live — unused, unexpired, of an unrevoked and unexpired session,
+// and of session $4 unless $4 is empty —
 // insert its successor, and read the session's user, whose current roles
 // and status the new access token needs. PostgreSQL runs a data-modifying
 // WITH exactly once whether or not the outer query reads it. The statement
@@ -29,22 +30,25 @@ func rotateLiveQuery() string {
 	FROM sessions s
 	WHERE t.token_hash = $2 AND t.used_at IS NULL AND s.id = t.session_id
 		AND s.revoked_at IS NULL AND t.expires_at > $1::timestamp AND s.expires_at > $1::timestamp
-	RETURNING t.session_id, s.user_id, s.expires_at
+		AND ($4::varchar = '' OR t.session_id = $4::varchar)
+	RETURNING t.session_id, s.user_id, s.created_at, s.expires_at
 ), successor AS (
 	INSERT INTO refresh_tokens (token_hash, session_id, created_at, expires_at)
 	SELECT $3::varchar, session_id, $1::timestamp, expires_at FROM used
 )
-SELECT used.session_id, used.expires_at AS session_expires, ` + userColumnsOf("u") + `
+SELECT used.session_id, used.created_at AS session_created, used.expires_at AS session_expires, ` + userColumnsOf("u") + `
 FROM used JOIN users u ON u.id = used.user_id`
 }
 
 // rotateLive rotates a live token in one statement of tx (PostgreSQL
 // only). ok is false when the token was not live — unknown, expired,
-// revoked or already used — and nothing was changed: the rest of Rotate's
-// transaction then tells which, and revokes the session of a reused token.
-func (s *Sessions) rotateLive(ctx context.Context, tx *sqlx.Tx, now time.Time, oldHash, newToken, newHash string) (rot Rotation, ok bool, err error) {
+// revoked, already used, or not of session sid — and nothing was changed:
+// the rest of Rotate's transaction then tells which, and revokes the
+// session of a reused token.
+func (s *Sessions) rotateLive(ctx context.Context, tx *sqlx.Tx, now time.Time, oldHash, newToken, newHash, sid string) (rot Rotation, ok bool, err error) {
 	var row struct {
 		SessionID string    `db:"session_id"`
+		Created   time.Time `db:"session_created"`
 		Expires   time.Time `db:"session_expires"`
 		userRow
 	}
@@ -52,14 +56,15 @@ func (s *Sessions) rotateLive(ctx context.Context, tx *sqlx.Tx, now time.Time, o
 	if err != nil {
 		return Rotation{}, false, s.err(ctx, "rotate refresh token", err)
 	}
-	err = tx.StmtxContext(ctx, stmt).QueryRowxContext(ctx, now, oldHash, newHash).StructScan(&row)
+	err = tx.StmtxContext(ctx, stmt).QueryRowxContext(ctx, now, oldHash, newHash, sid).StructScan(&row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Rotation{}, false, nil
 	}
 	if err != nil {
 		return Rotation{}, false, s.err(ctx, "rotate refresh token", err)
 	}
-	return Rotation{SessionID: row.SessionID, UserID: row.ID, RefreshToken: newToken, Expires: row.Expires.UTC(), User: row.user()}, true, nil
+	return Rotation{SessionID: row.SessionID, UserID: row.ID, RefreshToken: newToken,
+		Created: row.Created.UTC(), Expires: row.Expires.UTC(), User: row.user()}, true, nil
 }
 
 // userColumnsOf is userColumns qualified with a table alias.

@@ -69,7 +69,7 @@ func TestSessionRotateAndReuse(t *testing.T) {
 			now, advance := accountsClock(start)
 			f.s.now = now
 
-			sid, t0, expires, err := f.s.Create(ctx, f.userID)
+			sid, t0, expires, err := f.s.Create(ctx, f.userID, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -87,7 +87,7 @@ func TestSessionRotateAndReuse(t *testing.T) {
 			}
 
 			advance(time.Hour)
-			r1, err := f.s.Rotate(ctx, t0)
+			r1, err := f.s.Rotate(ctx, t0, "")
 			if err != nil {
 				t.Fatalf("Rotate(t0) = %v; want success", err)
 			}
@@ -98,13 +98,13 @@ func TestSessionRotateAndReuse(t *testing.T) {
 			if got := f.liveTokens(t, sid); len(got) != 1 || got[0] != refreshTokenHash(r1.RefreshToken) {
 				t.Errorf("live tokens after rotate = %v; want only the new one", got)
 			}
-			r2, err := f.s.Rotate(ctx, r1.RefreshToken)
+			r2, err := f.s.Rotate(ctx, r1.RefreshToken, "")
 			if err != nil {
 				t.Fatalf("Rotate(t1) = %v; want success", err)
 			}
 
 			// t0 again: reuse. The session is revoked and the error says which.
-			_, err = f.s.Rotate(ctx, t0)
+			_, err = f.s.Rotate(ctx, t0, "")
 			var reuse *ReuseError
 			if !errors.Is(err, ErrRefreshReused) || !errors.As(err, &reuse) || reuse.SessionID != sid || reuse.UserID != f.userID {
 				t.Fatalf("Rotate(used t0) = %v; want *ReuseError{%q, %d}", err, sid, f.userID)
@@ -112,7 +112,7 @@ func TestSessionRotateAndReuse(t *testing.T) {
 			if !f.revoked(t, sid) {
 				t.Error("session not revoked after reuse")
 			}
-			if _, err := f.s.Rotate(ctx, r2.RefreshToken); !errors.Is(err, ErrInvalidRefreshToken) {
+			if _, err := f.s.Rotate(ctx, r2.RefreshToken, ""); !errors.Is(err, ErrInvalidRefreshToken) {
 				t.Errorf("Rotate(live token of revoked session) = %v; want ErrInvalidRefreshToken", err)
 			}
 			// Logout with a token of the ended session still names it.
@@ -131,7 +131,7 @@ func TestSessionRotateInvalid(t *testing.T) {
 			start := time.Date(2031, 1, 1, 12, 0, 0, 0, time.UTC)
 			now, advance := accountsClock(start)
 			f.s.now = now
-			_, live, _, err := f.s.Create(ctx, f.userID)
+			_, live, _, err := f.s.Create(ctx, f.userID, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -146,7 +146,7 @@ func TestSessionRotateInvalid(t *testing.T) {
 			}
 			for _, tt := range tests {
 				t.Run(tt.name, func(t *testing.T) {
-					if _, err := f.s.Rotate(ctx, tt.token); !errors.Is(err, ErrInvalidRefreshToken) {
+					if _, err := f.s.Rotate(ctx, tt.token, ""); !errors.Is(err, ErrInvalidRefreshToken) {
 						t.Errorf("Rotate(%q) = %v; want ErrInvalidRefreshToken", tt.token, err)
 					}
 					if _, _, err := f.s.Lookup(ctx, tt.token); !errors.Is(err, ErrInvalidRefreshToken) {
@@ -156,7 +156,7 @@ func TestSessionRotateInvalid(t *testing.T) {
 			}
 			t.Run("fail-expired", func(t *testing.T) {
 				advance(time.Hour)
-				if _, err := f.s.Rotate(ctx, live); !errors.Is(err, ErrInvalidRefreshToken) {
+				if _, err := f.s.Rotate(ctx, live, ""); !errors.Is(err, ErrInvalidRefreshToken) {
 					t.Errorf("Rotate(token at expiry) = %v; want ErrInvalidRefreshToken", err)
 				}
 				if _, _, err := f.s.Lookup(ctx, live); !errors.Is(err, ErrInvalidRefreshToken) {
@@ -164,7 +164,7 @@ func TestSessionRotateInvalid(t *testing.T) {
 				}
 			})
 			t.Run("fail-unknown-user", func(t *testing.T) {
-				if _, _, _, err := f.s.Create(ctx, 424242); !errors.Is(err, ErrNotFound) {
+				if _, _, _, err := f.s.Create(ctx, 424242, nil); !errors.Is(err, ErrNotFound) {
 					t.Errorf("Create(unknown user) = %v; want ErrNotFound", err)
 				}
 			})
@@ -177,15 +177,15 @@ func TestSessionRevoke(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			f := newSessionsFixture(t, newURL(t), time.Hour)
 			ctx := context.Background()
-			sidA, tokA, _, err := f.s.Create(ctx, f.userID)
+			sidA, tokA, _, err := f.s.Create(ctx, f.userID, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
-			sidB, tokB, _, err := f.s.Create(ctx, f.userID)
+			sidB, tokB, _, err := f.s.Create(ctx, f.userID, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
-			sidC, tokC, _, err := f.s.Create(ctx, f.userID)
+			sidC, tokC, _, err := f.s.Create(ctx, f.userID, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -194,7 +194,7 @@ func TestSessionRevoke(t *testing.T) {
 			if err != nil || uid != f.userID {
 				t.Fatalf("Revoke(A) = %d, %v; want %d", uid, err, f.userID)
 			}
-			if _, err := f.s.Rotate(ctx, tokA); !errors.Is(err, ErrInvalidRefreshToken) {
+			if _, err := f.s.Rotate(ctx, tokA, ""); !errors.Is(err, ErrInvalidRefreshToken) {
 				t.Errorf("Rotate(token of revoked A) = %v; want ErrInvalidRefreshToken", err)
 			}
 			if uid, err := f.s.Revoke(ctx, sidA); err != nil || uid != f.userID {
@@ -213,7 +213,7 @@ func TestSessionRevoke(t *testing.T) {
 				t.Errorf("RevokeUser() = %v; want [%s %s] in any order", sids, sidB, sidC)
 			}
 			for _, tok := range []string{tokB, tokC} {
-				if _, err := f.s.Rotate(ctx, tok); !errors.Is(err, ErrInvalidRefreshToken) {
+				if _, err := f.s.Rotate(ctx, tok, ""); !errors.Is(err, ErrInvalidRefreshToken) {
 					t.Errorf("Rotate after RevokeUser = %v; want ErrInvalidRefreshToken", err)
 				}
 			}
@@ -232,7 +232,7 @@ func TestSessionRotateConcurrent(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			f := newSessionsFixture(t, newURL(t), time.Hour)
 			ctx := context.Background()
-			sid, tok, _, err := f.s.Create(ctx, f.userID)
+			sid, tok, _, err := f.s.Create(ctx, f.userID, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -249,7 +249,7 @@ func TestSessionRotateConcurrent(t *testing.T) {
 				go func() {
 					defer wg.Done()
 					<-start
-					results[i], errs[i] = f.s.Rotate(ctx, tok)
+					results[i], errs[i] = f.s.Rotate(ctx, tok, "")
 				}()
 			}
 			close(start)
@@ -275,7 +275,7 @@ func TestSessionRotateConcurrent(t *testing.T) {
 			if !f.revoked(t, sid) {
 				t.Error("session not revoked after concurrent reuse")
 			}
-			if _, err := f.s.Rotate(ctx, winner.RefreshToken); !errors.Is(err, ErrInvalidRefreshToken) {
+			if _, err := f.s.Rotate(ctx, winner.RefreshToken, ""); !errors.Is(err, ErrInvalidRefreshToken) {
 				t.Errorf("Rotate(winner's token) = %v; want ErrInvalidRefreshToken (session revoked)", err)
 			}
 		})
@@ -307,7 +307,7 @@ func TestSessionRotateCancelled(t *testing.T) {
 	for name, newURL := range testenv.Databases() {
 		t.Run(name, func(t *testing.T) {
 			f := newSessionsFixture(t, newURL(t), time.Hour)
-			sid, tok, _, err := f.s.Create(context.Background(), f.userID)
+			sid, tok, _, err := f.s.Create(context.Background(), f.userID, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -327,7 +327,7 @@ func TestSessionRotateCancelled(t *testing.T) {
 					delay = time.Hour
 				}
 				timer := time.AfterFunc(delay, cancel)
-				r, err := f.s.Rotate(ctx, tok)
+				r, err := f.s.Rotate(ctx, tok, "")
 				timer.Stop()
 				cancel()
 				switch {
@@ -364,7 +364,7 @@ func TestSessionPrune(t *testing.T) {
 			f.s.now = now
 
 			create := func() (string, string) {
-				sid, tok, _, err := f.s.Create(ctx, f.userID)
+				sid, tok, _, err := f.s.Create(ctx, f.userID, nil)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -387,7 +387,7 @@ func TestSessionPrune(t *testing.T) {
 			advance(time.Hour)
 			live, tok := create() // t0+40h, expires t0+50h
 			for range 3 {
-				r, err := f.s.Rotate(ctx, tok)
+				r, err := f.s.Rotate(ctx, tok, "")
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -431,10 +431,10 @@ func TestSessionPrune(t *testing.T) {
 				}
 			}
 			// Used tokens kept: a replay is still detected.
-			if _, err := f.s.Rotate(ctx, tok); err != nil {
+			if _, err := f.s.Rotate(ctx, tok, ""); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := f.s.Rotate(ctx, tok); !errors.Is(err, ErrRefreshReused) {
+			if _, err := f.s.Rotate(ctx, tok, ""); !errors.Is(err, ErrRefreshReused) {
 				t.Errorf("replay after Prune = %v; want ErrRefreshReused", err)
 			}
 		})

@@ -31,6 +31,10 @@ import (
 // otherwise clear its address's counter by logging into that account
 // between guesses at others.
 //
+// Registrations use a second Throttle (auth_api.register_limit) in the
+// same way, keyed by address only (RegisterThrottleKey), where every
+// attempt counts as a "failure": it is attempts, not failures, that cost.
+//
 // Two attempts racing between Check and Fail can both get through. Service
 // bounds that race with attemptGate: at most N attempts per key are between
 // Check and Fail at once on one instance, so a window admits fewer than 2N
@@ -58,6 +62,11 @@ var ErrThrottleUnavailable = errors.New("login throttle unavailable; failing clo
 // defaultLoginLimit is auth_api.login_limit's default.
 const defaultLoginLimit = "5/min"
 
+// defaultRegisterLimit is auth_api.register_limit's default: a person
+// signs up once, an office behind one address a few times an hour; a
+// script creating accounts is held to ten an hour per address.
+const defaultRegisterLimit = "10/hour"
+
 // parseLimit reads auth_api.login_limit with ParseRate; "" is the default,
 // 5/min.
 func parseLimit(s string) (n int, per time.Duration, err error) {
@@ -77,17 +86,29 @@ func parseLimit(s string) (n int, per time.Duration, err error) {
 // The keys are plain strings; the throttles hash them before they store
 // anything, so neither usernames nor addresses appear in Redis or memory.
 func LoginThrottleKeys(usernameKey, clientIP string) (user, ip string) {
-	user = "user:" + strings.ToLower(usernameKey)
+	return "user:" + strings.ToLower(usernameKey), "ip:" + addressKey(clientIP)
+}
+
+// RegisterThrottleKey returns the throttle key for a registration from
+// clientIP: the address as in LoginThrottleKeys, in a space of its own so
+// that registrations and failed logins are counted apart.
+func RegisterThrottleKey(clientIP string) string {
+	return "register-ip:" + addressKey(clientIP)
+}
+
+// addressKey is clientIP as the throttles count it: an IPv6 address by
+// its /64, an IPv4-mapped one as IPv4, an unparseable one as given.
+func addressKey(clientIP string) string {
 	addr, err := netip.ParseAddr(clientIP)
 	if err != nil {
-		return user, "ip:" + clientIP
+		return clientIP
 	}
 	addr = addr.Unmap().WithZone("")
 	if addr.Is6() {
 		p, _ := addr.Prefix(64)
-		return user, "ip:" + p.String()
+		return p.String()
 	}
-	return user, "ip:" + addr.String()
+	return addr.String()
 }
 
 // throttleHash is how a key is stored: the first 128 bits of its SHA-256,

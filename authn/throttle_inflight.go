@@ -7,7 +7,8 @@ import (
 )
 
 // attemptGate bounds how many logins per throttle key are being verified
-// at the same moment on this instance.
+// at the same moment on this instance (and, with a gate of its own, how
+// many registrations per address are being made).
 //
 // The throttle counts a failure only once the password has been checked,
 // and checks the count before: without a bound on the attempts in between,
@@ -22,7 +23,8 @@ import (
 // attempt that cannot get a slot before its context ends is refused as
 // throttled.
 type attemptGate struct {
-	limit int
+	limit  int
+	reason string // ThrottledError.Reason of a refusal
 
 	mu    sync.Mutex
 	slots map[string]*attemptSlots
@@ -33,8 +35,10 @@ type attemptSlots struct {
 	refs int           // attempts holding or waiting for a token
 }
 
-func newAttemptGate(limit int) *attemptGate {
-	return &attemptGate{limit: max(limit, 1), slots: map[string]*attemptSlots{}}
+// newAttemptGate allows limit attempts per key at once; a refused one is a
+// *ThrottledError with reason ("" for logins).
+func newAttemptGate(limit int, reason string) *attemptGate {
+	return &attemptGate{limit: max(limit, 1), reason: reason, slots: map[string]*attemptSlots{}}
 }
 
 // acquire takes a slot for every key and returns the function that gives
@@ -49,7 +53,7 @@ func (g *attemptGate) acquire(ctx context.Context, keys ...string) (release func
 	for _, k := range keys {
 		if err := g.take(ctx, k); err != nil {
 			release()
-			return nil, &ThrottledError{RetryAfter: time.Second}
+			return nil, &ThrottledError{RetryAfter: time.Second, Reason: g.reason}
 		}
 		held = append(held, k)
 	}

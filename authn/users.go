@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -22,6 +21,17 @@ type User struct {
 	Roles             []string // sorted, never nil
 	CreatedAt         time.Time
 	PasswordChangedAt time.Time // zero if the password was never changed
+	DisabledAt        time.Time // when last disabled; zero if never
+}
+
+// sessionsFrom is the earliest creation time of a session of u that may
+// still be refreshed: sessions from before the last password change or
+// disable are over.
+func (u *User) sessionsFrom() time.Time {
+	if u.DisabledAt.After(u.PasswordChangedAt) {
+		return u.DisabledAt
+	}
+	return u.PasswordChangedAt
 }
 
 // NewUser is what the admin path (authgate user add) creates.
@@ -54,7 +64,7 @@ type Users struct {
 }
 
 // NewUsers builds the account store on db, an opened (migrated) database.
-// Zero fields of cfg take the defaults (registration open, bcrypt cost 12,
+// Zero fields of cfg take the defaults (registration closed, bcrypt cost 12,
 // minimum password length 8); values out of range are an error, reported
 // per key. It fills the normalised keys of rows written by the original
 // service (backfillKeys) and fails, naming the rows, if two of them are the
@@ -64,7 +74,7 @@ func NewUsers(ctx context.Context, db *DB, cfg Accounts) (*Users, error) {
 		return nil, errors.New("users: no database")
 	}
 	if cfg.Registration == "" {
-		cfg.Registration = registrationOpen
+		cfg.Registration = registrationClosed
 	}
 	if cfg.BcryptCost == 0 {
 		cfg.BcryptCost = defaultBcryptCost
@@ -114,7 +124,7 @@ func newUsers(ctx context.Context, db *DB, cfg Accounts) (*Users, error) {
 
 // userColumns are selected (or returned) for every User; the password hash
 // is read only where it is needed.
-const userColumns = `id, username, email, is_active, roles, created_at, password_changed_at`
+const userColumns = `id, username, email, is_active, roles, created_at, password_changed_at, disabled_at`
 
 // userRow is a users row as scanned. Columns of the original service's
 // table are nullable there (SQLAlchemy's default), hence the Null types:
@@ -127,6 +137,7 @@ type userRow struct {
 	Roles             string         `db:"roles"`
 	CreatedAt         sql.NullTime   `db:"created_at"`
 	PasswordChangedAt sql.NullTime   `db:"password_changed_at"`
+	DisabledAt        sql.NullTime   `db:"disabled_at"`
 	HashedPassword    sql.NullString `db:"hashed_password"`
 }
 
@@ -143,6 +154,9 @@ func (r *userRow) user() *User {
 	}
 	if r.PasswordChangedAt.Valid {
 		u.PasswordChangedAt = r.PasswordChangedAt.Time.UTC()
+	}
+	if r.DisabledAt.Valid {
+		u.DisabledAt = r.DisabledAt.Time.UTC()
 	}
 	return u
 }
@@ -186,7 +200,13 @@ func (u *Users) Create(ctx context.Context, nu NewUser) (*User, error) {
 	if err := u.policy.check(nu.Password, username, email); err != nil {
 		return nil, err
 	}
-	hash, err := u.hasher.hash(nu.Password)
+	// A name or address that is taken is refused before the expensive
+	// part: re-registering an existing name must not cost a bcrypt. The
+	// unique indexes still decide a race between two registrations.
+	if err := u.taken(ctx, ukey, ekey); err != nil {
+		return nil, err
+	}
+	hash, err := u.hasher.hash(ctx, nu.Password)
 	if err != nil {
 		return nil, err
 	}
@@ -203,6 +223,29 @@ func (u *Users) Create(ctx context.Context, nu NewUser) (*User, error) {
 		return nil, u.err(ctx, "create user", err)
 	}
 	return row.user(), nil
+}
+
+// taken returns ErrUsernameTaken or ErrEmailTaken when an account already
+// has the normalised username ukey or email ekey, and nil otherwise.
+func (u *Users) taken(ctx context.Context, ukey, ekey string) error {
+	var keys []struct {
+		Username sql.NullString `db:"username_key"`
+		Email    sql.NullString `db:"email_key"`
+	}
+	err := u.db.SelectContext(ctx, &keys, u.db.Rebind(`SELECT username_key, email_key FROM users
+		WHERE username_key = ? OR email_key = ?`), ukey, ekey)
+	if err != nil {
+		return u.err(ctx, "create user", err)
+	}
+	for _, k := range keys {
+		if k.Username.String == ukey {
+			return ErrUsernameTaken
+		}
+	}
+	if len(keys) > 0 {
+		return ErrEmailTaken
+	}
+	return nil
 }
 
 // whichTaken turns a unique violation on insert into ErrUsernameTaken or
@@ -242,22 +285,34 @@ func (u *Users) whichTaken(ctx context.Context, constraint, ukey, ekey string, c
 // exist. ErrUserDisabled comes only after the password verified: whether
 // an account is disabled is not told to someone who cannot log in to it.
 // A hash in the legacy scheme or at another cost is replaced on success.
+//
+// The user returned is the row as read before the password was checked
+// (a quarter of a second earlier at bcrypt cost 12): whoever acts on it
+// later reads it again — Login does, in the transaction that creates the
+// session (Sessions.Create).
 func (u *Users) Authenticate(ctx context.Context, username, password string) (*User, error) {
 	if len(username) > usernameMaxInput {
-		u.hasher.verifyDummy(password)
+		if err := u.hasher.verifyDummy(ctx, password); err != nil {
+			return nil, err
+		}
 		return nil, ErrInvalidCredentials
 	}
 	var row userRow
 	err := u.db.QueryRowxContext(ctx, u.db.Rebind(`SELECT `+userColumns+`, hashed_password
 		FROM users WHERE username_key = ?`), usernameKey(username)).StructScan(&row)
 	if errors.Is(err, sql.ErrNoRows) {
-		u.hasher.verifyDummy(password)
+		if err := u.hasher.verifyDummy(ctx, password); err != nil {
+			return nil, err
+		}
 		return nil, ErrInvalidCredentials
 	}
 	if err != nil {
 		return nil, u.err(ctx, "authenticate", err)
 	}
-	ok, rehash := u.hasher.verify(row.HashedPassword.String, password)
+	ok, rehash, err := u.hasher.verify(ctx, row.HashedPassword.String, password)
+	if err != nil {
+		return nil, err
+	}
 	if !ok {
 		return nil, ErrInvalidCredentials
 	}
@@ -269,7 +324,7 @@ func (u *Users) Authenticate(ctx context.Context, username, password string) (*U
 		// Best effort: if the upgrade fails the old hash still verifies and
 		// the next login tries again. Compare-and-set on the old hash so a
 		// concurrent password change is never overwritten.
-		if hash, err := u.hasher.hash(password); err == nil {
+		if hash, err := u.hasher.hash(ctx, password); err == nil {
 			_, _ = u.db.ExecContext(ctx, u.db.Rebind(`UPDATE users SET hashed_password = ?, updated_at = ?
 				WHERE id = ? AND hashed_password = ?`), hash, storedTime(u.now()), row.ID, row.HashedPassword.String)
 		}
@@ -324,76 +379,6 @@ func (u *Users) List(ctx context.Context) ([]User, error) {
 		return nil, u.err(ctx, "list users", err)
 	}
 	return out, nil
-}
-
-// SetActive enables or disables an account. The caller ends its sessions
-// and denylists its tokens when disabling.
-func (u *Users) SetActive(ctx context.Context, username string, active bool) (*User, error) {
-	return u.update(ctx, "set active", username, `is_active = ?`, active)
-}
-
-// SetRoles replaces the roles of an account. Roles are 1–64 characters of
-// ASCII letters, digits and . _ : - (they travel comma-separated in a
-// header); they are de-duplicated and sorted.
-func (u *Users) SetRoles(ctx context.Context, username string, roles []string) (*User, error) {
-	roles, err := normalizeRoles(roles)
-	if err != nil {
-		return nil, err
-	}
-	return u.update(ctx, "set roles", username, `roles = ?`, strings.Join(roles, ","))
-}
-
-// SetPassword replaces the password of an account and records when, in
-// PasswordChangedAt: the caller revokes tokens issued before that time.
-func (u *Users) SetPassword(ctx context.Context, username, password string) (*User, error) {
-	user, err := u.ByUsername(ctx, username)
-	if err != nil {
-		return nil, err
-	}
-	if err := u.policy.check(password, user.Username, user.Email); err != nil {
-		return nil, err
-	}
-	hash, err := u.hasher.hash(password)
-	if err != nil {
-		return nil, err
-	}
-	return u.update(ctx, "set password", username, `hashed_password = ?, password_changed_at = ?`, hash, storedTime(u.now()))
-}
-
-// update sets columns (an SQL "a = ?, b = ?" list with its args) on the
-// user with username and returns the updated user.
-func (u *Users) update(ctx context.Context, op, username, set string, args ...any) (*User, error) {
-	args = append(args, storedTime(u.now()), usernameKey(username))
-	var row userRow
-	err := u.db.QueryRowxContext(ctx, u.db.Rebind(`UPDATE users SET `+set+`, updated_at = ?
-		WHERE username_key = ? RETURNING `+userColumns), args...).StructScan(&row)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("user %q: %w", username, ErrNotFound)
-	}
-	if err != nil {
-		return nil, u.err(ctx, op, err)
-	}
-	return row.user(), nil
-}
-
-const roleMaxLen = 64
-
-// normalizeRoles checks, de-duplicates and sorts roles.
-func normalizeRoles(roles []string) ([]string, error) {
-	out := make([]string, 0, len(roles))
-	for _, r := range roles {
-		if r == "" || len(r) > roleMaxLen {
-			return nil, &ValidationError{Field: "roles", Msg: fmt.Sprintf("role %q must be 1 to %d characters long", r, roleMaxLen)}
-		}
-		for _, c := range r {
-			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == ':' || c == '-') {
-				return nil, &ValidationError{Field: "roles", Msg: fmt.Sprintf("role %q may contain only ASCII letters, digits and . _ : -", r)}
-			}
-		}
-		out = append(out, r)
-	}
-	slices.Sort(out)
-	return slices.Compact(out), nil
 }
 
 // splitRoles parses the stored comma-separated roles.

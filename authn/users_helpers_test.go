@@ -20,7 +20,8 @@ func openAccountsDB(t testing.TB, url string) *DB {
 }
 
 // newTestUsers builds a Users on db hashing at bcrypt's minimum cost, so
-// tests stay fast under -race; the rules are the defaults unless cfg says
+// tests stay fast under -race, with registration open (the tests register
+// their users); the other rules are the defaults unless cfg says
 // otherwise.
 func newTestUsers(t testing.TB, db *DB, cfg Accounts) *Users {
 	t.Helper()

@@ -188,7 +188,7 @@ func TestLegacyHashes(t *testing.T) {
 
 func mustHash(t testing.TB, cost int, password string) string {
 	t.Helper()
-	h, err := (&passwordHasher{cost: cost}).hash(password)
+	h, err := (&passwordHasher{cost: cost}).hash(context.Background(), password)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -264,10 +264,10 @@ func TestStoreUnavailable(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, _, _, err := s.Create(ctx, 1); !errors.Is(err, ErrStoreUnavailable) {
+		if _, _, _, err := s.Create(ctx, 1, nil); !errors.Is(err, ErrStoreUnavailable) {
 			t.Errorf("Sessions.Create(unreachable) = %v; want ErrStoreUnavailable", err)
 		}
-		if _, err := s.Rotate(ctx, RefreshTokenPrefix+"x"); !errors.Is(err, ErrStoreUnavailable) {
+		if _, err := s.Rotate(ctx, RefreshTokenPrefix+"x", ""); !errors.Is(err, ErrStoreUnavailable) {
 			t.Errorf("Sessions.Rotate(unreachable) = %v; want ErrStoreUnavailable", err)
 		}
 	})

@@ -132,7 +132,7 @@ func gatewayConfig(tb testing.TB, dir, backendURL string, o gwOptions) (cfgFile,
 	if cost == 0 {
 		cost = 10
 	}
-	fmt.Fprintf(&b, "accounts:\n  bcrypt_cost: %d\n", cost)
+	fmt.Fprintf(&b, "accounts:\n  bcrypt_cost: %d\n  registration: open\n", cost)
 	fmt.Fprintf(&b, "log:\n  access: %t\n", !o.noLog)
 	if o.gogc != 0 {
 		fmt.Fprintf(&b, "runtime:\n  gogc: %d\n", o.gogc)

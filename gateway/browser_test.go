@@ -55,6 +55,7 @@ func TestBrowserLoginAndSwaggerUI(t *testing.T) {
 	browser := pStartChromium(t, filepath.Join(dir, "certs", "selfsigned.crt"))
 
 	t.Run("ok-login-logout", func(t *testing.T) { pBrowserLoginLogout(t, browser, g, b, alice) })
+	t.Run("fail-planted-refresh-cookie", func(t *testing.T) { pBrowserPlantedRefresh(t, browser, g, g.register(t, "eve")) })
 	t.Run("ok-swagger-ui", func(t *testing.T) { pBrowserSwaggerUI(t, browser, g) })
 }
 

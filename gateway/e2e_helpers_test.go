@@ -72,6 +72,7 @@ tls:
   secret: %s
 accounts:
   bcrypt_cost: 10
+  registration: open
 `, https, g.http, g.ops, mode, g.tlsExtra, filepath.Join(g.dir, "authgate.db"), g.dbExtra, testSecret) + body
 }
 

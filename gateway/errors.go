@@ -63,6 +63,7 @@ var classes = []struct {
 	{authn.ErrDenylistUnavailable, errorClass{http.StatusServiceUnavailable, "Token revocation status is unavailable; try again shortly", ""}},
 	{authn.ErrThrottleUnavailable, errorClass{http.StatusServiceUnavailable, "Login is temporarily unavailable; try again shortly", ""}},
 	{authn.ErrStoreUnavailable, errorClass{http.StatusServiceUnavailable, "The account store is unavailable; try again shortly", ""}},
+	{authn.ErrOverloaded, errorClass{http.StatusServiceUnavailable, "Too many passwords are being checked at once; try again shortly", ""}},
 	{authn.ErrInvalidCredentials, errorClass{http.StatusUnauthorized, "Incorrect username or password", ""}},
 	{authn.ErrRefreshReused, errorClass{http.StatusUnauthorized, "Refresh token reuse detected; the session has been revoked", ""}},
 	{authn.ErrInvalidRefreshToken, errorClass{http.StatusUnauthorized, "Invalid or expired refresh token", ""}},

@@ -21,6 +21,7 @@ const (
 	defaultCookieName    = "authgate"
 	defaultAuthPrefix    = "/auth"
 	defaultLoginLimit    = "5/min"
+	defaultRegisterLimit = "10/hour"
 	defaultRedisPrefix   = "authgate:"
 	defaultTokenIssuer   = "authgate"
 	defaultAccessTTL     = 15 * time.Minute
@@ -95,7 +96,9 @@ func applyDefaults(c *Config, present func(path string) bool) {
 	orDefault(&a.Tokens.Algorithm, "HS256")
 	durDefault(&a.Tokens.AccessTTL, defaultAccessTTL)
 	durDefault(&a.Tokens.RefreshTTL, defaultRefreshTTL)
-	orDefault(&a.Accounts.Registration, "open")
+	// Closed unless the operator opens it: for "a legacy app behind a
+	// login", open registration would mean anyone can sign up (issue 16).
+	orDefault(&a.Accounts.Registration, "closed")
 	if a.Accounts.BcryptCost == 0 {
 		a.Accounts.BcryptCost = defaultBcryptCost
 	}
@@ -105,6 +108,7 @@ func applyDefaults(c *Config, present func(path string) bool) {
 	orDefault(&a.AuthAPI.Prefix, defaultAuthPrefix)
 	orDefault(&a.AuthAPI.CookieName, defaultCookieName)
 	orDefault(&a.AuthAPI.LoginLimit, defaultLoginLimit)
+	orDefault(&a.AuthAPI.RegisterLimit, defaultRegisterLimit)
 
 	h := &c.Upstream.IdentityHeaders
 	ifAbsent("identity_headers.user_id", &h.UserID, "X-Auth-User-Id")

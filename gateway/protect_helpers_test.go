@@ -246,6 +246,7 @@ database:
   url: sqlite:%s
 accounts:
   bcrypt_cost: 10
+  registration: open
 %s
 routes:
 %s

@@ -133,7 +133,7 @@ func (s *Server) dispatch(x *exchange, r *http.Request, rt *routing, https bool,
 	var id *authn.Identity
 	if rh.required {
 		var src authn.Source
-		id, src, err = s.auth.Authenticate(w, r)
+		id, src, err = s.auth.Authenticate(r)
 		if err != nil {
 			if rh.loginRedirect && wantsLoginPage(r) && sendsToLogin(err) {
 				// A browser whose access cookie only expired (or was cut

@@ -421,6 +421,7 @@ func (s *Server) Reload(bg context.Context, wg *sync.WaitGroup) error {
 	old := s.routing.Swap(rt)
 	old.stop()
 	s.logger.Info("configuration reloaded", "routes", len(cfg.Routes))
+	logWarnings(s.logger, cfg)
 	return nil
 }
 
@@ -463,4 +464,5 @@ func (s *Server) logStartup() {
 			s.logger.Warn("route lets clients switch to a protocol authgate cannot see into", "name", r.Name, "upgrades", r.Upgrades)
 		}
 	}
+	logWarnings(s.logger, s.cfg)
 }

@@ -9,15 +9,24 @@ import (
 )
 
 // Check loads the config at path and, when it is valid, writes its route
-// table to w. Otherwise it returns every problem as an errors.Join of
-// *ConfigError, one per line of err.Error(), and writes nothing: this is
-// `authgate check`, which prints them and exits 1.
+// table to w, then its Warnings, one "warning: …" line each. Otherwise it
+// returns every problem as an errors.Join of *ConfigError, one per line of
+// err.Error(), and writes nothing: this is `authgate check`, which prints
+// them and exits 1.
 func Check(w io.Writer, path string) error {
 	c, err := Load(path)
 	if err != nil {
 		return err
 	}
-	return WriteRouteTable(w, c)
+	if err := WriteRouteTable(w, c); err != nil {
+		return err
+	}
+	for _, warning := range c.Warnings() {
+		if _, err := fmt.Fprintf(w, "warning: %s\n", warning); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // WriteRouteTable prints c's routes as an aligned table in config order:

@@ -115,6 +115,8 @@ redis:
 tokens:
   algorithm: ES256
   private_key_file: es256.pem
+accounts:
+  registration: open
 log:
   access: $access
 routes:
