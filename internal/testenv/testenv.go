@@ -183,3 +183,16 @@ var (
 	portsMu    sync.Mutex
 	portsGiven = map[int]bool{}
 )
+
+// shortTempDir is a new private directory under os.TempDir, removed when
+// the test ends, for Unix sockets: a socket's path must fit in about 100
+// bytes, which t.TempDir, named after the test, may exceed.
+func shortTempDir(t testing.TB) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "ag-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
