@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -191,6 +190,7 @@ func (s *Server) Run(ctx context.Context, reload <-chan struct{}) error {
 	for _, ls := range servers {
 		s.addrs[ls.name] = ls.ln.Addr()
 	}
+	s.logListeners(servers)
 	// The ops listener serves at once, so that /healthz and /readyz
 	// answer while the public listeners wait for readiness.
 	for _, ls := range servers {
@@ -362,7 +362,11 @@ func (s *Server) listen() ([]*listener, error) {
 			closeAll()
 			return nil, err
 		}
-		if err := add("http", l.HTTP, s.redirectHandler(), nil); err != nil {
+		httpsPort := "" // the https listener is required with TLS (validateTLS)
+		if len(out) > 0 {
+			_, httpsPort, _ = net.SplitHostPort(out[0].ln.Addr().String())
+		}
+		if err := add("http", l.HTTP, s.redirectHandler(httpsPort), nil); err != nil {
 			closeAll()
 			return nil, err
 		}
@@ -431,38 +435,4 @@ func newRequestPrefix() string {
 	b := make([]byte, 4)
 	rand.Read(b)
 	return hex.EncodeToString(b) + "-"
-}
-
-// logStartup says what listens where, which stores are in use and which
-// routes are served — the first thing an operator looks for.
-func (s *Server) logStartup() {
-	l := s.cfg.Listen
-	s.logger.Info("authgate starting", "version", s.version, "config", s.configPath)
-	listen := []any{"tls", s.certs.mode}
-	if s.certs.mode == tlsOff {
-		listen = append(listen, "http", l.HTTP+" (serves routes, no TLS)")
-	} else {
-		listen = append(listen, "https", l.HTTPS, "http", l.HTTP+" (ACME HTTP-01 and redirect to https)")
-	}
-	listen = append(listen, "ops", l.Ops+" (/healthz /readyz /metrics)")
-	if s.certs.selfSignedFile != "" {
-		listen = append(listen, "certificate", s.certs.selfSignedFile)
-	}
-	if s.certs.acme != nil {
-		listen = append(listen, "acme_hosts", s.certs.hosts)
-	}
-	s.logger.Info("listeners", listen...)
-	s.logger.Info("stores", s.auth.Describe()...)
-	for i, r := range s.cfg.Routes {
-		auth := r.Auth
-		if len(r.Roles) > 0 {
-			auth += " roles=" + strings.Join(r.Roles, ",")
-		}
-		s.logger.Info("route", "index", i, "name", r.Name, "hosts", r.Hosts, "path", r.Path,
-			"methods", r.Methods, "auth", auth, "upstream", r.Upstream)
-		if opensTunnel(r.Upgrades) {
-			s.logger.Warn("route lets clients switch to a protocol authgate cannot see into", "name", r.Name, "upgrades", r.Upgrades)
-		}
-	}
-	logWarnings(s.logger, s.cfg)
 }
