@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/authgate/authgate/authn"
+	"github.com/authgate/authgate/internal/park"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -62,7 +63,7 @@ type Server struct {
 	addrs map[string]net.Addr
 	// parking are the listeners that park idle connections, set before
 	// any listener serves.
-	parking []*parkingListener
+	parking []*park.Listener
 }
 
 // Ready is closed once the server's listeners are bound and serving.
@@ -311,14 +312,19 @@ func (l *listener) serve() error {
 	return l.srv.Serve(l.ln)
 }
 
-// parkIdle makes l park its idle HTTP/1.1 connections (park.go); it then
-// does the TLS handshakes itself.
+// parkIdle makes l park its idle HTTP/1.1 connections (internal/park); it
+// then does the TLS handshakes itself.
 func (s *Server) parkIdle(l *listener, tlsConf *tls.Config) {
 	after := s.cfg.Limits.ParkIdleAfter.D()
-	if !parkingSupported || after <= 0 {
+	if !park.Supported || after <= 0 {
 		return
 	}
-	pl := newParkingListener(l.ln, tlsConf, l.srv.ReadHeaderTimeout, after, s.logger)
+	pl := park.New(l.ln, park.Options{
+		After:            after,
+		TLS:              tlsConf,
+		HandshakeTimeout: l.srv.ReadHeaderTimeout,
+		Logger:           s.logger,
+	})
 	l.ln, l.tls = pl, false
 	l.srv.ConnState = pl.ConnState
 	s.parking = append(s.parking, pl)

@@ -1,4 +1,4 @@
-package gateway
+package park
 
 import (
 	"errors"
@@ -8,8 +8,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// parkingSupported: idle connections can be parked on this system.
-const parkingSupported = true
+// Supported: idle connections can be parked on this system.
+const Supported = true
 
 // watcher keeps parked connections in one epoll instance, watched by one
 // goroutine: a parked connection costs its socket, its TLS state and a map
@@ -22,7 +22,7 @@ const parkingSupported = true
 // closed or handed back, so a number the kernel reuses for a new socket is
 // never mistaken for a parked one.
 type watcher struct {
-	l    *parkingListener
+	l    *Listener
 	epfd int // -1 when epoll could not be set up: connections are closed instead of parked
 
 	mu     sync.Mutex
@@ -39,7 +39,7 @@ type parkedConn struct {
 // idle timeout has passed, and so how late, at most, it closes them.
 const watchTick = 500 * time.Millisecond
 
-func newWatcher(l *parkingListener) *watcher {
+func newWatcher(l *Listener) *watcher {
 	w := &watcher{l: l, parked: make(map[int]parkedConn)}
 	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {

@@ -1,6 +1,6 @@
 //go:build unix
 
-package gateway
+package park
 
 import (
 	"bufio"
@@ -13,7 +13,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptrace"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -26,7 +25,7 @@ import (
 type parkRig struct {
 	t   *testing.T
 	srv *http.Server
-	pl  *parkingListener
+	pl  *Listener
 	tls *tls.Config // the server's; nil for plain HTTP
 
 	mu       sync.Mutex
@@ -43,7 +42,7 @@ func newParkRig(t *testing.T, withTLS bool, idle time.Duration) *parkRig {
 	if withTLS {
 		r.tls = testTLSConfig(t)
 	}
-	r.pl = newParkingListener(ln, r.tls, 5*time.Second, 50*time.Millisecond, slog.New(slog.DiscardHandler))
+	r.pl = newListener(ln, r.tls, 5*time.Second, 50*time.Millisecond, slog.New(slog.DiscardHandler))
 	r.srv = &http.Server{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 			body, _ := io.ReadAll(req.Body)
@@ -291,21 +290,5 @@ func TestParkedConnectionClientHangsUp(t *testing.T) {
 	defer r.mu.Unlock()
 	if r.requests != 3 {
 		t.Errorf("handler saw %d requests; want 3", r.requests)
-	}
-}
-
-// testTLSConfig is a server config with the gateway's own self-signed
-// certificate for 127.0.0.1, made in a temporary directory.
-func testTLSConfig(t *testing.T) *tls.Config {
-	t.Helper()
-	dir := t.TempDir()
-	cert, err := loadOrCreateSelfSigned(filepath.Join(dir, "c.crt"), filepath.Join(dir, "c.key"), []string{"127.0.0.1"}, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &tls.Config{
-		Certificates: []tls.Certificate{cert},
-		NextProtos:   []string{"h2", "http/1.1"},
-		MinVersion:   tls.VersionTLS12,
 	}
 }
