@@ -45,14 +45,14 @@ func TestBrowserLoginAndSwaggerUI(t *testing.T) {
 		t.Skipf("!!! Chromium not found at %s (%v): browser tests skipped", pChromium, err)
 	}
 	b := pStartBackend(t)
-	dir, cfgFile := pConfig(t, fmt.Sprintf(`  - name: app
+	gw, cfgFile := pConfig(t, fmt.Sprintf(`  - name: app
     path: /app
     auth: required
     upstream: %s
-`, b.URL()), pTokensHS256)
-	g := pStartGateway(t, dir, cfgFile)
+`, b.URL()), "")
+	g := pStartGateway(t, gw, cfgFile)
 	alice := g.register(t, "alice")
-	browser := pStartChromium(t, filepath.Join(dir, "certs", "selfsigned.crt"))
+	browser := pStartChromium(t, filepath.Join(gw.dir, "certs", "selfsigned.crt"))
 
 	t.Run("ok-login-logout", func(t *testing.T) { pBrowserLoginLogout(t, browser, g, b, alice) })
 	t.Run("fail-planted-refresh-cookie", func(t *testing.T) { pBrowserPlantedRefresh(t, browser, g, g.register(t, "eve")) })

@@ -3,27 +3,12 @@ package gateway
 import (
 	"fmt"
 	"net/http"
-	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/authgate/authgate/internal/testenv"
 )
-
-// writeWithDatabase writes the test gateway's config with dbURL in place
-// of its SQLite database, and the database keys in dbExtra (YAML lines,
-// indented two spaces).
-func (g *testGateway) writeWithDatabase(dbURL, dbExtra, body string) string {
-	g.t.Helper()
-	cfg := g.config(body)
-	sqlite := "url: sqlite:" + filepath.Join(g.dir, "authgate.db")
-	if !strings.Contains(cfg, sqlite) {
-		g.t.Fatalf("the test config has no %q to replace", sqlite)
-	}
-	return writeConfigIn(g.t, g.dir, strings.Replace(cfg, sqlite, "url: "+dbURL+"\n"+dbExtra, 1))
-}
 
 // faultRoutes is a public and a protected route to b.
 func faultRoutes(b *backend) string {
@@ -70,8 +55,9 @@ func TestFaultPostgresStopped(t *testing.T) {
 	b := newBackend(t, "app")
 
 	withRedis, embedded := newTestGateway(t), newTestGateway(t)
-	startServer(t, withRedis.writeWithDatabase(pg.url(), "", fmt.Sprintf("redis:\n  url: %s\n  key_prefix: %q\n", redisURL, prefix)+faultRoutes(b)))
-	startServer(t, embedded.writeWithDatabase(pg.url(), "", faultRoutes(b)))
+	withRedis.dbURL, embedded.dbURL = pg.url(), pg.url()
+	withRedis.start(fmt.Sprintf("redis:\n  url: %s\n  key_prefix: %q\n", redisURL, prefix) + faultRoutes(b))
+	embedded.start(faultRoutes(b))
 	cr, ce := withRedis.client(false), embedded.client(false)
 	base := withRedis.url("")
 
@@ -202,7 +188,8 @@ func TestFaultPostgresFrozen(t *testing.T) {
 	redisURL, prefix := testenv.RedisURL(t)
 	b := newBackend(t, "app")
 	g := newTestGateway(t)
-	startServer(t, g.writeWithDatabase(pg.url(), "  timeout: 3s\n", fmt.Sprintf("redis:\n  url: %s\n  key_prefix: %q\n", redisURL, prefix)+faultRoutes(b)))
+	g.dbURL, g.dbExtra = pg.url(), "  timeout: 3s\n"
+	g.start(fmt.Sprintf("redis:\n  url: %s\n  key_prefix: %q\n", redisURL, prefix) + faultRoutes(b))
 	c := g.client(false)
 	const password = "fault-tolerant-passphrase-3"
 	registerUser(t, c, g.url(""), "dave", password)

@@ -3,12 +3,14 @@ package gateway
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -18,9 +20,20 @@ import (
 // lbTarget is one gateway behind the test load balancer.
 type lbTarget struct {
 	name    string
-	base    string // http://127.0.0.1:port of its public listener
-	readyz  string // its ops /readyz URL
+	addrs   atomic.Pointer[lbAddrs]
 	healthy atomic.Bool
+}
+
+// lbAddrs is where a target is: set when it starts, changed only if it
+// had to restart on other ports.
+type lbAddrs struct {
+	base   string // http://127.0.0.1:port of its public listener
+	readyz string // its ops /readyz URL
+}
+
+// setAddrs points the balancer at the gateway last started on g.
+func (tg *lbTarget) setAddrs(g *testGateway) {
+	tg.addrs.Store(&lbAddrs{base: "http://" + g.httpAddr(), readyz: g.opsURL("/readyz")})
 }
 
 // testLB is a small HTTP load balancer that behaves like the usual ones:
@@ -49,7 +62,7 @@ func newTestLB(t *testing.T, targets ...*lbTarget) *testLB {
 		defer tick.Stop()
 		for {
 			for _, tg := range targets {
-				res, err := check.Get(tg.readyz)
+				res, err := check.Get(tg.addrs.Load().readyz)
 				ok := err == nil && res.StatusCode == http.StatusOK
 				if err == nil {
 					res.Body.Close()
@@ -81,7 +94,7 @@ func (lb *testLB) serve(w http.ResponseWriter, r *http.Request) {
 			time.Sleep(10 * time.Millisecond) // every target is out: wait for a check
 			continue
 		}
-		out, _ := http.NewRequestWithContext(r.Context(), r.Method, tg.base+r.URL.RequestURI(), bytes.NewReader(body))
+		out, _ := http.NewRequestWithContext(r.Context(), r.Method, tg.addrs.Load().base+r.URL.RequestURI(), bytes.NewReader(body))
 		out.Header = r.Header.Clone()
 		res, err := lb.tr.RoundTrip(out)
 		if err != nil {
@@ -132,24 +145,20 @@ func TestRollingRestart(t *testing.T) {
 
 	body := fmt.Sprintf("redis:\n  url: %s\n  key_prefix: %q\nlimits:\n  shutdown_delay: 300ms\n", redisURL, prefix) + faultRoutes(b)
 	type instance struct {
-		g   *testGateway
-		cfg string
-		s   *stoppableServer
-		tg  *lbTarget
+		g  *testGateway
+		s  *runningServer
+		tg *lbTarget
 	}
 	var insts []*instance
 	for _, name := range []string{"A", "B"} {
 		g := newTestGateway(t)
-		g.plain = true
-		cfg := g.writeWithDatabase(dbURL, "", body)
-		insts = append(insts, &instance{
-			g: g, cfg: cfg,
-			tg: &lbTarget{name: name, base: "http://" + g.httpAddr(), readyz: g.opsURL("/readyz")},
-		})
+		g.plain, g.dbURL = true, dbURL
+		insts = append(insts, &instance{g: g, tg: &lbTarget{name: name}})
 	}
 	// Started one after the other: both would migrate the fresh database.
 	for _, in := range insts {
-		in.s = startStoppable(t, in.cfg, nil)
+		in.s = in.g.start(body)
+		in.tg.setAddrs(in.g)
 	}
 	lb := newTestLB(t, insts[0].tg, insts[1].tg)
 	waitFor(t, "both instances in rotation", func() bool { return insts[0].tg.healthy.Load() && insts[1].tg.healthy.Load() })
@@ -173,7 +182,8 @@ func TestRollingRestart(t *testing.T) {
 		}
 		t.Logf("instance %s stopped in %v", in.tg.name, time.Since(stopped))
 		time.Sleep(100 * time.Millisecond) // the other one alone
-		in.s = startStoppable(t, in.cfg, nil)
+		in.s = restartOnSamePorts(t, in.g, body)
+		in.tg.setAddrs(in.g)
 		waitFor(t, "instance "+in.tg.name+" back in rotation", in.tg.healthy.Load)
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -196,4 +206,24 @@ func TestRollingRestart(t *testing.T) {
 	if len(outs) < 100 {
 		t.Errorf("only %d requests were made; the test did not load the gateways", len(outs))
 	}
+}
+
+// restartOnSamePorts starts the gateway of g again on the ports it had.
+// The ports were free only since it stopped, so another test's server may
+// have taken one meanwhile: then it starts on new ports (port 0), as it
+// would on another machine, and says so.
+func restartOnSamePorts(t *testing.T, g *testGateway, body string) *runningServer {
+	t.Helper()
+	g.samePorts = true
+	defer func() { g.samePorts = false }()
+	rs, err := g.tryRun(g.write(body))
+	if err == nil {
+		return rs
+	}
+	if !errors.Is(err, syscall.EADDRINUSE) {
+		t.Fatal(err)
+	}
+	t.Logf("restarting on new ports: %v", err)
+	g.samePorts = false
+	return g.start(body)
 }

@@ -197,15 +197,8 @@ func TestAccessLogWrittenWhileRunning(t *testing.T) {
 	g.plain = true
 	cfgFile := g.write("routes:\n  - path: /\n    auth: public\n    upstream: " + b.URL + "\n")
 	logs := &logBuffer{}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	s, err := New(ctx, Options{ConfigPath: cfgFile, Logger: NewLogger(logs, Log{})})
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx, nil) }()
-	<-s.Ready()
+	g.logger = NewLogger(logs, Log{})
+	rs := g.run(cfgFile)
 	const n = 50
 	for i := range n {
 		res, err := http.Get(fmt.Sprintf("http://%s/x%d", g.httpAddr(), i))
@@ -220,8 +213,7 @@ func TestAccessLogWrittenWhileRunning(t *testing.T) {
 		t.Fatal(err)
 	}
 	res.Body.Close()
-	cancel()
-	if err := <-done; err != nil {
+	if err := rs.stop(); err != nil {
 		t.Fatalf("Run = %v", err)
 	}
 	out := logs.String()

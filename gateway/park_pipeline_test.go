@@ -71,13 +71,13 @@ func TestParkingPipelinedSlowBody(t *testing.T) {
 			b := newPipelineBackend(t)
 			g := newTestGateway(t)
 			g.plain = plain
-			startServer(t, g.write(`routes:
+			g.start(`routes:
   - path: /pub
     auth: public
-    upstream: `+b.URL+`
+    upstream: ` + b.URL + `
 limits:
   park_idle_after: 100ms
-`))
+`)
 			dial := func() (net.Conn, *bufio.Reader) {
 				t.Helper()
 				var c net.Conn
@@ -89,9 +89,11 @@ limits:
 				c.SetDeadline(time.Now().Add(30 * time.Second))
 				return c, bufio.NewReader(c)
 			}
-			host := g.httpsAddr()
+			var host string
 			if plain {
 				host = g.httpAddr()
+			} else {
+				host = g.httpsAddr()
 			}
 			smuggled := "GET /pub/SMUGGLED HTTP/1.1\r\nHost: " + host + "\r\nX-Pad: "
 			smuggled += strings.Repeat("p", 96-len(smuggled)-4) + "\r\n\r\n"

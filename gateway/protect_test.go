@@ -71,11 +71,11 @@ type pProtectFixture struct {
 func pNewProtectFixture(t *testing.T) *pProtectFixture {
 	t.Helper()
 	b := pStartBackend(t)
-	dir, cfgFile := pConfig(t, pProtectRoutes(b.URL()), pTokensHS256)
+	gw, cfgFile := pConfig(t, pProtectRoutes(b.URL()), "")
 	root := pUser{Username: "root", Email: "root@example.com", Password: "correct-horse-battery-root", Roles: "admin"}
 	u := pAddUser(t, cfgFile, authn.NewUser{Username: root.Username, Email: root.Email, Password: root.Password, Roles: []string{"admin"}})
 	root.ID = fmt.Sprint(u.ID)
-	g := pStartGateway(t, dir, cfgFile)
+	g := pStartGateway(t, gw, cfgFile)
 	f := &pProtectFixture{g: g, b: b, root: root, alice: g.register(t, "alice")}
 	f.aliceTok = f.creds(t, f.alice)
 	f.rootTok = f.creds(t, f.root)

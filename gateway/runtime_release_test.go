@@ -15,7 +15,8 @@ func TestMemoryReturnedWhenTrafficStops(t *testing.T) {
 	b := newBackend(t, "app")
 	g := newTestGateway(t)
 	var log logBuffer
-	startServerLogging(t, g.write(headersConfig(b, "")+"runtime:\n  release_memory_after: 1s\n"), &log)
+	g.logTo = &log
+	g.start(headersConfig(b, "") + "runtime:\n  release_memory_after: 1s\n")
 	c := g.client(false)
 	const line = "traffic stopped: memory returned to the operating system"
 	releases := func() int { return strings.Count(log.String(), line) }
