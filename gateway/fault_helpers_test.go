@@ -268,17 +268,23 @@ type loadOutcome struct {
 
 // loadRecorder runs clients in a loop and keeps every loadOutcome.
 type loadRecorder struct {
-	mu   sync.Mutex
-	outs []loadOutcome
-	stop chan struct{}
-	wg   sync.WaitGroup
+	mu    sync.Mutex
+	outs  []loadOutcome
+	names map[string]bool // every name a client was started under
+	stop  chan struct{}
+	wg    sync.WaitGroup
 }
 
-func newLoadRecorder() *loadRecorder { return &loadRecorder{stop: make(chan struct{})} }
+func newLoadRecorder() *loadRecorder {
+	return &loadRecorder{names: map[string]bool{}, stop: make(chan struct{})}
+}
 
 // run starts one client goroutine that sends req (built fresh each time)
 // until halt, recording each loadOutcome under name.
 func (l *loadRecorder) run(name string, c *http.Client, req func() *http.Request) {
+	l.mu.Lock()
+	l.names[name] = true
+	l.mu.Unlock()
 	l.wg.Go(func() {
 		for {
 			select {
@@ -297,9 +303,42 @@ func (l *loadRecorder) run(name string, c *http.Client, req func() *http.Request
 			l.mu.Lock()
 			l.outs = append(l.outs, o)
 			l.mu.Unlock()
+			// Pacing, not synchronisation: a client that waits a little
+			// between requests, so that a few goroutines do not take
+			// every core from the gateways they load.
 			time.Sleep(2 * time.Millisecond)
 		}
 	})
+}
+
+// awaitMore waits until the clients of every name have recorded n more
+// outcomes than when it was called: some traffic in the state the test
+// has just brought about, counted rather than slept for.
+func (l *loadRecorder) awaitMore(t testing.TB, what string, n int) {
+	t.Helper()
+	before := l.counts()
+	waitFor(t, fmt.Sprintf("%d more requests of every kind (%s)", n, what), func() bool {
+		for name, c := range l.counts() {
+			if c < before[name]+n {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// counts is how many outcomes the clients of each name have recorded.
+func (l *loadRecorder) counts() map[string]int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make(map[string]int, len(l.names))
+	for name := range l.names {
+		out[name] = 0
+	}
+	for _, o := range l.outs {
+		out[o.name]++
+	}
+	return out
 }
 
 // halt stops every client and waits for them.

@@ -78,7 +78,7 @@ func TestFaultPostgresStopped(t *testing.T) {
 	load.run("redis/pub", cr, getRequestFn(withRedis.url("/pub/x"), nil))
 	load.run("embedded/app", ce, getRequestFn(embedded.url("/app/x"), withBearer(pair.access)))
 	load.run("embedded/pub", ce, getRequestFn(embedded.url("/pub/x"), nil))
-	time.Sleep(200 * time.Millisecond)
+	load.awaitMore(t, "before the fault", 10)
 
 	pg.stop()
 	stopped := time.Now()
@@ -118,7 +118,7 @@ func TestFaultPostgresStopped(t *testing.T) {
 		return o.name == "embedded/app" && o.status == http.StatusServiceUnavailable
 	})
 	t.Logf("PostgreSQL stopped → first 503 from the embedded denylist: %v", untrusted.end.Sub(stopped))
-	time.Sleep(500 * time.Millisecond)
+	load.awaitMore(t, "while the embedded denylist fails closed", 10)
 
 	pg.start()
 	restarted := time.Now()
@@ -136,7 +136,7 @@ func TestFaultPostgresStopped(t *testing.T) {
 		res, _ := get(t, http.DefaultClient, embedded.opsURL("/readyz"), nil)
 		return res.StatusCode == http.StatusOK
 	})
-	time.Sleep(200 * time.Millisecond)
+	load.awaitMore(t, "after the recovery", 10)
 	load.halt()
 	recovered := time.Now()
 

@@ -40,18 +40,22 @@ func (tg *lbTarget) setAddrs(g *testGateway) {
 // it sends requests round robin to the targets whose /readyz answered 200
 // at the last check (every 50 ms), takes a target out at once when a
 // connection to it fails, and then retries the request on another
-// target. It answers 502 only when no target could take the request.
+// target; when every target is out, it waits for the next check. It
+// answers 502 only when no target could take the request.
 type testLB struct {
 	*httptest.Server
 	targets []*lbTarget
 	tr      *http.Transport
 	next    atomic.Uint64
 	retries atomic.Int64
+
+	checkMu sync.Mutex
+	checked chan struct{} // closed, and replaced, after each round of checks
 }
 
 func newTestLB(t *testing.T, targets ...*lbTarget) *testLB {
 	t.Helper()
-	lb := &testLB{targets: targets, tr: &http.Transport{MaxIdleConnsPerHost: 32}}
+	lb := &testLB{targets: targets, tr: &http.Transport{MaxIdleConnsPerHost: 32}, checked: make(chan struct{})}
 	t.Cleanup(lb.tr.CloseIdleConnections)
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -69,6 +73,10 @@ func newTestLB(t *testing.T, targets ...*lbTarget) *testLB {
 				}
 				tg.healthy.Store(ok)
 			}
+			lb.checkMu.Lock()
+			close(lb.checked)
+			lb.checked = make(chan struct{})
+			lb.checkMu.Unlock()
 			select {
 			case <-ctx.Done():
 				return
@@ -91,7 +99,15 @@ func (lb *testLB) serve(w http.ResponseWriter, r *http.Request) {
 	for attempt := 0; attempt < 2*len(lb.targets); attempt++ {
 		tg := lb.pick(tried)
 		if tg == nil {
-			time.Sleep(10 * time.Millisecond) // every target is out: wait for a check
+			// Every target is out: wait for the next round of checks.
+			lb.checkMu.Lock()
+			checked := lb.checked
+			lb.checkMu.Unlock()
+			select {
+			case <-checked:
+			case <-r.Context().Done():
+				return
+			}
 			continue
 		}
 		out, _ := http.NewRequestWithContext(r.Context(), r.Method, tg.addrs.Load().base+r.URL.RequestURI(), bytes.NewReader(body))
@@ -174,18 +190,18 @@ func TestRollingRestart(t *testing.T) {
 		load.run("pub", c, getRequestFn(lb.URL+"/pub/x", nil))
 		load.run("me", c, getRequestFn(lb.URL+"/auth/me", withBearer(pair.access)))
 	}
-	time.Sleep(200 * time.Millisecond)
+	load.awaitMore(t, "before the restarts", 10)
 	for _, in := range insts {
 		stopped := time.Now()
 		if err := in.s.stop(); err != nil {
 			t.Fatalf("stop %s: %v", in.tg.name, err)
 		}
 		t.Logf("instance %s stopped in %v", in.tg.name, time.Since(stopped))
-		time.Sleep(100 * time.Millisecond) // the other one alone
+		load.awaitMore(t, "with the other instance alone", 10)
 		in.s = restartOnSamePorts(t, in.g, body)
 		in.tg.setAddrs(in.g)
 		waitFor(t, "instance "+in.tg.name+" back in rotation", in.tg.healthy.Load)
-		time.Sleep(200 * time.Millisecond)
+		load.awaitMore(t, "with both instances again", 10)
 	}
 	load.halt()
 
