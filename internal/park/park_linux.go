@@ -3,6 +3,7 @@ package park
 import (
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -24,6 +25,9 @@ const Supported = true
 type watcher struct {
 	l    *Listener
 	epfd int // -1 when epoll could not be set up: connections are closed instead of parked
+	// scans counts the looks for expired connections, so that a test can
+	// wait for one instead of sleeping past watchTick.
+	scans atomic.Uint64
 
 	mu     sync.Mutex
 	parked map[int]parkedConn // by file descriptor
@@ -119,6 +123,7 @@ func (w *watcher) run() {
 					expired = append(expired, p.c)
 				}
 			}
+			w.scans.Add(1)
 		}
 		w.mu.Unlock()
 		for _, c := range ready {
