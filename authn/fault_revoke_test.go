@@ -17,7 +17,7 @@ import (
 // the half that matters most undone.
 func TestRevokeDuringDenylistOutage(t *testing.T) {
 	cfg := apiConfig(testenv.SQLiteURL(t))
-	cfg.Redis.URL = "redis://127.0.0.1:" + strconv.Itoa(testenv.FreePort(t)) + "/0" // nothing listens
+	cfg.Redis.URL = "redis://" + testenv.RefusedAddr(t) + "/0" // nothing listens
 	cfg.Redis.KeyPrefix = "authgate_test_outage:"
 	s, err := New(context.Background(), cfg, Options{ErrorWriter: testErrorWriter, Logger: testLogger(t), DataDir: t.TempDir()})
 	if err != nil {
