@@ -86,11 +86,8 @@ func TestProxyErrors(t *testing.T) {
 			if tt.body != nil {
 				req.ContentLength = -1
 			}
-			if tt.forward != nil {
-				req = WithForward(req, tt.forward)
-			}
 			w := httptest.NewRecorder()
-			h.ServeHTTP(w, req)
+			h.Serve(w, req, tt.forward)
 			if err := el.last(); !errors.Is(err, tt.want) {
 				t.Errorf("ErrorWriter got %v; want %v", err, tt.want)
 			}
@@ -355,7 +352,7 @@ func TestProxyReusesConnections(t *testing.T) {
 			h := mustHandler(t, u, "app", Route{})
 			serve := func() {
 				w := httptest.NewRecorder()
-				h.ServeHTTP(w, WithForward(httptest.NewRequest(http.MethodGet, "/", nil), &Forward{Path: "/"}))
+				h.Serve(w, httptest.NewRequest(http.MethodGet, "/", nil), &Forward{Path: "/"})
 				if w.Code != http.StatusOK {
 					t.Errorf("status %d: %v", w.Code, el.last())
 				}
@@ -419,7 +416,7 @@ func TestHandler(t *testing.T) {
 		})
 	}
 	a, b := poolOf(t, u, "http://127.0.0.1:3000"), mustHandler(t, u, "http://127.0.0.1:3000", Route{})
-	if b.(*proxy).rp.Transport != a {
+	if b.rp.Transport != a {
 		t.Errorf("two routes naming the same URL got two pools; want one shared pool")
 	}
 }
@@ -531,7 +528,7 @@ func TestMetricsDuration(t *testing.T) {
 	h := mustHandler(t, u, "app", Route{})
 	for _, path := range []string{"/", "/", "/", "/missing"} {
 		w := httptest.NewRecorder()
-		h.ServeHTTP(w, WithForward(httptest.NewRequest(http.MethodGet, path, nil), &Forward{Path: path}))
+		h.Serve(w, httptest.NewRequest(http.MethodGet, path, nil), &Forward{Path: path})
 	}
 	for code, want := range map[string]float64{"2xx": 3, "4xx": 1, "5xx": 0, "error": 0} {
 		if got := metricValue(t, reg, "authgate_upstream_request_duration_seconds", map[string]string{"pool": "app", "code": code}); got != want {
