@@ -47,6 +47,10 @@ type Server struct {
 	authHandler   http.Handler
 	requestPrefix string
 	requestSeq    atomic.Uint64
+	// releaseChecks counts releaseMemoryWhenIdle's looks at requestSeq, so
+	// that a test can wait for quiet periods instead of sleeping through
+	// them.
+	releaseChecks atomic.Uint64
 
 	routing   atomic.Pointer[routing]
 	readiness []readinessCheck
