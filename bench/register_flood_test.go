@@ -112,6 +112,7 @@ func TestRegisterFloodLatency(t *testing.T) {
 			})
 		}
 		// Let the flood build up, measure while it runs, then one login.
+		// (The flood's length is the measurement, not synchronisation.)
 		time.Sleep(2 * time.Second)
 		under := measureGets(t, client, g.base+"/api/items", token, gets)
 		start := time.Now()

@@ -199,7 +199,7 @@ func measureIdle(t *testing.T, pid int, addr, request string, conns int, settle 
 		}
 		return err == nil
 	})
-	time.Sleep(time.Second)
+	time.Sleep(time.Second) // a measurement, not synchronisation: let the start-up garbage settle
 	base := status(t, pid)["VmRSS"]
 
 	open := make([]net.Conn, conns)
@@ -237,7 +237,7 @@ func measureIdle(t *testing.T, pid int, addr, request string, conns int, settle 
 	}
 
 	report := func(when string) uint64 {
-		time.Sleep(time.Second)
+		time.Sleep(time.Second) // a measurement, not synchronisation: let the last connections settle
 		st := status(t, pid)
 		rss := st["VmRSS"]
 		// A connection that was closed reads EOF or a reset at once. On
@@ -384,6 +384,6 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond) // poll interval
 	}
 }
