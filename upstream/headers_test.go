@@ -75,7 +75,7 @@ func TestProxyIdentityHeaders(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			back := newBackend(t, recordingHandler("b"))
 			u, _ := newTestUpstreams(t, testConfig(), nil)
-			h := mustHandler(t, u, back.URL, Route{Name: "app", Prefix: "/"})
+			h := mustHandler(t, u, back.URL, Route{Name: "app"})
 			front := newFrontend(t, h, func(r *http.Request) *Forward {
 				f := gatewayForward(r)
 				if tt.identity {

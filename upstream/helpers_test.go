@@ -14,7 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/authgate/authgate/authn"
+	"github.com/authgate/authgate/identity"
+	"github.com/authgate/authgate/internal/problem"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -32,8 +33,8 @@ func testConfig() Config {
 	}}
 }
 
-func testIdentity() *authn.Identity {
-	return authn.NewIdentity(authn.Identity{
+func testIdentity() *identity.Identity {
+	return identity.New(identity.Identity{
 		UserID:   "42",
 		Username: "alice",
 		Email:    "alice@example.com",
@@ -53,7 +54,7 @@ func (l *errLog) write(w http.ResponseWriter, r *http.Request, err error) {
 	l.errs = append(l.errs, err)
 	l.mu.Unlock()
 	code := http.StatusBadGateway
-	if errors.Is(err, ErrUpstreamTimeout) {
+	if errors.Is(err, problem.ErrUpstreamTimeout) {
 		code = http.StatusGatewayTimeout
 	}
 	http.Error(w, err.Error(), code)
