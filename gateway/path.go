@@ -160,6 +160,12 @@ func normalizeEscapes(p string) ([]byte, error) {
 			if why := forbidden(c); why != "" {
 				return nil, badPath(why)
 			}
+			if c == '?' || c == '#' {
+				// An escaped path never holds them raw (net/url escapes
+				// both): one here is not a path character, and writing it
+				// as %3F or %23 would make a path that is refused above.
+				return nil, badPath(fmt.Sprintf("raw %q: it ends a path", c))
+			}
 			if c == '/' || staysRaw(c) {
 				buf = append(buf, c)
 			} else {
