@@ -95,6 +95,9 @@ type ProviderInfo struct {
 	Name        string // for the start URL, e.g. {prefix}/login/{name}
 	DisplayName string // the button's text
 	Type        string // oidc | github, e.g. for an icon
+	// Issuer with a linked identity's subject is the identity's key; a
+	// session whose provider was renamed in config is found again by it.
+	Issuer string
 }
 
 // New builds a Federation from cfg, with SetDefaults already applied (the
@@ -186,7 +189,7 @@ func isCookieName(s string) bool {
 func (f *Federation) Providers() []ProviderInfo {
 	out := make([]ProviderInfo, 0, len(f.order))
 	for _, p := range f.order {
-		out = append(out, ProviderInfo{Name: p.cfg.Name, DisplayName: p.cfg.DisplayName, Type: p.cfg.Type})
+		out = append(out, ProviderInfo{Name: p.cfg.Name, DisplayName: p.cfg.DisplayName, Type: p.cfg.Type, Issuer: p.cfg.Issuer})
 	}
 	return out
 }

@@ -105,6 +105,12 @@ func TestEndSessionURL(t *testing.T) {
 	on.EndSession, on.PassToken = true, true
 	off := p.provider("off")
 	f, _ := newFed(t, on, off)
+	if got, want := f.Providers(), []ProviderInfo{
+		{Name: "on", DisplayName: "on", Type: TypeOIDC, Issuer: p.URL},
+		{Name: "off", DisplayName: "off", Type: TypeOIDC, Issuer: p.URL},
+	}; !slices.Equal(got, want) || f.CallbackPath("on") != "/auth/callback/on" {
+		t.Errorf("Providers() = %v, CallbackPath = %q; want %v in config order", got, f.CallbackPath("on"), want)
+	}
 
 	res, err := signIn(t, f, "on")
 	if err != nil || res.IDToken == "" || res.AccessToken == "" {
