@@ -140,8 +140,8 @@ type Browser interface {
 	// expire is the login page's to refresh.
 	SignedIn(r *http.Request) (*User, error)
 	// SignOut ends, for RP-initiated logout, the client's session
-	// sessionID (the ID token's sid) of user userID and the browser's own
-	// session, everywhere, and returns the cookies that clear the
-	// browser's.
+	// sessionID (the ID token's sid) of user userID and, when it is
+	// userID's, the browser's own session, everywhere (denylist first),
+	// and returns the cookies that clear the browser's.
 	SignOut(r *http.Request, userID, sessionID string) ([]*http.Cookie, error)
 }
