@@ -9,8 +9,10 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/op"
 )
 
-// The one place the provider turns outcomes into protocol errors. Each
-// oidc.Error names its RFC error code; zitadel renders it, as a JSON body
+// How the provider's outcomes become protocol errors: the error codes
+// zitadel lacks, the statuses it would get wrong, and the mapping of the
+// interfaces' failures. Each oidc.Error names its RFC error code; zitadel
+// renders it, as a JSON body
 // (RFC 6749 §5.2) or, at the authorization endpoint after the
 // redirect_uri is known good, as a redirect (§4.1.2.1) that carries iss
 // (RFC 9207, see issEncoder). Its status is 400 unless wrapped in a
