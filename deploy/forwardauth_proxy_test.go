@@ -108,10 +108,13 @@ func (in *ingressUnderTest) do(t *testing.T, method, rawURL, body string) *http.
 // real servers against the stub: what the client gets, what the check
 // carries, and what reaches the app.
 func TestForwardAuthIngresses(t *testing.T) {
-	for _, start := range []func(*testing.T, *forwardAuthRig) *ingressUnderTest{startNginxIngress, startCaddyIngress} {
-		rig := newForwardAuthRig(t)
-		in := start(t, rig)
-		t.Run(in.name, func(t *testing.T) {
+	for _, ingress := range []struct {
+		name  string
+		start func(*testing.T, *forwardAuthRig) *ingressUnderTest
+	}{{"nginx", startNginxIngress}, {"caddy", startCaddyIngress}} {
+		t.Run(ingress.name, func(t *testing.T) {
+			rig := newForwardAuthRig(t)
+			in := ingress.start(t, rig)
 			testAppHost(t, rig, in)
 			testAuthHost(t, rig, in)
 		})
@@ -329,6 +332,7 @@ func TestNginxHostChecked(t *testing.T) {
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("absolute request line for %s with Host public.example.com: %d; want 401", pathAPI, resp.StatusCode)
 	}
+	// One check in all: the two refused connections above asked nothing.
 	checks := rig.stub.checks.take()
 	if len(checks) != 1 || checks[0].Header.Get("X-Original-URL") != in.original(pathAPI) {
 		t.Errorf("checks %v; want one, for %s", checks, in.original(pathAPI))
