@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+
+	"github.com/authgate/authgate/identity"
 )
 
 // handleLogin is POST {prefix}/login. A form carrying the CSRF field comes
@@ -272,7 +274,7 @@ func allParam(q url.Values) (bool, error) {
 
 // accessIdentity is the one access token of r, verified and checked
 // against the denylist (Authenticate).
-func (s *Service) accessIdentity(r *http.Request) (*Identity, Source, error) {
+func (s *Service) accessIdentity(r *http.Request) (*identity.Identity, Source, error) {
 	token, src, err := s.credential(r)
 	if err != nil {
 		return nil, src, err

@@ -3,6 +3,8 @@ package authn
 import (
 	"sync"
 	"time"
+
+	"github.com/authgate/authgate/identity"
 )
 
 // Assertions are short-lived JWTs the gateway signs for an upstream that
@@ -19,7 +21,7 @@ const (
 )
 
 type assertionKey struct {
-	id       *Identity // shared by every request with the same token (verified-token cache)
+	id       *identity.Identity // shared by every request with the same token (verified-token cache)
 	audience string
 }
 
@@ -37,7 +39,7 @@ type assertionCache struct {
 }
 
 // Assertion returns a signed assertion of id for audience (the route name).
-func (s *Service) Assertion(id *Identity, audience string) (string, error) {
+func (s *Service) Assertion(id *identity.Identity, audience string) (string, error) {
 	now := s.now()
 	key := assertionKey{id, audience}
 	c := &s.assertions

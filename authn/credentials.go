@@ -3,6 +3,8 @@ package authn
 import (
 	"net/http"
 	"strings"
+
+	"github.com/authgate/authgate/identity"
 )
 
 // Source says where a request's credential came from.
@@ -21,7 +23,7 @@ const (
 // expired is not refreshed here: the gateway sends it to GET
 // {prefix}/refresh (ShouldRefresh), the one path its refresh cookie is
 // sent to; Authenticate never answers or sets a cookie itself.
-func (s *Service) Authenticate(r *http.Request) (*Identity, Source, error) {
+func (s *Service) Authenticate(r *http.Request) (*identity.Identity, Source, error) {
 	return s.accessIdentity(r)
 }
 

@@ -3,6 +3,8 @@ package authn
 import (
 	"context"
 	"time"
+
+	"github.com/authgate/authgate/identity"
 )
 
 // Revocation ends tokens before they expire. Exactly one of SessionID or
@@ -43,7 +45,7 @@ type Denylist interface {
 	// ErrTokenRevoked, or ErrDenylistUnavailable when the in-memory mirror
 	// cannot be trusted and the deployment fails closed. It does no I/O
 	// and no allocation.
-	Check(id *Identity) error
+	Check(id *identity.Identity) error
 }
 
 var (

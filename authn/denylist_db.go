@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"sync/atomic"
 	"time"
+
+	"github.com/authgate/authgate/identity"
 )
 
 // DBDenylist is the embedded denylist, used when no Redis is configured:
@@ -79,7 +81,7 @@ func NewDBDenylist(db *DB, onError string, accessTTL time.Duration, logger *slog
 }
 
 // Check implements Denylist. It reads only the in-memory mirror.
-func (d *DBDenylist) Check(id *Identity) error { return d.m.check(id) }
+func (d *DBDenylist) Check(id *identity.Identity) error { return d.m.check(id) }
 
 // Ready reports whether the mirror is current: loaded, and polled
 // successfully within failAfter. For /readyz.

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authgate/authgate/identity"
 	"github.com/authgate/authgate/internal/testenv"
 )
 
@@ -62,9 +63,9 @@ func TestDBDenylistPropagates(t *testing.T) {
 			waitFor(t, "both instances ready", func() bool { return a.Ready() && b.Ready() })
 			ctx := context.Background()
 
-			sess := NewIdentity(Identity{UserID: "1", SessionID: "s1", IssuedAt: time.Now()})
-			old := NewIdentity(Identity{UserID: "2", SessionID: "s2", IssuedAt: time.Now().Add(-time.Second)})
-			fresh := NewIdentity(Identity{UserID: "2", SessionID: "s3", IssuedAt: time.Now().Add(time.Second)})
+			sess := identity.New(identity.Identity{UserID: "1", SessionID: "s1", IssuedAt: time.Now()})
+			old := identity.New(identity.Identity{UserID: "2", SessionID: "s2", IssuedAt: time.Now().Add(-time.Second)})
+			fresh := identity.New(identity.Identity{UserID: "2", SessionID: "s3", IssuedAt: time.Now().Add(time.Second)})
 			start := time.Now()
 			if err := a.Revoke(ctx, Revocation{SessionID: "s1"}); err != nil {
 				t.Fatal(err)
@@ -72,7 +73,7 @@ func TestDBDenylistPropagates(t *testing.T) {
 			if err := a.Revoke(ctx, Revocation{UserID: "2"}); err != nil {
 				t.Fatal(err)
 			}
-			for _, id := range []*Identity{sess, old} {
+			for _, id := range []*identity.Identity{sess, old} {
 				if got := a.Check(id); got != ErrTokenRevoked {
 					t.Errorf("a.Check(%s) right after a.Revoke = %v; want %v", id.SessionID, got, ErrTokenRevoked)
 				}
@@ -101,10 +102,10 @@ func TestDBDenylistSurvivesRestart(t *testing.T) {
 
 			b, _ := startDBDenylist(t, openTestDB(t, url), OnErrorDeny, nil)
 			waitFor(t, "restarted instance ready", b.Ready)
-			if got := b.Check(NewIdentity(Identity{SessionID: "gone"})); got != ErrTokenRevoked {
+			if got := b.Check(identity.New(identity.Identity{SessionID: "gone"})); got != ErrTokenRevoked {
 				t.Errorf("Check(revoked before restart) = %v; want %v", got, ErrTokenRevoked)
 			}
-			if got := b.Check(NewIdentity(Identity{SessionID: "live"})); got != nil {
+			if got := b.Check(identity.New(identity.Identity{SessionID: "live"})); got != nil {
 				t.Errorf("Check(unrevoked) = %v; want nil", got)
 			}
 		})
@@ -162,8 +163,8 @@ func TestDBDenylistFailsClosed(t *testing.T) {
 			if err := deny.Revoke(ctx, Revocation{SessionID: "known"}); err != nil {
 				t.Fatal(err)
 			}
-			known := NewIdentity(Identity{SessionID: "known"})
-			live := NewIdentity(Identity{SessionID: "live"})
+			known := identity.New(identity.Identity{SessionID: "known"})
+			live := identity.New(identity.Identity{SessionID: "live"})
 			waitFor(t, "allow instance to see the revocation", func() bool { return isRevoked(allow, known) })
 
 			db.Close() // every query fails from now on
@@ -171,7 +172,7 @@ func TestDBDenylistFailsClosed(t *testing.T) {
 			tests := []struct {
 				name string
 				d    *DBDenylist
-				id   *Identity
+				id   *identity.Identity
 				want error
 			}{
 				{"fail-deny-unrevoked", deny, live, ErrDenylistUnavailable},
@@ -215,9 +216,9 @@ func TestDBDenylistLateCommit(t *testing.T) {
 	if _, err := writer.ExecContext(ctx, insert, "early", now.UnixMilli(), now.Add(time.Hour).UnixMilli()); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the higher id to be seen", func() bool { return isRevoked(d, NewIdentity(Identity{SessionID: "early"})) })
+	waitFor(t, "the higher id to be seen", func() bool { return isRevoked(d, identity.New(identity.Identity{SessionID: "early"})) })
 	if err := tx.Commit(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the late-committed lower id to be seen", func() bool { return isRevoked(d, NewIdentity(Identity{SessionID: "late"})) })
+	waitFor(t, "the late-committed lower id to be seen", func() bool { return isRevoked(d, identity.New(identity.Identity{SessionID: "late"})) })
 }

@@ -5,6 +5,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/authgate/authgate/identity"
 )
 
 // mirror is the in-memory copy of the denylist that Check reads. Both
@@ -86,7 +88,7 @@ func newMirror(onError string, accessTTL time.Duration) *mirror {
 // With whole-second iat (12:00:00 for both) the same comparison fails safe:
 // both tokens are rejected, and a token minted in the same second as the
 // cut-off stays rejected until it expires.
-func (m *mirror) check(id *Identity) error {
+func (m *mirror) check(id *identity.Identity) error {
 	s := m.state.Load()
 	iat := id.IssuedAt.UnixMilli()
 	if s.recent.revokes(id.SessionID, id.UserID, iat) || s.base.revokes(id.SessionID, id.UserID, iat) {

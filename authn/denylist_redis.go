@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/authgate/authgate/identity"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -85,7 +86,7 @@ func NewRedisDenylist(client *redis.Client, prefix string, onError string, acces
 }
 
 // Check implements Denylist. It reads only the in-memory mirror.
-func (d *RedisDenylist) Check(id *Identity) error { return d.m.check(id) }
+func (d *RedisDenylist) Check(id *identity.Identity) error { return d.m.check(id) }
 
 // Ready reports whether the mirror is current: subscribed, loaded, and
 // heard from Redis within the last second. For /readyz.

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authgate/authgate/identity"
 	"github.com/authgate/authgate/internal/testenv"
 )
 
@@ -45,7 +46,9 @@ func startRedisDenylist(t *testing.T, url, prefix, onError string, accessTTL tim
 	return d
 }
 
-func isRevoked(d Denylist, id *Identity) bool { return errors.Is(d.Check(id), ErrTokenRevoked) }
+func isRevoked(d Denylist, id *identity.Identity) bool {
+	return errors.Is(d.Check(id), ErrTokenRevoked)
+}
 
 func TestRedisDenylistPropagation(t *testing.T) {
 	url, prefix := testRedis(t)
@@ -59,7 +62,7 @@ func TestRedisDenylistPropagation(t *testing.T) {
 	const n = 200
 	lat := make([]time.Duration, 0, n)
 	for i := range n {
-		id := NewIdentity(Identity{UserID: "7", SessionID: "sid-" + strconv.Itoa(i), IssuedAt: time.Now()})
+		id := identity.New(identity.Identity{UserID: "7", SessionID: "sid-" + strconv.Itoa(i), IssuedAt: time.Now()})
 		if err := b.Check(id); err != nil {
 			t.Fatalf("b.Check(%s) before revocation = %v; want nil", id.SessionID, err)
 		}
@@ -84,12 +87,12 @@ func TestRedisDenylistPropagation(t *testing.T) {
 		n, q(0.50), q(0.90), q(0.99), lat[len(lat)-1])
 
 	// A user cut-off travels the same way.
-	old := NewIdentity(Identity{UserID: "8", SessionID: "s8", IssuedAt: time.Now().Add(-time.Second)})
+	old := identity.New(identity.Identity{UserID: "8", SessionID: "s8", IssuedAt: time.Now().Add(-time.Second)})
 	if err := a.Revoke(ctx, Revocation{UserID: "8"}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "user cut-off on b", func() bool { return isRevoked(b, old) })
-	fresh := NewIdentity(Identity{UserID: "8", SessionID: "s9", IssuedAt: time.Now().Add(time.Second)})
+	fresh := identity.New(identity.Identity{UserID: "8", SessionID: "s9", IssuedAt: time.Now().Add(time.Second)})
 	if err := b.Check(fresh); err != nil {
 		t.Errorf("b.Check(token issued after the cut-off) = %v; want nil", err)
 	}
@@ -112,23 +115,23 @@ func TestRedisDenylistLoadsOnStart(t *testing.T) {
 		}
 	}
 	b := startRedisDenylist(t, url, prefix, OnErrorDeny, time.Minute)
-	if err := b.Check(NewIdentity(Identity{SessionID: "live"})); !errors.Is(err, ErrDenylistUnavailable) && !b.Ready() {
+	if err := b.Check(identity.New(identity.Identity{SessionID: "live"})); !errors.Is(err, ErrDenylistUnavailable) && !b.Ready() {
 		t.Errorf("Check before the first load = %v; want %v", err, ErrDenylistUnavailable)
 	}
 	waitFor(t, "b ready", b.Ready)
 	tests := []struct {
 		name string
-		id   Identity
+		id   identity.Identity
 		want error
 	}{
-		{"fail-session", Identity{UserID: "1", SessionID: "gone"}, ErrTokenRevoked},
-		{"fail-between-cutoffs", Identity{UserID: "42", SessionID: "x", IssuedAt: t1.Add(-time.Second)}, ErrTokenRevoked},
-		{"ok-after-cutoff", Identity{UserID: "42", SessionID: "x", IssuedAt: t1.Add(time.Millisecond)}, nil},
-		{"ok-other", Identity{UserID: "1", SessionID: "live"}, nil},
+		{"fail-session", identity.Identity{UserID: "1", SessionID: "gone"}, ErrTokenRevoked},
+		{"fail-between-cutoffs", identity.Identity{UserID: "42", SessionID: "x", IssuedAt: t1.Add(-time.Second)}, ErrTokenRevoked},
+		{"ok-after-cutoff", identity.Identity{UserID: "42", SessionID: "x", IssuedAt: t1.Add(time.Millisecond)}, nil},
+		{"ok-other", identity.Identity{UserID: "1", SessionID: "live"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := b.Check(NewIdentity(tt.id)); got != tt.want {
+			if got := b.Check(identity.New(tt.id)); got != tt.want {
 				t.Errorf("Check(%s/%s) = %v; want %v", tt.id.UserID, tt.id.SessionID, got, tt.want)
 			}
 		})
@@ -172,10 +175,10 @@ func TestRedisDenylistWithoutRedis(t *testing.T) {
 	if !errors.Is(err, ErrDenylistUnavailable) {
 		t.Errorf("Revoke without Redis = %v; want an error wrapping %v", err, ErrDenylistUnavailable)
 	}
-	if got := d.Check(NewIdentity(Identity{SessionID: "s"})); got != ErrTokenRevoked {
+	if got := d.Check(identity.New(identity.Identity{SessionID: "s"})); got != ErrTokenRevoked {
 		t.Errorf("Check(revoked here, store failed) = %v; want %v", got, ErrTokenRevoked)
 	}
-	if got := d.Check(NewIdentity(Identity{SessionID: "other"})); got != ErrDenylistUnavailable {
+	if got := d.Check(identity.New(identity.Identity{SessionID: "other"})); got != ErrDenylistUnavailable {
 		t.Errorf("Check(unknown) without Redis = %v; want %v", got, ErrDenylistUnavailable)
 	}
 	if d.Ready() {
@@ -195,8 +198,8 @@ func TestRedisDenylistFault(t *testing.T) {
 	waitFor(t, "both instances ready", func() bool { return deny.Ready() && allow.Ready() })
 	ctx := context.Background()
 
-	live := NewIdentity(Identity{UserID: "1", SessionID: "live"})
-	known := NewIdentity(Identity{UserID: "1", SessionID: "known"})
+	live := identity.New(identity.Identity{UserID: "1", SessionID: "live"})
+	known := identity.New(identity.Identity{UserID: "1", SessionID: "known"})
 	if err := deny.Revoke(ctx, Revocation{SessionID: "known"}); err != nil {
 		t.Fatal(err)
 	}
@@ -256,7 +259,7 @@ func TestRedisDenylistFault(t *testing.T) {
 		t.Logf("trusted again %v after the gate opened", took)
 		for name, d := range map[string]Denylist{"deny": deny, "allow": allow} {
 			for _, sid := range []string{"while-cut-off", "known"} {
-				if got := d.Check(NewIdentity(Identity{UserID: "1", SessionID: sid})); got != ErrTokenRevoked {
+				if got := d.Check(identity.New(identity.Identity{UserID: "1", SessionID: sid})); got != ErrTokenRevoked {
 					t.Errorf("%s instance after recovery: Check(%s) = %v; want %v", name, sid, got, ErrTokenRevoked)
 				}
 			}
@@ -283,7 +286,7 @@ func ExampleRedisDenylist() {
 	d := NewRedisDenylist(client, "authgate:", OnErrorDeny, 15*time.Minute, slog.Default())
 	// In the server: go d.Run(ctx); /readyz reports d.Ready(); the
 	// protected-route path calls d.Check(identity); logout calls d.Revoke.
-	fmt.Println(d.Check(NewIdentity(Identity{SessionID: "s"})))
+	fmt.Println(d.Check(identity.New(identity.Identity{SessionID: "s"})))
 	// Output: revocation list unavailable; failing closed
 }
 

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/authgate/authgate/identity"
 )
 
 // fakeClock is a settable clock for the mirror's now field.
@@ -76,28 +78,28 @@ func TestMirrorCheck(t *testing.T) {
 	}
 	tests := []struct {
 		name string
-		id   Identity
+		id   identity.Identity
 		want error
 	}{
-		{"ok-live-session", Identity{UserID: "7", SessionID: "sid-live", IssuedAt: at("12:00:00.000")}, nil},
-		{"fail-revoked-session", Identity{UserID: "7", SessionID: "sid-revoked", IssuedAt: at("12:00:00.000")}, ErrTokenRevoked},
-		{"fail-revoked-session-issued-after", Identity{UserID: "7", SessionID: "sid-revoked", IssuedAt: at("12:05:00.000")}, ErrTokenRevoked},
-		{"fail-cutoff-earlier-second", Identity{UserID: "42", SessionID: "a", IssuedAt: at("11:59:59.900")}, ErrTokenRevoked},
+		{"ok-live-session", identity.Identity{UserID: "7", SessionID: "sid-live", IssuedAt: at("12:00:00.000")}, nil},
+		{"fail-revoked-session", identity.Identity{UserID: "7", SessionID: "sid-revoked", IssuedAt: at("12:00:00.000")}, ErrTokenRevoked},
+		{"fail-revoked-session-issued-after", identity.Identity{UserID: "7", SessionID: "sid-revoked", IssuedAt: at("12:05:00.000")}, ErrTokenRevoked},
+		{"fail-cutoff-earlier-second", identity.Identity{UserID: "42", SessionID: "a", IssuedAt: at("11:59:59.900")}, ErrTokenRevoked},
 		// Issued at .100, before logout-all at .400, same second.
-		{"fail-cutoff-same-second-before", Identity{UserID: "42", SessionID: "a", IssuedAt: at("12:00:00.100")}, ErrTokenRevoked},
+		{"fail-cutoff-same-second-before", identity.Identity{UserID: "42", SessionID: "a", IssuedAt: at("12:00:00.100")}, ErrTokenRevoked},
 		// Logged in again at .600: must not be locked out.
-		{"ok-cutoff-same-second-after", Identity{UserID: "42", SessionID: "b", IssuedAt: at("12:00:00.600")}, nil},
-		{"ok-cutoff-exact-instant", Identity{UserID: "42", SessionID: "b", IssuedAt: at("12:00:00.400")}, nil},
+		{"ok-cutoff-same-second-after", identity.Identity{UserID: "42", SessionID: "b", IssuedAt: at("12:00:00.600")}, nil},
+		{"ok-cutoff-exact-instant", identity.Identity{UserID: "42", SessionID: "b", IssuedAt: at("12:00:00.400")}, nil},
 		// Whole-second iat cannot say which side of .400 it was minted on:
 		// it is rejected (fail safe), as documented on mirror.check.
-		{"fail-cutoff-whole-second-iat-same-second", Identity{UserID: "42", SessionID: "b", IssuedAt: at("12:00:00.000")}, ErrTokenRevoked},
-		{"ok-cutoff-whole-second-iat-next-second", Identity{UserID: "42", SessionID: "b", IssuedAt: at("12:00:01.000")}, nil},
-		{"ok-other-user", Identity{UserID: "43", SessionID: "c", IssuedAt: at("11:00:00.000")}, nil},
-		{"ok-no-session-id", Identity{UserID: "43", IssuedAt: at("11:00:00.000")}, nil},
+		{"fail-cutoff-whole-second-iat-same-second", identity.Identity{UserID: "42", SessionID: "b", IssuedAt: at("12:00:00.000")}, ErrTokenRevoked},
+		{"ok-cutoff-whole-second-iat-next-second", identity.Identity{UserID: "42", SessionID: "b", IssuedAt: at("12:00:01.000")}, nil},
+		{"ok-other-user", identity.Identity{UserID: "43", SessionID: "c", IssuedAt: at("11:00:00.000")}, nil},
+		{"ok-no-session-id", identity.Identity{UserID: "43", IssuedAt: at("11:00:00.000")}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			id := NewIdentity(tt.id)
+			id := identity.New(tt.id)
 			if got := m.check(id); !errors.Is(got, tt.want) || (got == nil) != (tt.want == nil) {
 				t.Errorf("Check(%s, iat %s) = %v; want %v", tt.id.SessionID, tt.id.IssuedAt.Format("15:04:05.000"), got, tt.want)
 			}
@@ -107,13 +109,13 @@ func TestMirrorCheck(t *testing.T) {
 
 func TestMirrorTrust(t *testing.T) {
 	clock := newFakeClock(cutoffAt)
-	live := NewIdentity(Identity{UserID: "1", SessionID: "live", IssuedAt: cutoffAt})
-	revoked := NewIdentity(Identity{UserID: "1", SessionID: "gone", IssuedAt: cutoffAt})
+	live := identity.New(identity.Identity{UserID: "1", SessionID: "live", IssuedAt: cutoffAt})
+	revoked := identity.New(identity.Identity{UserID: "1", SessionID: "gone", IssuedAt: cutoffAt})
 	tests := []struct {
 		name    string
 		onError string
 		trust   func(m *mirror)
-		id      *Identity
+		id      *identity.Identity
 		want    error
 	}{
 		{"fail-untrusted-deny", OnErrorDeny, func(*mirror) {}, live, ErrDenylistUnavailable},
@@ -218,17 +220,17 @@ func TestMirrorManyEntries(t *testing.T) {
 	}
 	for i := range n {
 		sid, uid := "s"+strconv.Itoa(i), strconv.Itoa(i)
-		if got := m.check(NewIdentity(Identity{SessionID: sid})); got != ErrTokenRevoked {
+		if got := m.check(identity.New(identity.Identity{SessionID: sid})); got != ErrTokenRevoked {
 			t.Fatalf("Check(session %s) = %v; want %v", sid, got, ErrTokenRevoked)
 		}
-		if got := m.check(NewIdentity(Identity{UserID: uid, IssuedAt: cutoffAt.Add(-time.Millisecond)})); got != ErrTokenRevoked {
+		if got := m.check(identity.New(identity.Identity{UserID: uid, IssuedAt: cutoffAt.Add(-time.Millisecond)})); got != ErrTokenRevoked {
 			t.Fatalf("Check(user %s before cut-off) = %v; want %v", uid, got, ErrTokenRevoked)
 		}
 	}
-	if got := m.check(NewIdentity(Identity{UserID: "0", IssuedAt: cutoffAt.Add(500 * time.Millisecond)})); got != ErrTokenRevoked {
+	if got := m.check(identity.New(identity.Identity{UserID: "0", IssuedAt: cutoffAt.Add(500 * time.Millisecond)})); got != ErrTokenRevoked {
 		t.Errorf("Check(user 0 before the raised cut-off) = %v; want %v", got, ErrTokenRevoked)
 	}
-	if got := m.check(NewIdentity(Identity{UserID: "1", IssuedAt: cutoffAt.Add(500 * time.Millisecond)})); got != ErrDenylistUnavailable {
+	if got := m.check(identity.New(identity.Identity{UserID: "1", IssuedAt: cutoffAt.Add(500 * time.Millisecond)})); got != ErrDenylistUnavailable {
 		t.Errorf("Check(user 1 after its cut-off, untrusted) = %v; want %v", got, ErrDenylistUnavailable)
 	}
 	before := m.state.Load()
@@ -252,7 +254,7 @@ func TestMirrorConcurrent(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			id := NewIdentity(Identity{UserID: "u", SessionID: "s5"})
+			id := identity.New(identity.Identity{UserID: "u", SessionID: "s5"})
 			for {
 				select {
 				case <-stop:
@@ -266,7 +268,7 @@ func TestMirrorConcurrent(t *testing.T) {
 	for i := range 2 * recentLimit {
 		sid := "s" + strconv.Itoa(i)
 		m.apply(entry{kind: kindSession, subject: sid, expires: 1 << 62})
-		if got := m.check(NewIdentity(Identity{SessionID: sid})); got != ErrTokenRevoked {
+		if got := m.check(identity.New(identity.Identity{SessionID: sid})); got != ErrTokenRevoked {
 			t.Fatalf("Check(%s) after apply = %v; want %v", sid, got, ErrTokenRevoked)
 		}
 	}
@@ -300,7 +302,7 @@ func TestMirrorPrune(t *testing.T) {
 	if got := m.size(); got != 2 {
 		t.Errorf("size() = %d; want 2", got)
 	}
-	if got := m.check(NewIdentity(Identity{UserID: "x", SessionID: "long"})); !errors.Is(got, ErrTokenRevoked) {
+	if got := m.check(identity.New(identity.Identity{UserID: "x", SessionID: "long"})); !errors.Is(got, ErrTokenRevoked) {
 		t.Errorf("Check(long) after prune = %v; want %v", got, ErrTokenRevoked)
 	}
 	if got := len(m.snapshot()); got != 2 {
@@ -319,10 +321,10 @@ func TestMirrorCheckDoesNotAllocate(t *testing.T) {
 		m.apply(entry{kind: kindSession, subject: "sid-" + strconv.Itoa(i), expires: 1 << 62})
 		m.apply(entry{kind: kindUser, subject: strconv.Itoa(i), notBefore: cutoffAt.UnixMilli(), expires: 1 << 62})
 	}
-	ids := map[string]*Identity{
-		"revoked-session": NewIdentity(Identity{UserID: "5000", SessionID: "sid-7", IssuedAt: cutoffAt}),
-		"revoked-user":    NewIdentity(Identity{UserID: "7", SessionID: "x", IssuedAt: cutoffAt.Add(-time.Second)}),
-		"live":            NewIdentity(Identity{UserID: "7", SessionID: "x", IssuedAt: cutoffAt.Add(time.Second)}),
+	ids := map[string]*identity.Identity{
+		"revoked-session": identity.New(identity.Identity{UserID: "5000", SessionID: "sid-7", IssuedAt: cutoffAt}),
+		"revoked-user":    identity.New(identity.Identity{UserID: "7", SessionID: "x", IssuedAt: cutoffAt.Add(-time.Second)}),
+		"live":            identity.New(identity.Identity{UserID: "7", SessionID: "x", IssuedAt: cutoffAt.Add(time.Second)}),
 	}
 	for _, trusted := range []bool{true, false} {
 		if trusted {
@@ -379,7 +381,7 @@ func BenchmarkDenylistCheck(b *testing.B) {
 		m.apply(entry{kind: kindUser, subject: strconv.Itoa(i), notBefore: cutoffAt.UnixMilli(), expires: 1 << 62})
 	}
 	m.trustFor(time.Hour)
-	id := NewIdentity(Identity{UserID: "20000", SessionID: "live-session-id", IssuedAt: cutoffAt})
+	id := identity.New(identity.Identity{UserID: "20000", SessionID: "live-session-id", IssuedAt: cutoffAt})
 	b.ReportAllocs()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {

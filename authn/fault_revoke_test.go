@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/authgate/authgate/identity"
 	"github.com/authgate/authgate/internal/testenv"
 )
 
@@ -32,10 +33,10 @@ func TestRevokeDuringDenylistOutage(t *testing.T) {
 		revoke func(u *User, sid string) error
 	}{
 		{"logout", func(u *User, sid string) error {
-			return s.Logout(ctx, NewIdentity(Identity{UserID: strconv.FormatInt(u.ID, 10), SessionID: sid}), "", false)
+			return s.Logout(ctx, identity.New(identity.Identity{UserID: strconv.FormatInt(u.ID, 10), SessionID: sid}), "", false)
 		}},
 		{"logout-all", func(u *User, sid string) error {
-			return s.Logout(ctx, NewIdentity(Identity{UserID: strconv.FormatInt(u.ID, 10), SessionID: sid}), "", true)
+			return s.Logout(ctx, identity.New(identity.Identity{UserID: strconv.FormatInt(u.ID, 10), SessionID: sid}), "", true)
 		}},
 		{"set-password", func(u *User, _ string) error {
 			_, err := s.SetPassword(ctx, u.Username, "a brand new passphrase")

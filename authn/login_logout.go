@@ -4,6 +4,8 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+
+	"github.com/authgate/authgate/identity"
 )
 
 // The browser logout flow. Logging out changes state, so it is a POST with
@@ -59,7 +61,7 @@ func (s *Service) browserLogout(w http.ResponseWriter, r *http.Request, form url
 // cookieSession is the session named by the access cookie: a valid token,
 // or one that is ours but expired or cut off. Nil when there is no such
 // cookie or it is not ours.
-func (s *Service) cookieSession(r *http.Request) *Identity {
+func (s *Service) cookieSession(r *http.Request) *identity.Identity {
 	token, ok := cookieValue(r.Header, s.cookies.access)
 	if !ok || token == "" {
 		return nil

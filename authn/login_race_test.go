@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authgate/authgate/identity"
 	"github.com/authgate/authgate/internal/testenv"
 )
 
@@ -168,7 +169,7 @@ func TestRefreshRefusesSessionOlderThanCutoff(t *testing.T) {
 }
 
 // mustVerify verifies an access token's signature and claims.
-func mustVerify(t *testing.T, s *Service, tok string) *Identity {
+func mustVerify(t *testing.T, s *Service, tok string) *identity.Identity {
 	t.Helper()
 	id, err := s.tokens.Verify(tok)
 	if err != nil {

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+
+	"github.com/authgate/authgate/identity"
 )
 
 // Transparent refresh for browsers. The access cookie lives as long as the
@@ -34,7 +36,7 @@ func (s *Service) ShouldRefresh(r *http.Request) bool {
 
 // renewable returns the identity of r's access cookie when ShouldRefresh
 // holds.
-func (s *Service) renewable(r *http.Request) (*Identity, bool) {
+func (s *Service) renewable(r *http.Request) (*identity.Identity, bool) {
 	if len(r.Header["Authorization"]) > 0 {
 		return nil, false
 	}

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"strconv"
 	"time"
+
+	"github.com/authgate/authgate/identity"
 )
 
 // TokenPair is the answer of login and refresh, in the field names of the
@@ -187,7 +189,7 @@ func (s *Service) pair(access accessToken, refresh string, refreshExp time.Time)
 // that token belongs to); with all, every session of the user. The
 // denylist is written first: from the moment Logout returns, the session's
 // access tokens are rejected on every instance.
-func (s *Service) Logout(ctx context.Context, id *Identity, refreshToken string, all bool) error {
+func (s *Service) Logout(ctx context.Context, id *identity.Identity, refreshToken string, all bool) error {
 	sid, userID := "", ""
 	if id != nil {
 		sid, userID = id.SessionID, id.UserID
@@ -229,7 +231,7 @@ func (s *Service) Logout(ctx context.Context, id *Identity, refreshToken string,
 }
 
 // Me returns the user behind an identity.
-func (s *Service) Me(ctx context.Context, id *Identity) (*User, error) {
+func (s *Service) Me(ctx context.Context, id *identity.Identity) (*User, error) {
 	uid, err := strconv.ParseInt(id.UserID, 10, 64)
 	if err != nil {
 		return nil, ErrInvalidToken

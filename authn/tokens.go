@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/authgate/authgate/identity"
 	"github.com/golang-jwt/jwt/v5"
 )
 
@@ -194,7 +195,7 @@ func (t *AccessTokens) Issue(sub string, in IssueInput) (string, time.Time, erro
 // route (identity_headers.assertion); audience is the route name. Its typ
 // is "JWT", not "at+jwt", and its audience is not ours, so it can never be
 // replayed to the gateway as an access token.
-func (t *AccessTokens) SignAssertion(id *Identity, audience string, ttl time.Duration) (string, error) {
+func (t *AccessTokens) SignAssertion(id *identity.Identity, audience string, ttl time.Duration) (string, error) {
 	switch {
 	case id == nil || id.UserID == "":
 		return "", errors.New("sign assertion: identity without a user id")
@@ -251,7 +252,7 @@ func (t *AccessTokens) sign(typ, sub, aud string, now, exp time.Time, in IssueIn
 // A token verified once is remembered until its exp (see verifyCache), so
 // later requests with the same token cost a hash and a map lookup.
 // Revocation is not decided here: the denylist check runs on every request.
-func (t *AccessTokens) Verify(token string) (*Identity, error) {
+func (t *AccessTokens) Verify(token string) (*identity.Identity, error) {
 	if len(token) > maxTokenBytes {
 		return nil, errTokenTooLong
 	}
@@ -272,7 +273,7 @@ func (t *AccessTokens) Verify(token string) (*Identity, error) {
 	return id, nil
 }
 
-func (t *AccessTokens) verify(token string, ks *keySet) (*Identity, error) {
+func (t *AccessTokens) verify(token string, ks *keySet) (*identity.Identity, error) {
 	if !wellFormed(token) {
 		return nil, errTokenMalformed
 	}
@@ -294,7 +295,7 @@ func (t *AccessTokens) verify(token string, ks *keySet) (*Identity, error) {
 	case c.ID == "":
 		return nil, fmt.Errorf("%w: jti claim is required", ErrInvalidToken)
 	}
-	return NewIdentity(Identity{
+	return identity.New(identity.Identity{
 		UserID:    c.Subject,
 		Username:  c.Username,
 		Email:     c.Email,
@@ -315,7 +316,7 @@ func (t *AccessTokens) verify(token string, ks *keySet) (*Identity, error) {
 // golang-jwt checks the signature before any claim, and reports every
 // failing claim; so the token is re-validated at an instant just before
 // its exp, and must pass there: expiry was its only fault.
-func (t *AccessTokens) expiredIdentity(token string) (id *Identity, ok bool) {
+func (t *AccessTokens) expiredIdentity(token string) (id *identity.Identity, ok bool) {
 	if len(token) > maxTokenBytes || !wellFormed(token) {
 		return nil, false
 	}
@@ -333,7 +334,7 @@ func (t *AccessTokens) expiredIdentity(token string) (id *Identity, ok bool) {
 	if v.Validate(c) != nil || c.IssuedAtMs == nil || c.Subject == "" || c.SessionID == "" || c.ID == "" {
 		return nil, false
 	}
-	return NewIdentity(Identity{
+	return identity.New(identity.Identity{
 		UserID: c.Subject, Username: c.Username, Email: c.Email, Roles: c.Roles,
 		SessionID: c.SessionID, TokenID: c.ID, IssuedAt: c.IssuedAtMs.UTC(), ExpiresAt: c.ExpiresAt.UTC(),
 	}), true

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/authgate/authgate/identity"
 )
 
 var updateFuzzCorpus = flag.Bool("update-fuzz-corpus", false, "rewrite testdata/fuzz/FuzzVerify from the Verify table")
@@ -46,7 +48,7 @@ func FuzzVerify(f *testing.F) {
 // is an access token we could have issued: the configured alg, typ at+jwt,
 // no crit, a known kid, every required claim, not expired, and the
 // identity taken from those claims.
-func checkAccepted(t *testing.T, fx *fixture, tok string, id *Identity) {
+func checkAccepted(t *testing.T, fx *fixture, tok string, id *identity.Identity) {
 	t.Helper()
 	h, c := decodeParts(t, tok)
 	typ, _ := h["typ"].(string)

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authgate/authgate/identity"
 	"github.com/golang-jwt/jwt/v5"
 )
 
@@ -76,7 +77,7 @@ func TestIssueVerifyIdentity(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Verify(Issue()) = %v", err)
 			}
-			want := Identity{
+			want := identity.Identity{
 				UserID: "42", Username: "alice", Email: "alice@example.com", Roles: []string{"admin", "dev"},
 				SessionID: "sess-1", TokenID: c["jti"].(string), IssuedAt: issuedAt, ExpiresAt: exp,
 			}
@@ -123,7 +124,7 @@ func TestIssueRefusesIncompleteInput(t *testing.T) {
 }
 
 func TestSignAssertion(t *testing.T) {
-	id := NewIdentity(Identity{UserID: "42", Username: "alice", Email: "a@example.com", Roles: []string{"dev"}, SessionID: "sess-1", TokenID: "tok-1"})
+	id := identity.New(identity.Identity{UserID: "42", Username: "alice", Email: "a@example.com", Roles: []string{"dev"}, SessionID: "sess-1", TokenID: "tok-1"})
 	for _, alg := range testAlgs {
 		t.Run(alg, func(t *testing.T) {
 			f := newFixture(t, alg)
@@ -159,7 +160,7 @@ func TestSignAssertion(t *testing.T) {
 	f := newFixture(t, AlgEdDSA)
 	refused := []struct {
 		name     string
-		id       *Identity
+		id       *identity.Identity
 		audience string
 		ttl      time.Duration
 	}{
@@ -168,7 +169,7 @@ func TestSignAssertion(t *testing.T) {
 		{name: "fail-audience-empty", id: id, audience: "", ttl: time.Minute},
 		{name: "fail-audience-is-access-token-audience", id: id, audience: "authgate", ttl: time.Minute},
 		{name: "fail-no-identity", id: nil, audience: "billing", ttl: time.Minute},
-		{name: "fail-no-user-id", id: NewIdentity(Identity{Username: "alice"}), audience: "billing", ttl: time.Minute},
+		{name: "fail-no-user-id", id: identity.New(identity.Identity{Username: "alice"}), audience: "billing", ttl: time.Minute},
 	}
 	for _, tt := range refused {
 		t.Run(tt.name, func(t *testing.T) {
@@ -245,7 +246,7 @@ func TestVerifyConcurrent(t *testing.T) {
 		}
 		toks[i] = tok
 	}
-	ids := make([][]*Identity, 64)
+	ids := make([][]*identity.Identity, 64)
 	var wg sync.WaitGroup
 	for g := range ids {
 		wg.Go(func() {
@@ -351,7 +352,7 @@ func BenchmarkVerifyES256CachedParallel(b *testing.B) {
 // is set: its cost is a signature.
 func benchmarkSignAssertion(b *testing.B, alg string) {
 	f := newFixture(b, alg)
-	id := NewIdentity(Identity{UserID: "42", Username: "alice", Roles: []string{"dev"}, SessionID: "s", TokenID: "t"})
+	id := identity.New(identity.Identity{UserID: "42", Username: "alice", Roles: []string{"dev"}, SessionID: "s", TokenID: "t"})
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := f.tokens.SignAssertion(id, "billing", time.Minute); err != nil {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authgate/authgate/identity"
 	"github.com/golang-jwt/jwt/v5"
 )
 
@@ -262,7 +263,7 @@ func verifyRows() []verifyRow {
 			return "agr_" + base64.RawURLEncoding.EncodeToString(raw[:])
 		}},
 		{name: "fail-assertion", wantErr: true, token: func(tb testing.TB, f *fixture) string {
-			id := NewIdentity(Identity{UserID: "42", Username: "alice", SessionID: "sess-1", TokenID: "tok-1"})
+			id := identity.New(identity.Identity{UserID: "42", Username: "alice", SessionID: "sess-1", TokenID: "tok-1"})
 			tok, err := f.tokens.SignAssertion(id, "billing", time.Minute)
 			if err != nil {
 				tb.Fatalf("SignAssertion = %v", err)

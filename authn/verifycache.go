@@ -5,6 +5,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/authgate/authgate/identity"
 )
 
 // cacheShards spreads the verified-token cache over independent locks so
@@ -45,7 +47,7 @@ type cacheShard struct {
 
 type cacheEntry struct {
 	token string
-	id    *Identity
+	id    *identity.Identity
 	exp   int64 // id.ExpiresAt in Unix nanoseconds
 	epoch uint64
 }
@@ -71,7 +73,7 @@ func (c *verifyCache) shard(h uint64) *cacheShard { return &c.shards[h&(cacheSha
 
 // get returns the identity verified for token, if it is cached, verified
 // in this epoch and not expired at now.
-func (c *verifyCache) get(token string, now time.Time, epoch uint64) (*Identity, bool) {
+func (c *verifyCache) get(token string, now time.Time, epoch uint64) (*identity.Identity, bool) {
 	if c == nil {
 		return nil, false
 	}
@@ -87,7 +89,7 @@ func (c *verifyCache) get(token string, now time.Time, epoch uint64) (*Identity,
 }
 
 // put remembers that token verified to id in epoch.
-func (c *verifyCache) put(token string, id *Identity, now time.Time, epoch uint64) {
+func (c *verifyCache) put(token string, id *identity.Identity, now time.Time, epoch uint64) {
 	if c == nil {
 		return
 	}

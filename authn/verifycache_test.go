@@ -5,10 +5,12 @@ import (
 	"hash/maphash"
 	"testing"
 	"time"
+
+	"github.com/authgate/authgate/identity"
 )
 
-func cachedIdentity(exp time.Time) *Identity {
-	return NewIdentity(Identity{UserID: "42", SessionID: "s", ExpiresAt: exp})
+func cachedIdentity(exp time.Time) *identity.Identity {
+	return identity.New(identity.Identity{UserID: "42", SessionID: "s", ExpiresAt: exp})
 }
 
 // tokensInShard returns n distinct strings that hash to shard 0 of c.
@@ -32,7 +34,7 @@ func TestVerifyCacheGet(t *testing.T) {
 		get   string
 		now   time.Time
 		epoch uint64
-		want  *Identity
+		want  *identity.Identity
 	}{
 		{name: "ok-hit", put: "a", get: "a", now: now, want: live},
 		{name: "ok-hit-just-before-exp", put: "a", get: "a", now: now.Add(time.Minute - time.Nanosecond), want: live},

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/authgate/authgate/authn"
+	"github.com/authgate/authgate/identity"
 	"github.com/authgate/authgate/upstream"
 )
 
@@ -130,7 +131,7 @@ func (s *Server) dispatch(x *exchange, r *http.Request, rt *routing, https bool,
 		return
 	}
 
-	var id *authn.Identity
+	var id *identity.Identity
 	if rh.required {
 		var src authn.Source
 		id, src, err = s.auth.Authenticate(r)

@@ -5,7 +5,7 @@ import (
 	"net/http"
 	"net/netip"
 
-	"github.com/authgate/authgate/authn"
+	"github.com/authgate/authgate/identity"
 )
 
 // Forward is what the gateway decided about a request before handing it to
@@ -32,7 +32,7 @@ type Forward struct {
 	// The request's own Host header is never forwarded in its place.
 	Host string
 	// Identity is the verified identity, nil on public routes.
-	Identity *authn.Identity
+	Identity *identity.Identity
 	// Assertion is the signed JWT for identity_headers.assertion; "" when
 	// that header is off or the route is public.
 	Assertion string

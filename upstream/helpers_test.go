@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/authgate/authgate/authn"
+	"github.com/authgate/authgate/identity"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -32,8 +32,8 @@ func testConfig() Config {
 	}}
 }
 
-func testIdentity() *authn.Identity {
-	return authn.NewIdentity(authn.Identity{
+func testIdentity() *identity.Identity {
+	return identity.New(identity.Identity{
 		UserID:   "42",
 		Username: "alice",
 		Email:    "alice@example.com",

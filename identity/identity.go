@@ -1,7 +1,6 @@
-package authn
+package identity
 
 import (
-	"context"
 	"slices"
 	"strings"
 	"time"
@@ -24,9 +23,9 @@ type Identity struct {
 	rolesHeader string // Roles joined with ",", computed once
 }
 
-// NewIdentity builds an Identity and precomputes the values the proxy writes
-// on every request, so the hot path does no string building.
-func NewIdentity(id Identity) *Identity {
+// New builds an Identity and precomputes the values the proxy writes on
+// every request, so the hot path does no string building.
+func New(id Identity) *Identity {
 	roles := slices.Clone(id.Roles)
 	slices.Sort(roles)
 	id.Roles = slices.Compact(roles)
@@ -49,17 +48,4 @@ func (id *Identity) HasAnyRole(roles []string) bool {
 		}
 	}
 	return false
-}
-
-type identityKey struct{}
-
-// NewContext returns ctx carrying id.
-func NewContext(ctx context.Context, id *Identity) context.Context {
-	return context.WithValue(ctx, identityKey{}, id)
-}
-
-// FromContext returns the Identity stored in ctx, if any.
-func FromContext(ctx context.Context) (*Identity, bool) {
-	id, ok := ctx.Value(identityKey{}).(*Identity)
-	return id, ok && id != nil
 }
