@@ -7,12 +7,13 @@ import (
 	"strings"
 
 	"github.com/authgate/authgate/internal/conf"
+	"github.com/authgate/authgate/internal/problem"
 )
 
 // The /auth HTTP layer: the JSON API (register, login, refresh, logout, me,
 // jwks), the browser login and logout pages, the OpenAPI document and the
 // Swagger UI. Handlers parse and answer; the Service methods decide; errors
-// go to the gateway's ErrorWriter (s.fail), which alone picks statuses.
+// go to s.fail, which answers them by internal/problem's one table.
 
 // webAPI is what New builds once for the HTTP layer.
 type webAPI struct {
@@ -113,10 +114,10 @@ func (s *Service) newMux(eps []endpoint) http.Handler {
 		allowed := strings.Join(methods, ", ")
 		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Allow", allowed)
-			s.fail(w, r, ErrMethodNotAllowed)
+			s.fail(w, r, problem.ErrMethodNotAllowed)
 		})
 	}
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { s.fail(w, r, ErrNotFound) })
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { s.fail(w, r, problem.ErrNotFound) })
 	return securityHeaders(s.withDeadlines(mux))
 }
 

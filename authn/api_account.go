@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"time"
+
+	"github.com/authgate/authgate/internal/problem"
 )
 
 // userView is a user as the API shows it, in the FastAPI original's field
@@ -46,7 +48,7 @@ type registerRequest struct {
 func (s *Service) handleRegister(w http.ResponseWriter, r *http.Request) {
 	body, err := readBody(w, r, false)
 	if err == nil && body.kind != bodyJSON {
-		err = ErrUnsupportedMedia
+		err = problem.ErrUnsupportedMedia
 	}
 	if err != nil {
 		s.fail(w, r, err)
@@ -62,7 +64,7 @@ func (s *Service) handleRegister(w http.ResponseWriter, r *http.Request) {
 		raw  json.RawMessage
 	}{{"id", req.ID}, {"roles", req.Roles}, {"is_active", req.IsActive}} {
 		if len(f.raw) > 0 {
-			s.fail(w, r, &ValidationError{Field: f.name, Msg: "is assigned by the server and cannot be set"})
+			s.fail(w, r, &problem.ValidationError{Field: f.name, Msg: "is assigned by the server and cannot be set"})
 			return
 		}
 	}

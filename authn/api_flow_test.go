@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authgate/authgate/internal/problem"
 	"github.com/authgate/authgate/internal/testenv"
 )
 
@@ -156,8 +157,8 @@ func wantCovered(t *testing.T, c *docChecker, ops ...string) {
 func wantRejected(t *testing.T, what string, s *Service, tok string) {
 	t.Helper()
 	_, _, err := s.Authenticate(bearer(apiRequest(http.MethodGet, "/x", "", ""), tok))
-	if !errors.Is(err, ErrTokenRevoked) {
-		t.Errorf("%s: Authenticate = %v; want %v", what, err, ErrTokenRevoked)
+	if !errors.Is(err, problem.ErrTokenRevoked) {
+		t.Errorf("%s: Authenticate = %v; want %v", what, err, problem.ErrTokenRevoked)
 	}
 }
 
@@ -168,7 +169,7 @@ func waitRejected(t *testing.T, what string, s *Service, tok string) {
 	t.Helper()
 	waitFor(t, what, func() bool {
 		_, _, err := s.Authenticate(bearer(apiRequest(http.MethodGet, "/x", "", ""), tok))
-		return errors.Is(err, ErrTokenRevoked)
+		return errors.Is(err, problem.ErrTokenRevoked)
 	})
 }
 

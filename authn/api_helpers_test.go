@@ -3,12 +3,10 @@ package authn
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -17,7 +15,7 @@ import (
 	"github.com/authgate/authgate/internal/testenv"
 )
 
-// testProblem is the problem document the gateway writes (gateway/errors.go).
+// testProblem is the problem document internal/problem writes.
 type testProblem struct {
 	Type   string `json:"type"`
 	Title  string `json:"title"`
@@ -27,83 +25,6 @@ type testProblem struct {
 		Loc []string `json:"loc"`
 		Msg string   `json:"msg"`
 	} `json:"errors,omitempty"`
-}
-
-// testErrorClasses mirrors the authn rows of gateway/errors.go (authn
-// cannot import gateway: the import would be a cycle).
-var testErrorClasses = []struct {
-	err    error
-	status int
-	detail string
-	bearer string
-}{
-	{ErrNoCredentials, http.StatusUnauthorized, "Not authenticated", "-"},
-	{ErrAmbiguousCredentials, http.StatusBadRequest, "More than one credential was sent; send exactly one", "invalid_request"},
-	{ErrMalformedAuthorization, http.StatusBadRequest, `The Authorization header must be "Bearer <token>"`, "invalid_request"},
-	{ErrTokenRevoked, http.StatusUnauthorized, "Token has been revoked", "invalid_token"},
-	{ErrInvalidToken, http.StatusUnauthorized, "Could not validate credentials", "invalid_token"},
-	{ErrForbidden, http.StatusForbidden, "Not enough permissions", "insufficient_scope"},
-	{ErrDenylistUnavailable, http.StatusServiceUnavailable, "Token revocation status is unavailable; try again shortly", ""},
-	{ErrThrottleUnavailable, http.StatusServiceUnavailable, "Login is temporarily unavailable; try again shortly", ""},
-	{ErrStoreUnavailable, http.StatusServiceUnavailable, "The account store is unavailable; try again shortly", ""},
-	{ErrOverloaded, http.StatusServiceUnavailable, "Too many passwords are being checked at once; try again shortly", ""},
-	{ErrInvalidCredentials, http.StatusUnauthorized, "Incorrect username or password", ""},
-	{ErrRefreshReused, http.StatusUnauthorized, "Refresh token reuse detected; the session has been revoked", ""},
-	{ErrInvalidRefreshToken, http.StatusUnauthorized, "Invalid or expired refresh token", ""},
-	{ErrUserDisabled, http.StatusUnauthorized, "Inactive user", ""},
-	{ErrUsernameTaken, http.StatusConflict, "Username already registered", ""},
-	{ErrEmailTaken, http.StatusConflict, "Email already registered", ""},
-	{ErrRegistrationClosed, http.StatusForbidden, "Registration is closed", ""},
-	{ErrRequestTooLarge, http.StatusRequestEntityTooLarge, "Request body too large", ""},
-	{ErrUnsupportedMedia, http.StatusUnsupportedMediaType, "Send application/json (or a form for login)", ""},
-	{ErrMalformedRequest, http.StatusBadRequest, "", ""},
-	{ErrCrossSite, http.StatusForbidden, "Cross-site request refused", ""},
-	{ErrNotFound, http.StatusNotFound, "Not found", ""},
-	{ErrMethodNotAllowed, http.StatusMethodNotAllowed, "Method not allowed", ""},
-}
-
-// testErrorWriter answers like the gateway's writeError.
-func testErrorWriter(w http.ResponseWriter, r *http.Request, err error) {
-	status, detail, bearer := http.StatusInternalServerError, "Internal error", ""
-	for _, c := range testErrorClasses {
-		if errors.Is(err, c.err) {
-			status, detail, bearer = c.status, c.detail, c.bearer
-			break
-		}
-	}
-	var ve *ValidationError
-	var te *ThrottledError
-	switch {
-	case errors.As(err, &ve):
-		status, detail = http.StatusUnprocessableEntity, ""
-	case errors.As(err, &te):
-		status, detail = http.StatusTooManyRequests, ""
-		w.Header().Set("Retry-After", strconv.Itoa(int((te.RetryAfter+time.Second-1)/time.Second)))
-	}
-	if detail == "" {
-		detail = err.Error()
-	}
-	p := map[string]any{"type": "about:blank", "title": http.StatusText(status), "status": status, "detail": detail}
-	if ve != nil {
-		p["errors"] = []map[string]any{{"loc": []string{"body", ve.Field}, "msg": ve.Msg}}
-	}
-	h := w.Header()
-	switch bearer {
-	case "":
-	case "-":
-		h.Set("WWW-Authenticate", `Bearer realm="authgate"`)
-	default:
-		h.Set("WWW-Authenticate", `Bearer realm="authgate", error="`+bearer+`"`)
-	}
-	if status == http.StatusServiceUnavailable {
-		h.Set("Retry-After", "1")
-	}
-	body, _ := json.Marshal(p)
-	h.Set("Content-Type", "application/problem+json")
-	h.Set("Cache-Control", "no-store")
-	h.Del("Content-Length")
-	w.WriteHeader(status)
-	w.Write(body)
 }
 
 // testSecret is an HS256 secret for tests only.
@@ -143,7 +64,7 @@ func newAPIService(t *testing.T, cfg Config) *Service {
 // set clocks).
 func newAPIServiceWith(t *testing.T, cfg Config, setup func(*Service)) *Service {
 	t.Helper()
-	s, err := New(context.Background(), cfg, Options{ErrorWriter: testErrorWriter, Logger: testLogger(t), DataDir: t.TempDir()})
+	s, err := New(context.Background(), cfg, Options{Logger: testLogger(t), DataDir: t.TempDir()})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

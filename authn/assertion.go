@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/authgate/authgate/identity"
+	"github.com/authgate/authgate/internal/problem"
 )
 
 // Assertions are short-lived JWTs the gateway signs for an upstream that
@@ -54,7 +55,7 @@ func (s *Service) Assertion(id *identity.Identity, audience string) (string, err
 		ttl = left
 	}
 	if ttl <= 0 {
-		return "", ErrInvalidToken
+		return "", problem.ErrInvalidToken
 	}
 	tok, err := s.tokens.SignAssertion(id, audience, ttl)
 	if err != nil {

@@ -10,6 +10,8 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+
+	"github.com/authgate/authgate/internal/problem"
 )
 
 // Cross-site request forgery defences of the login, logout and refresh
@@ -86,12 +88,12 @@ func requestOrigin(r *http.Request) originVerdict {
 func (s *Service) checkOrigin(r *http.Request, cookieAuth bool, csrfToken string) error {
 	switch requestOrigin(r) {
 	case originCross:
-		return ErrCrossSite
+		return problem.ErrCrossSite
 	case originSame:
 		return nil
 	}
 	if cookieAuth && !s.validCSRF(r, csrfToken) {
-		return fmt.Errorf("%w: a cookie without Origin, Sec-Fetch-Site or a CSRF token", ErrCrossSite)
+		return fmt.Errorf("%w: a cookie without Origin, Sec-Fetch-Site or a CSRF token", problem.ErrCrossSite)
 	}
 	return nil
 }
@@ -100,10 +102,10 @@ func (s *Service) checkOrigin(r *http.Request, cookieAuth bool, csrfToken string
 // CSRF field matching the cookie.
 func (s *Service) checkForm(r *http.Request, form url.Values) error {
 	if requestOrigin(r) == originCross {
-		return ErrCrossSite
+		return problem.ErrCrossSite
 	}
 	if !s.validCSRF(r, form.Get(csrfField)) {
-		return fmt.Errorf("%w: missing or stale CSRF token", ErrCrossSite)
+		return fmt.Errorf("%w: missing or stale CSRF token", problem.ErrCrossSite)
 	}
 	return nil
 }

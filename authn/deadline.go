@@ -17,10 +17,6 @@ const defaultStoreTimeout = 5 * time.Second
 // defaultBodyTimeout is Options.BodyTimeout's default.
 const defaultBodyTimeout = 10 * time.Second
 
-// ErrRequestTimeout is a request body that did not arrive within
-// Options.BodyTimeout (408).
-var ErrRequestTimeout = errors.New("request body not received in time")
-
 // withDeadlines bounds every request of the account API:
 //
 //   - its context ends after database.timeout: the store, Redis and the

@@ -38,11 +38,11 @@ type Revocation struct {
 type Denylist interface {
 	// Revoke stores r durably and fans it out to every instance. It
 	// returns only after this instance's own Check rejects what r covers,
-	// and returns an error wrapping ErrDenylistUnavailable when the store
+	// and returns an error wrapping problem.ErrDenylistUnavailable when the store
 	// could not be written: it never claims a revocation it did not make.
 	Revoke(ctx context.Context, r Revocation) error
 	// Check reports whether id's token is still allowed: nil,
-	// ErrTokenRevoked, or ErrDenylistUnavailable when the in-memory mirror
+	// problem.ErrTokenRevoked, or problem.ErrDenylistUnavailable when the in-memory mirror
 	// cannot be trusted and the deployment fails closed. It does no I/O
 	// and no allocation.
 	Check(id *identity.Identity) error
@@ -56,7 +56,7 @@ var (
 // OnError values (redis.on_error): what Check answers for a token it knows
 // nothing against while the mirror is not trusted.
 const (
-	OnErrorDeny  = "deny"  // ErrDenylistUnavailable: fail closed (the default)
+	OnErrorDeny  = "deny"  // problem.ErrDenylistUnavailable: fail closed (the default)
 	OnErrorAllow = "allow" // nil: keep serving from what the mirror holds
 )
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/authgate/authgate/identity"
+	"github.com/authgate/authgate/internal/problem"
 )
 
 // DBDenylist is the embedded denylist, used when no Redis is configured:
@@ -31,7 +32,7 @@ import (
 //
 // Trust: the mirror is trusted for failAfter (2 s) after each successful
 // poll. When the database stops answering for longer, Check fails closed
-// (ErrDenylistUnavailable) unless onError is "allow"; what the mirror holds
+// (problem.ErrDenylistUnavailable) unless onError is "allow"; what the mirror holds
 // is still enforced either way.
 type DBDenylist struct {
 	db     *DB
@@ -89,7 +90,7 @@ func (d *DBDenylist) Ready() bool { return d.m.trusted() }
 
 // Revoke implements Denylist. The entry is in this instance's mirror before
 // the INSERT runs and stays there if it fails; the error then wraps
-// ErrDenylistUnavailable.
+// problem.ErrDenylistUnavailable.
 func (d *DBDenylist) Revoke(ctx context.Context, r Revocation) error {
 	e, err := d.m.entryFor(r)
 	if err != nil {
@@ -103,7 +104,7 @@ func (d *DBDenylist) Revoke(ctx context.Context, r Revocation) error {
 		`INSERT INTO revocations (kind, subject, not_before, expires_at) VALUES (?, ?, ?, ?)`),
 		e.kind, e.subject, e.notBefore, e.expires)
 	if err != nil {
-		return fmt.Errorf("denylist: revoke: %w: %w", ErrDenylistUnavailable, err)
+		return fmt.Errorf("denylist: revoke: %w: %w", problem.ErrDenylistUnavailable, err)
 	}
 	return nil
 }

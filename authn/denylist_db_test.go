@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/authgate/authgate/identity"
+	"github.com/authgate/authgate/internal/problem"
 	"github.com/authgate/authgate/internal/testenv"
 )
 
@@ -74,8 +75,8 @@ func TestDBDenylistPropagates(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, id := range []*identity.Identity{sess, old} {
-				if got := a.Check(id); got != ErrTokenRevoked {
-					t.Errorf("a.Check(%s) right after a.Revoke = %v; want %v", id.SessionID, got, ErrTokenRevoked)
+				if got := a.Check(id); got != problem.ErrTokenRevoked {
+					t.Errorf("a.Check(%s) right after a.Revoke = %v; want %v", id.SessionID, got, problem.ErrTokenRevoked)
 				}
 			}
 			waitFor(t, "b to see both revocations", func() bool { return isRevoked(b, sess) && isRevoked(b, old) })
@@ -102,8 +103,8 @@ func TestDBDenylistSurvivesRestart(t *testing.T) {
 
 			b, _ := startDBDenylist(t, openTestDB(t, url), OnErrorDeny, nil)
 			waitFor(t, "restarted instance ready", b.Ready)
-			if got := b.Check(identity.New(identity.Identity{SessionID: "gone"})); got != ErrTokenRevoked {
-				t.Errorf("Check(revoked before restart) = %v; want %v", got, ErrTokenRevoked)
+			if got := b.Check(identity.New(identity.Identity{SessionID: "gone"})); got != problem.ErrTokenRevoked {
+				t.Errorf("Check(revoked before restart) = %v; want %v", got, problem.ErrTokenRevoked)
 			}
 			if got := b.Check(identity.New(identity.Identity{SessionID: "live"})); got != nil {
 				t.Errorf("Check(unrevoked) = %v; want nil", got)
@@ -175,10 +176,10 @@ func TestDBDenylistFailsClosed(t *testing.T) {
 				id   *identity.Identity
 				want error
 			}{
-				{"fail-deny-unrevoked", deny, live, ErrDenylistUnavailable},
-				{"fail-deny-known", deny, known, ErrTokenRevoked},
+				{"fail-deny-unrevoked", deny, live, problem.ErrDenylistUnavailable},
+				{"fail-deny-known", deny, known, problem.ErrTokenRevoked},
 				{"ok-allow-unrevoked", allow, live, nil},
-				{"fail-allow-known", allow, known, ErrTokenRevoked},
+				{"fail-allow-known", allow, known, problem.ErrTokenRevoked},
 			}
 			for _, tt := range tests {
 				t.Run(tt.name, func(t *testing.T) {
@@ -187,8 +188,8 @@ func TestDBDenylistFailsClosed(t *testing.T) {
 					}
 				})
 			}
-			if err := deny.Revoke(ctx, Revocation{SessionID: "s"}); !errors.Is(err, ErrDenylistUnavailable) {
-				t.Errorf("Revoke with the database closed = %v; want an error wrapping %v", err, ErrDenylistUnavailable)
+			if err := deny.Revoke(ctx, Revocation{SessionID: "s"}); !errors.Is(err, problem.ErrDenylistUnavailable) {
+				t.Errorf("Revoke with the database closed = %v; want an error wrapping %v", err, problem.ErrDenylistUnavailable)
 			}
 		})
 	}

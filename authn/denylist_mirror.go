@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/authgate/authgate/identity"
+	"github.com/authgate/authgate/internal/problem"
 )
 
 // mirror is the in-memory copy of the denylist that Check reads. Both
@@ -92,10 +93,10 @@ func (m *mirror) check(id *identity.Identity) error {
 	s := m.state.Load()
 	iat := id.IssuedAt.UnixMilli()
 	if s.recent.revokes(id.SessionID, id.UserID, iat) || s.base.revokes(id.SessionID, id.UserID, iat) {
-		return ErrTokenRevoked
+		return problem.ErrTokenRevoked
 	}
 	if !m.failOpen && !m.trusted() {
-		return ErrDenylistUnavailable
+		return problem.ErrDenylistUnavailable
 	}
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/authgate/authgate/identity"
+	"github.com/authgate/authgate/internal/problem"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -35,7 +36,7 @@ import (
 // between.
 //
 // While the subscription is down, or the load has not completed, Check
-// fails closed (ErrDenylistUnavailable) unless redis.on_error is "allow".
+// fails closed (problem.ErrDenylistUnavailable) unless redis.on_error is "allow".
 // Liveness is checked by PING whenever the channel has been quiet for
 // pingEvery; silence for liveness (1 s) drops the subscription, and the
 // mirror's trust lapses at that moment even if Run is blocked elsewhere.
@@ -116,7 +117,7 @@ return 1
 
 // Revoke implements Denylist. The entry is in this instance's mirror before
 // Redis is even asked, and stays there if Redis fails; the error then wraps
-// ErrDenylistUnavailable so the caller answers 503 instead of claiming a
+// problem.ErrDenylistUnavailable so the caller answers 503 instead of claiming a
 // logout that other instances will not see.
 func (d *RedisDenylist) Revoke(ctx context.Context, r Revocation) error {
 	e, err := d.m.entryFor(r)
@@ -125,7 +126,7 @@ func (d *RedisDenylist) Revoke(ctx context.Context, r Revocation) error {
 	}
 	d.m.apply(e)
 	if err := d.store(ctx, e); err != nil {
-		return fmt.Errorf("denylist: revoke: %w: %w", ErrDenylistUnavailable, err)
+		return fmt.Errorf("denylist: revoke: %w: %w", problem.ErrDenylistUnavailable, err)
 	}
 	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/authgate/authgate/identity"
+	"github.com/authgate/authgate/internal/problem"
 	"github.com/authgate/authgate/internal/testenv"
 )
 
@@ -47,7 +48,7 @@ func startRedisDenylist(t *testing.T, url, prefix, onError string, accessTTL tim
 }
 
 func isRevoked(d Denylist, id *identity.Identity) bool {
-	return errors.Is(d.Check(id), ErrTokenRevoked)
+	return errors.Is(d.Check(id), problem.ErrTokenRevoked)
 }
 
 func TestRedisDenylistPropagation(t *testing.T) {
@@ -71,7 +72,7 @@ func TestRedisDenylistPropagation(t *testing.T) {
 			t.Fatalf("Revoke(%s): %v", id.SessionID, err)
 		}
 		if !isRevoked(a, id) {
-			t.Fatalf("a.Check(%s) right after a.Revoke = %v; want %v", id.SessionID, a.Check(id), ErrTokenRevoked)
+			t.Fatalf("a.Check(%s) right after a.Revoke = %v; want %v", id.SessionID, a.Check(id), problem.ErrTokenRevoked)
 		}
 		for !isRevoked(b, id) {
 			if time.Since(start) > 10*time.Second {
@@ -115,8 +116,8 @@ func TestRedisDenylistLoadsOnStart(t *testing.T) {
 		}
 	}
 	b := startRedisDenylist(t, url, prefix, OnErrorDeny, time.Minute)
-	if err := b.Check(identity.New(identity.Identity{SessionID: "live"})); !errors.Is(err, ErrDenylistUnavailable) && !b.Ready() {
-		t.Errorf("Check before the first load = %v; want %v", err, ErrDenylistUnavailable)
+	if err := b.Check(identity.New(identity.Identity{SessionID: "live"})); !errors.Is(err, problem.ErrDenylistUnavailable) && !b.Ready() {
+		t.Errorf("Check before the first load = %v; want %v", err, problem.ErrDenylistUnavailable)
 	}
 	waitFor(t, "b ready", b.Ready)
 	tests := []struct {
@@ -124,8 +125,8 @@ func TestRedisDenylistLoadsOnStart(t *testing.T) {
 		id   identity.Identity
 		want error
 	}{
-		{"fail-session", identity.Identity{UserID: "1", SessionID: "gone"}, ErrTokenRevoked},
-		{"fail-between-cutoffs", identity.Identity{UserID: "42", SessionID: "x", IssuedAt: t1.Add(-time.Second)}, ErrTokenRevoked},
+		{"fail-session", identity.Identity{UserID: "1", SessionID: "gone"}, problem.ErrTokenRevoked},
+		{"fail-between-cutoffs", identity.Identity{UserID: "42", SessionID: "x", IssuedAt: t1.Add(-time.Second)}, problem.ErrTokenRevoked},
 		{"ok-after-cutoff", identity.Identity{UserID: "42", SessionID: "x", IssuedAt: t1.Add(time.Millisecond)}, nil},
 		{"ok-other", identity.Identity{UserID: "1", SessionID: "live"}, nil},
 	}
@@ -172,14 +173,14 @@ func TestRedisDenylistWithoutRedis(t *testing.T) {
 	url := "redis://127.0.0.1:" + strconv.Itoa(testenv.FreePort(t)) + "/0" // nothing listens
 	d := startRedisDenylist(t, url, "authgate_test_none:", OnErrorDeny, time.Minute)
 	err := d.Revoke(context.Background(), Revocation{SessionID: "s"})
-	if !errors.Is(err, ErrDenylistUnavailable) {
-		t.Errorf("Revoke without Redis = %v; want an error wrapping %v", err, ErrDenylistUnavailable)
+	if !errors.Is(err, problem.ErrDenylistUnavailable) {
+		t.Errorf("Revoke without Redis = %v; want an error wrapping %v", err, problem.ErrDenylistUnavailable)
 	}
-	if got := d.Check(identity.New(identity.Identity{SessionID: "s"})); got != ErrTokenRevoked {
-		t.Errorf("Check(revoked here, store failed) = %v; want %v", got, ErrTokenRevoked)
+	if got := d.Check(identity.New(identity.Identity{SessionID: "s"})); got != problem.ErrTokenRevoked {
+		t.Errorf("Check(revoked here, store failed) = %v; want %v", got, problem.ErrTokenRevoked)
 	}
-	if got := d.Check(identity.New(identity.Identity{SessionID: "other"})); got != ErrDenylistUnavailable {
-		t.Errorf("Check(unknown) without Redis = %v; want %v", got, ErrDenylistUnavailable)
+	if got := d.Check(identity.New(identity.Identity{SessionID: "other"})); got != problem.ErrDenylistUnavailable {
+		t.Errorf("Check(unknown) without Redis = %v; want %v", got, problem.ErrDenylistUnavailable)
 	}
 	if d.Ready() {
 		t.Error("Ready() without Redis = true; want false")
@@ -207,15 +208,15 @@ func TestRedisDenylistFault(t *testing.T) {
 
 	expectCutOff := func(t *testing.T) {
 		t.Helper()
-		if got := deny.Check(live); got != ErrDenylistUnavailable {
-			t.Errorf("deny instance: Check(unrevoked) = %v; want %v", got, ErrDenylistUnavailable)
+		if got := deny.Check(live); got != problem.ErrDenylistUnavailable {
+			t.Errorf("deny instance: Check(unrevoked) = %v; want %v", got, problem.ErrDenylistUnavailable)
 		}
 		if got := allow.Check(live); got != nil {
 			t.Errorf("allow instance: Check(unrevoked) = %v; want nil", got)
 		}
 		for name, d := range map[string]Denylist{"deny": deny, "allow": allow} {
-			if got := d.Check(known); got != ErrTokenRevoked {
-				t.Errorf("%s instance: Check(known revoked) = %v; want %v", name, got, ErrTokenRevoked)
+			if got := d.Check(known); got != problem.ErrTokenRevoked {
+				t.Errorf("%s instance: Check(known revoked) = %v; want %v", name, got, problem.ErrTokenRevoked)
 			}
 		}
 	}
@@ -225,7 +226,7 @@ func TestRedisDenylistFault(t *testing.T) {
 		// PING-based liveness check can notice.
 		srv.Signal(syscall.SIGSTOP)
 		took := waitFor(t, "instances to stop trusting a silent redis", func() bool {
-			return deny.Check(live) == ErrDenylistUnavailable && !allow.Ready()
+			return deny.Check(live) == problem.ErrDenylistUnavailable && !allow.Ready()
 		})
 		t.Logf("silent redis noticed after %v", took)
 		expectCutOff(t)
@@ -237,12 +238,12 @@ func TestRedisDenylistFault(t *testing.T) {
 	t.Run("killed-and-restarted-server", func(t *testing.T) {
 		srv.Kill()
 		took := waitFor(t, "instances to stop trusting a dead redis", func() bool {
-			return deny.Check(live) == ErrDenylistUnavailable && !allow.Ready()
+			return deny.Check(live) == problem.ErrDenylistUnavailable && !allow.Ready()
 		})
 		t.Logf("dead redis noticed after %v", took)
 		expectCutOff(t)
-		if err := deny.Revoke(ctx, Revocation{SessionID: "during-outage"}); !errors.Is(err, ErrDenylistUnavailable) {
-			t.Errorf("Revoke while redis is dead = %v; want an error wrapping %v", err, ErrDenylistUnavailable)
+		if err := deny.Revoke(ctx, Revocation{SessionID: "during-outage"}); !errors.Is(err, problem.ErrDenylistUnavailable) {
+			t.Errorf("Revoke while redis is dead = %v; want an error wrapping %v", err, problem.ErrDenylistUnavailable)
 		}
 
 		// Bring redis back, empty (no persistence), while both instances
@@ -259,8 +260,8 @@ func TestRedisDenylistFault(t *testing.T) {
 		t.Logf("trusted again %v after the gate opened", took)
 		for name, d := range map[string]Denylist{"deny": deny, "allow": allow} {
 			for _, sid := range []string{"while-cut-off", "known"} {
-				if got := d.Check(identity.New(identity.Identity{UserID: "1", SessionID: sid})); got != ErrTokenRevoked {
-					t.Errorf("%s instance after recovery: Check(%s) = %v; want %v", name, sid, got, ErrTokenRevoked)
+				if got := d.Check(identity.New(identity.Identity{UserID: "1", SessionID: sid})); got != problem.ErrTokenRevoked {
+					t.Errorf("%s instance after recovery: Check(%s) = %v; want %v", name, sid, got, problem.ErrTokenRevoked)
 				}
 			}
 			if got := d.Check(live); got != nil {

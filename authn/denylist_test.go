@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/authgate/authgate/identity"
+	"github.com/authgate/authgate/internal/problem"
 )
 
 // fakeClock is a settable clock for the mirror's now field.
@@ -82,17 +83,17 @@ func TestMirrorCheck(t *testing.T) {
 		want error
 	}{
 		{"ok-live-session", identity.Identity{UserID: "7", SessionID: "sid-live", IssuedAt: at("12:00:00.000")}, nil},
-		{"fail-revoked-session", identity.Identity{UserID: "7", SessionID: "sid-revoked", IssuedAt: at("12:00:00.000")}, ErrTokenRevoked},
-		{"fail-revoked-session-issued-after", identity.Identity{UserID: "7", SessionID: "sid-revoked", IssuedAt: at("12:05:00.000")}, ErrTokenRevoked},
-		{"fail-cutoff-earlier-second", identity.Identity{UserID: "42", SessionID: "a", IssuedAt: at("11:59:59.900")}, ErrTokenRevoked},
+		{"fail-revoked-session", identity.Identity{UserID: "7", SessionID: "sid-revoked", IssuedAt: at("12:00:00.000")}, problem.ErrTokenRevoked},
+		{"fail-revoked-session-issued-after", identity.Identity{UserID: "7", SessionID: "sid-revoked", IssuedAt: at("12:05:00.000")}, problem.ErrTokenRevoked},
+		{"fail-cutoff-earlier-second", identity.Identity{UserID: "42", SessionID: "a", IssuedAt: at("11:59:59.900")}, problem.ErrTokenRevoked},
 		// Issued at .100, before logout-all at .400, same second.
-		{"fail-cutoff-same-second-before", identity.Identity{UserID: "42", SessionID: "a", IssuedAt: at("12:00:00.100")}, ErrTokenRevoked},
+		{"fail-cutoff-same-second-before", identity.Identity{UserID: "42", SessionID: "a", IssuedAt: at("12:00:00.100")}, problem.ErrTokenRevoked},
 		// Logged in again at .600: must not be locked out.
 		{"ok-cutoff-same-second-after", identity.Identity{UserID: "42", SessionID: "b", IssuedAt: at("12:00:00.600")}, nil},
 		{"ok-cutoff-exact-instant", identity.Identity{UserID: "42", SessionID: "b", IssuedAt: at("12:00:00.400")}, nil},
 		// Whole-second iat cannot say which side of .400 it was minted on:
 		// it is rejected (fail safe), as documented on mirror.check.
-		{"fail-cutoff-whole-second-iat-same-second", identity.Identity{UserID: "42", SessionID: "b", IssuedAt: at("12:00:00.000")}, ErrTokenRevoked},
+		{"fail-cutoff-whole-second-iat-same-second", identity.Identity{UserID: "42", SessionID: "b", IssuedAt: at("12:00:00.000")}, problem.ErrTokenRevoked},
 		{"ok-cutoff-whole-second-iat-next-second", identity.Identity{UserID: "42", SessionID: "b", IssuedAt: at("12:00:01.000")}, nil},
 		{"ok-other-user", identity.Identity{UserID: "43", SessionID: "c", IssuedAt: at("11:00:00.000")}, nil},
 		{"ok-no-session-id", identity.Identity{UserID: "43", IssuedAt: at("11:00:00.000")}, nil},
@@ -118,14 +119,14 @@ func TestMirrorTrust(t *testing.T) {
 		id      *identity.Identity
 		want    error
 	}{
-		{"fail-untrusted-deny", OnErrorDeny, func(*mirror) {}, live, ErrDenylistUnavailable},
-		{"fail-untrusted-unknown-policy-denies", "", func(*mirror) {}, live, ErrDenylistUnavailable},
+		{"fail-untrusted-deny", OnErrorDeny, func(*mirror) {}, live, problem.ErrDenylistUnavailable},
+		{"fail-untrusted-unknown-policy-denies", "", func(*mirror) {}, live, problem.ErrDenylistUnavailable},
 		{"ok-untrusted-allow", OnErrorAllow, func(*mirror) {}, live, nil},
-		{"fail-untrusted-deny-known-revoked", OnErrorDeny, func(*mirror) {}, revoked, ErrTokenRevoked},
-		{"fail-untrusted-allow-known-revoked", OnErrorAllow, func(*mirror) {}, revoked, ErrTokenRevoked},
+		{"fail-untrusted-deny-known-revoked", OnErrorDeny, func(*mirror) {}, revoked, problem.ErrTokenRevoked},
+		{"fail-untrusted-allow-known-revoked", OnErrorAllow, func(*mirror) {}, revoked, problem.ErrTokenRevoked},
 		{"ok-trusted", OnErrorDeny, func(m *mirror) { m.trustFor(time.Second) }, live, nil},
-		{"fail-lease-lapsed", OnErrorDeny, func(m *mirror) { m.trustFor(time.Second); clock.Add(time.Second) }, live, ErrDenylistUnavailable},
-		{"fail-distrusted", OnErrorDeny, func(m *mirror) { m.trustFor(time.Hour); m.distrust() }, live, ErrDenylistUnavailable},
+		{"fail-lease-lapsed", OnErrorDeny, func(m *mirror) { m.trustFor(time.Second); clock.Add(time.Second) }, live, problem.ErrDenylistUnavailable},
+		{"fail-distrusted", OnErrorDeny, func(m *mirror) { m.trustFor(time.Hour); m.distrust() }, live, problem.ErrDenylistUnavailable},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -220,18 +221,18 @@ func TestMirrorManyEntries(t *testing.T) {
 	}
 	for i := range n {
 		sid, uid := "s"+strconv.Itoa(i), strconv.Itoa(i)
-		if got := m.check(identity.New(identity.Identity{SessionID: sid})); got != ErrTokenRevoked {
-			t.Fatalf("Check(session %s) = %v; want %v", sid, got, ErrTokenRevoked)
+		if got := m.check(identity.New(identity.Identity{SessionID: sid})); got != problem.ErrTokenRevoked {
+			t.Fatalf("Check(session %s) = %v; want %v", sid, got, problem.ErrTokenRevoked)
 		}
-		if got := m.check(identity.New(identity.Identity{UserID: uid, IssuedAt: cutoffAt.Add(-time.Millisecond)})); got != ErrTokenRevoked {
-			t.Fatalf("Check(user %s before cut-off) = %v; want %v", uid, got, ErrTokenRevoked)
+		if got := m.check(identity.New(identity.Identity{UserID: uid, IssuedAt: cutoffAt.Add(-time.Millisecond)})); got != problem.ErrTokenRevoked {
+			t.Fatalf("Check(user %s before cut-off) = %v; want %v", uid, got, problem.ErrTokenRevoked)
 		}
 	}
-	if got := m.check(identity.New(identity.Identity{UserID: "0", IssuedAt: cutoffAt.Add(500 * time.Millisecond)})); got != ErrTokenRevoked {
-		t.Errorf("Check(user 0 before the raised cut-off) = %v; want %v", got, ErrTokenRevoked)
+	if got := m.check(identity.New(identity.Identity{UserID: "0", IssuedAt: cutoffAt.Add(500 * time.Millisecond)})); got != problem.ErrTokenRevoked {
+		t.Errorf("Check(user 0 before the raised cut-off) = %v; want %v", got, problem.ErrTokenRevoked)
 	}
-	if got := m.check(identity.New(identity.Identity{UserID: "1", IssuedAt: cutoffAt.Add(500 * time.Millisecond)})); got != ErrDenylistUnavailable {
-		t.Errorf("Check(user 1 after its cut-off, untrusted) = %v; want %v", got, ErrDenylistUnavailable)
+	if got := m.check(identity.New(identity.Identity{UserID: "1", IssuedAt: cutoffAt.Add(500 * time.Millisecond)})); got != problem.ErrDenylistUnavailable {
+		t.Errorf("Check(user 1 after its cut-off, untrusted) = %v; want %v", got, problem.ErrDenylistUnavailable)
 	}
 	before := m.state.Load()
 	m.apply(entry{kind: kindSession, subject: "s1", expires: 1}) // adds nothing
@@ -268,8 +269,8 @@ func TestMirrorConcurrent(t *testing.T) {
 	for i := range 2 * recentLimit {
 		sid := "s" + strconv.Itoa(i)
 		m.apply(entry{kind: kindSession, subject: sid, expires: 1 << 62})
-		if got := m.check(identity.New(identity.Identity{SessionID: sid})); got != ErrTokenRevoked {
-			t.Fatalf("Check(%s) after apply = %v; want %v", sid, got, ErrTokenRevoked)
+		if got := m.check(identity.New(identity.Identity{SessionID: sid})); got != problem.ErrTokenRevoked {
+			t.Fatalf("Check(%s) after apply = %v; want %v", sid, got, problem.ErrTokenRevoked)
 		}
 	}
 	close(stop)
@@ -302,8 +303,8 @@ func TestMirrorPrune(t *testing.T) {
 	if got := m.size(); got != 2 {
 		t.Errorf("size() = %d; want 2", got)
 	}
-	if got := m.check(identity.New(identity.Identity{UserID: "x", SessionID: "long"})); !errors.Is(got, ErrTokenRevoked) {
-		t.Errorf("Check(long) after prune = %v; want %v", got, ErrTokenRevoked)
+	if got := m.check(identity.New(identity.Identity{UserID: "x", SessionID: "long"})); !errors.Is(got, problem.ErrTokenRevoked) {
+		t.Errorf("Check(long) after prune = %v; want %v", got, problem.ErrTokenRevoked)
 	}
 	if got := len(m.snapshot()); got != 2 {
 		t.Errorf("len(snapshot()) = %d; want 2", got)

@@ -7,12 +7,13 @@ import (
 	"testing"
 
 	"github.com/authgate/authgate/identity"
+	"github.com/authgate/authgate/internal/problem"
 	"github.com/authgate/authgate/internal/testenv"
 )
 
 // TestRevokeDuringDenylistOutage: logging out (one session or all), a
 // password change and disabling a user, made while the denylist cannot be
-// written (Redis unreachable), answer with ErrDenylistUnavailable — the
+// written (Redis unreachable), answer with problem.ErrDenylistUnavailable — the
 // caller must know — but still end the sessions in the database, so no
 // refresh token of theirs works afterwards. Half a logout must not leave
 // the half that matters most undone.
@@ -20,7 +21,7 @@ func TestRevokeDuringDenylistOutage(t *testing.T) {
 	cfg := apiConfig(testenv.SQLiteURL(t))
 	cfg.Redis.URL = "redis://127.0.0.1:" + strconv.Itoa(testenv.FreePort(t)) + "/0" // nothing listens
 	cfg.Redis.KeyPrefix = "authgate_test_outage:"
-	s, err := New(context.Background(), cfg, Options{ErrorWriter: testErrorWriter, Logger: testLogger(t), DataDir: t.TempDir()})
+	s, err := New(context.Background(), cfg, Options{Logger: testLogger(t), DataDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,11 +59,11 @@ func TestRevokeDuringDenylistOutage(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := tt.revoke(u, sid); !errors.Is(err, ErrDenylistUnavailable) {
-				t.Errorf("%s with the denylist unreachable = %v; want an error wrapping %v", tt.name, err, ErrDenylistUnavailable)
+			if err := tt.revoke(u, sid); !errors.Is(err, problem.ErrDenylistUnavailable) {
+				t.Errorf("%s with the denylist unreachable = %v; want an error wrapping %v", tt.name, err, problem.ErrDenylistUnavailable)
 			}
-			if _, err := s.sessions.Rotate(ctx, refresh, ""); !errors.Is(err, ErrInvalidRefreshToken) {
-				t.Errorf("refresh after %s = %v; want %v: the session must be over", tt.name, err, ErrInvalidRefreshToken)
+			if _, err := s.sessions.Rotate(ctx, refresh, ""); !errors.Is(err, problem.ErrInvalidRefreshToken) {
+				t.Errorf("refresh after %s = %v; want %v: the session must be over", tt.name, err, problem.ErrInvalidRefreshToken)
 			}
 		})
 	}

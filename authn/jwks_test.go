@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authgate/authgate/internal/problem"
 	"github.com/golang-jwt/jwt/v5"
 )
 
@@ -284,8 +285,8 @@ func TestVerifyKeysJWKSURLRotation(t *testing.T) {
 	next := deployment(t, testdataKey("ec256-b.pem"))
 	srv.set(http.StatusOK, next.JWKS())
 	a.refresh(context.Background())
-	if _, err := a.Verify(tok); !errors.Is(err, ErrInvalidToken) {
-		t.Fatalf("after the key left the JWKS, Verify(cached token) = %v; want ErrInvalidToken", err)
+	if _, err := a.Verify(tok); !errors.Is(err, problem.ErrInvalidToken) {
+		t.Fatalf("after the key left the JWKS, Verify(cached token) = %v; want problem.ErrInvalidToken", err)
 	}
 	if n := a.cache.size(); n != 0 {
 		t.Fatalf("cache holds %d entries after a key was withdrawn; want 0", n)

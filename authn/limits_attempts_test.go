@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/authgate/authgate/internal/problem"
 )
 
 // TestAttemptGate: at most limit attempts per key hold a slot at once; a
@@ -49,9 +51,9 @@ func TestAttemptGate(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	_, err := g.acquire(ctx, "user:b", "ip:2")
-	var te *ThrottledError
+	var te *problem.ThrottledError
 	if !errors.As(err, &te) || te.RetryAfter <= 0 {
-		t.Errorf("acquire with every slot taken = %v; want a *ThrottledError with a Retry-After", err)
+		t.Errorf("acquire with every slot taken = %v; want a *problem.ThrottledError with a Retry-After", err)
 	}
 	for _, release := range held {
 		release()
@@ -76,14 +78,14 @@ func TestLoginFloodIsBounded(t *testing.T) {
 	for range n {
 		wg.Go(func() {
 			_, err := s.Login(ctx, "grace", "wrong-passphrase", "192.0.2.1")
-			var te *ThrottledError
+			var te *problem.ThrottledError
 			switch {
-			case errors.Is(err, ErrInvalidCredentials):
+			case errors.Is(err, problem.ErrInvalidCredentials):
 				checked.Add(1)
 			case errors.As(err, &te):
 				throttled.Add(1)
 			default:
-				t.Errorf("Login = %v; want ErrInvalidCredentials or throttled", err)
+				t.Errorf("Login = %v; want problem.ErrInvalidCredentials or throttled", err)
 			}
 		})
 	}

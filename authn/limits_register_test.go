@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/authgate/authgate/internal/conf"
+	"github.com/authgate/authgate/internal/problem"
 	"github.com/authgate/authgate/internal/testenv"
 	"golang.org/x/crypto/bcrypt"
 )
@@ -153,7 +154,7 @@ func TestHashingIsBounded(t *testing.T) {
 	wg.Wait()
 	close(statuses)
 	for st := range statuses {
-		if !strings.HasPrefix(st, "register 201") && st != "login "+ErrInvalidCredentials.Error() {
+		if !strings.HasPrefix(st, "register 201") && st != "login "+problem.ErrInvalidCredentials.Error() {
 			t.Errorf("after the flood: %s; want 201 for registrations and wrong-password for logins", st)
 		}
 	}
@@ -185,7 +186,7 @@ func TestRegisterRateLimit(t *testing.T) {
 	if p := decode[testProblem](t, body); !strings.Contains(p.Detail, "registrations") {
 		t.Errorf("429 detail %q; want it to say registrations", p.Detail)
 	}
-	if _, err := s.users.ByUsername(context.Background(), "third"); !errors.Is(err, ErrNotFound) {
+	if _, err := s.users.ByUsername(context.Background(), "third"); !errors.Is(err, problem.ErrNotFound) {
 		t.Errorf("the throttled registration created an account (%v)", err)
 	}
 	// IPv6 addresses count by their /64.
@@ -216,7 +217,7 @@ func TestRegisterConcurrencyPerAddress(t *testing.T) {
 		wg.Go(func() {
 			name := fmt.Sprintf("burst%d", i)
 			_, err := s.Register(context.Background(), name, name+"@example.com", "a registration passphrase", ip)
-			var te *ThrottledError
+			var te *problem.ThrottledError
 			switch {
 			case err == nil:
 				admitted.Add(1)
@@ -257,7 +258,7 @@ func TestRegisterLimitConfig(t *testing.T) {
 		t.Errorf("register_limit default = %q; want %q", got, defaultRegisterLimit)
 	}
 	cfg.AuthAPI.RegisterLimit = "lots"
-	_, err := New(context.Background(), cfg, Options{ErrorWriter: testErrorWriter, Logger: testLogger(t), DataDir: t.TempDir()})
+	_, err := New(context.Background(), cfg, Options{Logger: testLogger(t), DataDir: t.TempDir()})
 	if err == nil || !strings.Contains(err.Error(), "auth_api.register_limit") {
 		t.Errorf("New(register_limit: lots) = %v; want an auth_api.register_limit problem", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"net/url"
 
 	"github.com/authgate/authgate/identity"
+	"github.com/authgate/authgate/internal/problem"
 )
 
 // The browser logout flow. Logging out changes state, so it is a POST with
@@ -43,7 +44,7 @@ func (s *Service) browserLogout(w http.ResponseWriter, r *http.Request, form url
 	all := form.Get("all") == "true" || r.URL.Query().Get("all") == "true"
 	s.clearSessionCookies(w)
 	if id := s.cookieSession(r); id != nil {
-		if err := s.Logout(r.Context(), id, "", all); err != nil && !errors.Is(err, ErrNotFound) {
+		if err := s.Logout(r.Context(), id, "", all); err != nil && !errors.Is(err, problem.ErrNotFound) {
 			// The cookies are gone from this browser, but the session may
 			// live on elsewhere: say so rather than pretend.
 			s.pageError(w, r, "logout", p, err)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/authgate/authgate/identity"
+	"github.com/authgate/authgate/internal/problem"
 	"github.com/authgate/authgate/internal/testenv"
 )
 
@@ -41,11 +42,11 @@ func TestLoginRacesAdminChange(t *testing.T) {
 		{"fail-passwd", func(ctx context.Context, s *Service) error {
 			_, err := s.SetPassword(ctx, "bob", newPassword)
 			return err
-		}, ErrInvalidCredentials},
+		}, problem.ErrInvalidCredentials},
 		{"fail-disable", func(ctx context.Context, s *Service) error {
 			_, err := s.SetActive(ctx, "bob", false)
 			return err
-		}, ErrUserDisabled},
+		}, problem.ErrUserDisabled},
 		{"ok-role-removed", func(ctx context.Context, s *Service) error {
 			_, err := s.SetRoles(ctx, "bob", []string{"dev"})
 			return err
@@ -153,14 +154,14 @@ func TestRefreshRefusesSessionOlderThanCutoff(t *testing.T) {
 						t.Fatal(err)
 					}
 					clock.advance(time.Millisecond)
-					if next, err := s.Refresh(ctx, pair.RefreshToken); !errors.Is(err, ErrInvalidRefreshToken) {
-						t.Fatalf("Refresh of a session older than the change = %v (a token pair: %v); want %v", err, next != nil, ErrInvalidRefreshToken)
+					if next, err := s.Refresh(ctx, pair.RefreshToken); !errors.Is(err, problem.ErrInvalidRefreshToken) {
+						t.Fatalf("Refresh of a session older than the change = %v (a token pair: %v); want %v", err, next != nil, problem.ErrInvalidRefreshToken)
 					}
 					if n := liveSessions(t, s, carol.ID); n != 0 {
 						t.Errorf("%d live sessions after the refused refresh; want none", n)
 					}
-					if err := s.deny.Check(mustVerify(t, s, pair.AccessToken)); !errors.Is(err, ErrTokenRevoked) {
-						t.Errorf("the session's access token after the refused refresh: %v; want %v", err, ErrTokenRevoked)
+					if err := s.deny.Check(mustVerify(t, s, pair.AccessToken)); !errors.Is(err, problem.ErrTokenRevoked) {
+						t.Errorf("the session's access token after the refused refresh: %v; want %v", err, problem.ErrTokenRevoked)
 					}
 				})
 			}
@@ -212,8 +213,8 @@ func TestLoginHoldsAccountUntilCommit(t *testing.T) {
 	if err := <-disabled; err != nil {
 		t.Fatalf("SetActive(false) = %v", err)
 	}
-	if err := s.deny.Check(mustVerify(t, s, pair.AccessToken)); !errors.Is(err, ErrTokenRevoked) {
-		t.Errorf("the login's access token after the disable: %v; want %v", err, ErrTokenRevoked)
+	if err := s.deny.Check(mustVerify(t, s, pair.AccessToken)); !errors.Is(err, problem.ErrTokenRevoked) {
+		t.Errorf("the login's access token after the disable: %v; want %v", err, problem.ErrTokenRevoked)
 	}
 	if n := liveSessions(t, s, bob.ID); n != 0 {
 		t.Errorf("%d live sessions after the disable; want none", n)

@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/authgate/authgate/identity"
+	"github.com/authgate/authgate/internal/problem"
 )
 
 // Transparent refresh for browsers. The access cookie lives as long as the
@@ -46,7 +47,7 @@ func (s *Service) renewable(r *http.Request) (*identity.Identity, bool) {
 	}
 	id, err := s.tokens.Verify(token)
 	if err == nil {
-		return id, errors.Is(s.deny.Check(id), ErrTokenRevoked)
+		return id, errors.Is(s.deny.Check(id), problem.ErrTokenRevoked)
 	}
 	return s.tokens.expiredIdentity(token)
 }

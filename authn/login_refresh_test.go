@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/authgate/authgate/internal/problem"
 )
 
 // browserCookies is what a browser holds after logging in with the form.
@@ -238,8 +240,8 @@ func TestShouldRefreshAndTransparentRefresh(t *testing.T) {
 	// (a planted Path=/ refresh cookie would reach it); the browser is
 	// renewed through GET /auth/refresh.
 	for _, r := range []*http.Request{req("", c.access), req("", c.access, c.refresh)} {
-		if _, _, err := s.Authenticate(r); !errors.Is(err, ErrInvalidToken) {
-			t.Errorf("Authenticate(expired cookie, %d cookies) = %v; want %v", len(r.Cookies()), err, ErrInvalidToken)
+		if _, _, err := s.Authenticate(r); !errors.Is(err, problem.ErrInvalidToken) {
+			t.Errorf("Authenticate(expired cookie, %d cookies) = %v; want %v", len(r.Cookies()), err, problem.ErrInvalidToken)
 		}
 	}
 	res, body := serve(t, h, withCookies(apiRequest(http.MethodGet, "/auth/refresh?rd=%2Fapp", "", ""), c.access, c.refresh))

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/authgate/authgate/internal/problem"
 )
 
 const browserPassword = "correct horse battery"
@@ -298,14 +300,14 @@ func TestPageMessage(t *testing.T) {
 		retry  string
 		want   string
 	}{
-		{"ok-invalid-credentials", "login", ErrInvalidCredentials, 401, "", "Incorrect username or password."},
-		{"ok-disabled", "login", ErrUserDisabled, 401, "", "This account is disabled."},
-		{"ok-validation", "login", &ValidationError{Field: "username", Msg: "field required"}, 422, "", "Enter your username and password."},
-		{"ok-cross-site", "logout", ErrCrossSite, 403, "", "This form has expired or was sent from another site. Please try again."},
-		{"ok-throttled", "login", &ThrottledError{RetryAfter: 42 * time.Second}, 429, "42", "Too many failed sign-in attempts. Try again in 42 seconds."},
-		{"ok-throttled-no-retry", "login", &ThrottledError{}, 429, "", "Too many failed sign-in attempts. Try again later."},
-		{"ok-login-unavailable", "login", ErrThrottleUnavailable, 503, "1", "Signing in is temporarily unavailable. Try again in a moment."},
-		{"ok-logout-unavailable", "logout", ErrDenylistUnavailable, 503, "1",
+		{"ok-invalid-credentials", "login", problem.ErrInvalidCredentials, 401, "", "Incorrect username or password."},
+		{"ok-disabled", "login", problem.ErrUserDisabled, 401, "", "This account is disabled."},
+		{"ok-validation", "login", &problem.ValidationError{Field: "username", Msg: "field required"}, 422, "", "Enter your username and password."},
+		{"ok-cross-site", "logout", problem.ErrCrossSite, 403, "", "This form has expired or was sent from another site. Please try again."},
+		{"ok-throttled", "login", &problem.ThrottledError{RetryAfter: 42 * time.Second}, 429, "42", "Too many failed sign-in attempts. Try again in 42 seconds."},
+		{"ok-throttled-no-retry", "login", &problem.ThrottledError{}, 429, "", "Too many failed sign-in attempts. Try again later."},
+		{"ok-login-unavailable", "login", problem.ErrThrottleUnavailable, 503, "1", "Signing in is temporarily unavailable. Try again in a moment."},
+		{"ok-logout-unavailable", "logout", problem.ErrDenylistUnavailable, 503, "1",
 			"You are signed out of this browser, but the sign-out may not have reached every server yet. Try again in a moment."},
 		{"ok-internal", "login", context.Canceled, 500, "", "Something went wrong. Please try again."},
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/authgate/authgate/internal/problem"
 	"golang.org/x/crypto/bcrypt"
 	"golang.org/x/text/unicode/norm"
 )
@@ -44,7 +45,7 @@ const (
 // passwordHasher hashes and verifies passwords at one bcrypt cost. Every
 // bcrypt it runs takes one of slots first, so that hashing cannot take
 // every core (hashSlots); a caller whose context ends while it waits gets
-// ErrOverloaded.
+// problem.ErrOverloaded.
 type passwordHasher struct {
 	cost int
 	// dummy is a hash, in the current scheme and at cost, of a random
@@ -119,7 +120,7 @@ func (h *passwordHasher) hash(ctx context.Context, password string) (string, err
 // scheme or at another cost. bcrypt compares in constant time
 // (subtle.ConstantTimeCompare). An unknown or malformed hash verifies as
 // false after spending the time of a real verification. err is
-// ErrOverloaded when no hashing slot came free in time.
+// problem.ErrOverloaded when no hashing slot came free in time.
 func (h *passwordHasher) verify(ctx context.Context, stored, password string) (ok, rehash bool, err error) {
 	release, err := h.slots.acquire(ctx)
 	if err != nil {
@@ -151,7 +152,7 @@ func (h *passwordHasher) verify(ctx context.Context, stored, password string) (o
 }
 
 // verifyDummy does the work of verifying password against a real hash and
-// throws the answer away. err is ErrOverloaded when no hashing slot came
+// throws the answer away. err is problem.ErrOverloaded when no hashing slot came
 // free in time.
 func (h *passwordHasher) verifyDummy(ctx context.Context, password string) error {
 	release, err := h.slots.acquire(ctx)
@@ -201,23 +202,23 @@ type passwordPolicy struct {
 // and compatibility-normalised so that "ＰＡＳＳＷＯＲＤ" is "password".
 func passwordFold(s string) string { return usernameKey(s) }
 
-// check returns a *ValidationError for the field "password" if password
+// check returns a *problem.ValidationError for the field "password" if password
 // breaks a rule. username and email are the account's, already normalised.
 func (p *passwordPolicy) check(password, username, email string) error {
 	switch {
 	case !utf8.ValidString(password):
-		return &ValidationError{Field: "password", Msg: "must be valid UTF-8"}
+		return &problem.ValidationError{Field: "password", Msg: "must be valid UTF-8"}
 	case len(password) > passwordMaxBytes:
-		return &ValidationError{Field: "password", Msg: fmt.Sprintf("must be at most %d bytes", passwordMaxBytes)}
+		return &problem.ValidationError{Field: "password", Msg: fmt.Sprintf("must be at most %d bytes", passwordMaxBytes)}
 	case utf8.RuneCountInString(norm.NFC.String(password)) < p.minRunes:
-		return &ValidationError{Field: "password", Msg: fmt.Sprintf("must be at least %d characters long", p.minRunes)}
+		return &problem.ValidationError{Field: "password", Msg: fmt.Sprintf("must be at least %d characters long", p.minRunes)}
 	}
 	folded := passwordFold(password)
 	if _, ok := p.common[folded]; ok {
-		return &ValidationError{Field: "password", Msg: "is one of the most common passwords; choose another"}
+		return &problem.ValidationError{Field: "password", Msg: "is one of the most common passwords; choose another"}
 	}
 	if folded == passwordFold(username) || folded == passwordFold(email) {
-		return &ValidationError{Field: "password", Msg: "must not be the username or email"}
+		return &problem.ValidationError{Field: "password", Msg: "must not be the username or email"}
 	}
 	return nil
 }

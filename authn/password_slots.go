@@ -2,16 +2,12 @@ package authn
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"runtime"
 	"sync/atomic"
-)
 
-// ErrOverloaded is a request that could not get a password-hashing slot
-// before its deadline (503): the process is hashing as much as it lets
-// itself, and the client should try again shortly.
-var ErrOverloaded = errors.New("too many passwords being checked at once; try again shortly")
+	"github.com/authgate/authgate/internal/problem"
+)
 
 // hashSlots bounds how many password hashes and verifications run at once
 // in the process: registration, login (the unknown-user dummy included),
@@ -24,7 +20,7 @@ var ErrOverloaded = errors.New("too many passwords being checked at once; try ag
 // must not wait: proxying, token checks, the denylist's subscription. With
 // it, hashing uses at most half the cores and the rest queue, each for as
 // long as its request's deadline (database.timeout) allows, then answer
-// 503 (ErrOverloaded).
+// 503 (problem.ErrOverloaded).
 type hashSlots struct {
 	sem chan struct{}
 	// waiting counts callers queued for a slot, so that a test can tell
@@ -63,7 +59,7 @@ func (h *hashSlots) acquire(ctx context.Context) (release func(), err error) {
 	case h.sem <- struct{}{}:
 		return h.release, nil
 	case <-ctx.Done():
-		return nil, fmt.Errorf("%w: %w", ErrOverloaded, context.Cause(ctx))
+		return nil, fmt.Errorf("%w: %w", problem.ErrOverloaded, context.Cause(ctx))
 	}
 }
 

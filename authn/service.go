@@ -12,17 +12,15 @@ import (
 	"sync"
 	"time"
 
+	"github.com/authgate/authgate/internal/problem"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 )
 
 // Options are what the gateway hands the account service.
 type Options struct {
-	Logger *slog.Logger
-	// ErrorWriter answers a request with the HTTP form of err. The gateway
-	// owns the mapping from errors to statuses (gateway/errors.go).
-	ErrorWriter func(w http.ResponseWriter, r *http.Request, err error)
-	Registerer  prometheus.Registerer // may be nil
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer // may be nil
 	// DataDir holds files that belong with the database: the generated
 	// HS256 secret when tokens.secret is empty.
 	DataDir string
@@ -52,7 +50,6 @@ type revocationList interface {
 type Service struct {
 	cfg      Config
 	logger   *slog.Logger
-	fail     func(w http.ResponseWriter, r *http.Request, err error)
 	db       *DB
 	redis    *redis.Client // nil without Redis
 	users    *Users
@@ -116,7 +113,6 @@ func New(ctx context.Context, cfg Config, opts Options) (*Service, error) {
 	s := &Service{
 		cfg:     cfg,
 		logger:  logger,
-		fail:    opts.ErrorWriter,
 		cookies: newCookieNames(cfg.AuthAPI.CookieName),
 		now:     time.Now,
 		rand:    rand.Reader,
@@ -132,11 +128,6 @@ func New(ctx context.Context, cfg Config, opts Options) (*Service, error) {
 	}
 	if s.cfg.AuthAPI.RegisterLimit == "" {
 		s.cfg.AuthAPI.RegisterLimit = defaultRegisterLimit
-	}
-	if s.fail == nil {
-		s.fail = func(w http.ResponseWriter, _ *http.Request, err error) {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-		}
 	}
 	ok := false
 	defer func() {
@@ -262,6 +253,12 @@ func (s *Service) pruneLoop(ctx context.Context) {
 	}
 }
 
+// fail answers r with the problem document for err (internal/problem) and
+// logs an unexpected one.
+func (s *Service) fail(w http.ResponseWriter, r *http.Request, err error) {
+	problem.WriteLogged(w, r, err, s.logger)
+}
+
 // Close releases the database and Redis connections.
 func (s *Service) Close() error {
 	s.closeOnce.Do(func() {
@@ -281,7 +278,7 @@ func (s *Service) ReadinessChecks() []Check {
 		{Name: "database", Check: func(ctx context.Context) error { return s.db.PingContext(ctx) }},
 		{Name: "denylist", Check: func(context.Context) error {
 			if !s.deny.Ready() {
-				return ErrDenylistUnavailable
+				return problem.ErrDenylistUnavailable
 			}
 			return nil
 		}},

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/authgate/authgate/identity"
+	"github.com/authgate/authgate/internal/problem"
 )
 
 // TokenPair is the answer of login and refresh, in the field names of the
@@ -50,10 +51,10 @@ func (s *Service) Login(ctx context.Context, username, password, clientIP string
 		return nil, err
 	}
 	if retry > 0 {
-		return nil, &ThrottledError{RetryAfter: retry}
+		return nil, &problem.ThrottledError{RetryAfter: retry}
 	}
 	u, err := s.users.Authenticate(ctx, username, password)
-	if errors.Is(err, ErrInvalidCredentials) {
+	if errors.Is(err, problem.ErrInvalidCredentials) {
 		if ferr := s.throttle.Fail(ctx, keys...); ferr != nil {
 			s.logger.Warn("recording a failed login failed", "error", ferr)
 		}
@@ -81,8 +82,8 @@ func (s *Service) Login(ctx context.Context, username, password, clientIP string
 		access, err = s.mint(current, sid)
 		return err
 	})
-	if errors.Is(err, ErrNotFound) {
-		return nil, ErrInvalidCredentials // the account was deleted meanwhile
+	if errors.Is(err, problem.ErrNotFound) {
+		return nil, problem.ErrInvalidCredentials // the account was deleted meanwhile
 	}
 	if err != nil {
 		return nil, err
@@ -97,9 +98,9 @@ func (s *Service) Login(ctx context.Context, username, password, clientIP string
 func stillValid(verified, current *User) error {
 	switch {
 	case !current.IsActive || !current.DisabledAt.Equal(verified.DisabledAt):
-		return ErrUserDisabled
+		return problem.ErrUserDisabled
 	case !current.PasswordChangedAt.Equal(verified.PasswordChangedAt):
-		return ErrInvalidCredentials // the password checked is no longer the account's
+		return problem.ErrInvalidCredentials // the password checked is no longer the account's
 	}
 	return nil
 }
@@ -136,7 +137,7 @@ func (s *Service) refresh(ctx context.Context, refreshToken, sid string) (*Token
 		if _, err := s.sessions.Revoke(ctx, rot.SessionID); err != nil {
 			return nil, err
 		}
-		return nil, ErrUserDisabled
+		return nil, problem.ErrUserDisabled
 	}
 	if !rot.Created.After(u.sessionsFrom()) {
 		// A session from before the last password change or disable: the
@@ -150,7 +151,7 @@ func (s *Service) refresh(ctx context.Context, refreshToken, sid string) (*Token
 		if err := errors.Join(derr, serr); err != nil {
 			return nil, err
 		}
-		return nil, ErrInvalidRefreshToken
+		return nil, problem.ErrInvalidRefreshToken
 	}
 	access, err := s.mint(u, rot.SessionID)
 	if err != nil {
@@ -201,7 +202,7 @@ func (s *Service) Logout(ctx context.Context, id *identity.Identity, refreshToke
 			if sid != "" && rsid != sid {
 				// Two tokens of different sessions: refuse rather than
 				// guess which one the client meant.
-				return ErrAmbiguousCredentials
+				return problem.ErrAmbiguousCredentials
 			}
 			sid, userID = rsid, strconv.FormatInt(ruid, 10)
 		case id == nil:
@@ -209,7 +210,7 @@ func (s *Service) Logout(ctx context.Context, id *identity.Identity, refreshToke
 		}
 	}
 	if sid == "" {
-		return ErrNoCredentials
+		return problem.ErrNoCredentials
 	}
 	now := s.now()
 	until := now.Add(s.tokens.AccessTTL())
@@ -219,7 +220,7 @@ func (s *Service) Logout(ctx context.Context, id *identity.Identity, refreshToke
 	if all {
 		uid, err := strconv.ParseInt(userID, 10, 64)
 		if err != nil {
-			return ErrInvalidToken
+			return problem.ErrInvalidToken
 		}
 		derr := s.deny.Revoke(ctx, Revocation{UserID: userID, NotBefore: cutoffAfter(now), Expires: until})
 		_, serr := s.sessions.RevokeUser(ctx, uid)
@@ -234,11 +235,11 @@ func (s *Service) Logout(ctx context.Context, id *identity.Identity, refreshToke
 func (s *Service) Me(ctx context.Context, id *identity.Identity) (*User, error) {
 	uid, err := strconv.ParseInt(id.UserID, 10, 64)
 	if err != nil {
-		return nil, ErrInvalidToken
+		return nil, problem.ErrInvalidToken
 	}
 	u, err := s.users.Get(ctx, uid)
-	if errors.Is(err, ErrNotFound) {
-		return nil, ErrInvalidToken
+	if errors.Is(err, problem.ErrNotFound) {
+		return nil, problem.ErrInvalidToken
 	}
 	return u, err
 }
@@ -253,7 +254,7 @@ const registerThrottled = "too many registrations from this address"
 // progress at once per address, so a burst cannot slip past the count.
 func (s *Service) Register(ctx context.Context, username, email, password, clientIP string) (*User, error) {
 	if !s.users.open {
-		return nil, ErrRegistrationClosed
+		return nil, problem.ErrRegistrationClosed
 	}
 	key := RegisterThrottleKey(clientIP)
 	release, err := s.registering.acquire(ctx, key)
@@ -266,7 +267,7 @@ func (s *Service) Register(ctx context.Context, username, email, password, clien
 		return nil, err
 	}
 	if retry > 0 {
-		return nil, &ThrottledError{RetryAfter: retry, Reason: registerThrottled}
+		return nil, &problem.ThrottledError{RetryAfter: retry, Reason: registerThrottled}
 	}
 	// Counted before the work, so that a registration that fails (or
 	// whose client goes away) still counts.

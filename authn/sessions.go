@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/authgate/authgate/internal/problem"
 	"github.com/jmoiron/sqlx"
 )
 
@@ -24,7 +25,7 @@ import (
 // live (unused); each refresh uses the live one and adds its successor.
 // Presenting a used token again means two parties hold the family — the
 // client and a thief, whichever came second — so the whole session is
-// revoked and ErrRefreshReused (*ReuseError) tells the caller which one, to
+// revoked and problem.ErrRefreshReused (*ReuseError) tells the caller which one, to
 // denylist its access tokens.
 //
 // Expiry is absolute: a session ends refresh_ttl after login however often
@@ -51,18 +52,18 @@ const (
 
 // ReuseError is returned by Rotate when the token presented had already
 // been used: the session it belongs to is now revoked. errors.Is(err,
-// ErrRefreshReused) holds.
+// problem.ErrRefreshReused) holds.
 type ReuseError struct {
 	SessionID string
 	UserID    int64
 }
 
 func (e *ReuseError) Error() string {
-	return fmt.Sprintf("%v (session %s)", ErrRefreshReused, e.SessionID)
+	return fmt.Sprintf("%v (session %s)", problem.ErrRefreshReused, e.SessionID)
 }
 
-// Is makes errors.Is(err, ErrRefreshReused) true.
-func (e *ReuseError) Is(target error) bool { return target == ErrRefreshReused }
+// Is makes errors.Is(err, problem.ErrRefreshReused) true.
+func (e *ReuseError) Is(target error) bool { return target == problem.ErrRefreshReused }
 
 // Rotation is the result of a successful refresh.
 type Rotation struct {
@@ -135,7 +136,7 @@ func refreshTokenHash(token string) string {
 }
 
 // Create starts a session for userID (at login) and returns its id, its
-// first refresh token and when it ends. ErrNotFound if there is no such
+// first refresh token and when it ends. problem.ErrNotFound if there is no such
 // user.
 //
 // Inside its transaction Create reads the user's row and holds it until
@@ -172,7 +173,7 @@ func (s *Sessions) Create(ctx context.Context, userID int64, confirm func(curren
 	var row userRow
 	err = tx.QueryRowxContext(ctx, s.db.Rebind(`SELECT `+userColumns+` FROM users WHERE id = ?`+lock), userID).StructScan(&row)
 	if errors.Is(err, sql.ErrNoRows) {
-		return "", "", time.Time{}, fmt.Errorf("create session: user %d: %w", userID, ErrNotFound)
+		return "", "", time.Time{}, fmt.Errorf("create session: user %d: %w", userID, problem.ErrNotFound)
 	}
 	if err != nil {
 		return "", "", time.Time{}, s.err(ctx, "create session", err)
@@ -185,7 +186,7 @@ func (s *Sessions) Create(ctx context.Context, userID int64, confirm func(curren
 	if _, err := tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO sessions (id, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)`),
 		sid, userID, now, expires); err != nil {
 		if isForeignKeyViolation(err) {
-			return "", "", time.Time{}, fmt.Errorf("create session: user %d: %w", userID, ErrNotFound)
+			return "", "", time.Time{}, fmt.Errorf("create session: user %d: %w", userID, problem.ErrNotFound)
 		}
 		return "", "", time.Time{}, s.err(ctx, "create session", err)
 	}
@@ -217,7 +218,7 @@ const refreshTokenQuery = `SELECT t.session_id, t.used_at, t.expires_at AS token
 
 // errRefreshNotBound is a refresh token presented for a session it does
 // not belong to (Rotate's sid): it is refused and left as it was.
-var errRefreshNotBound = fmt.Errorf("%w: not of this browser's session", ErrInvalidRefreshToken)
+var errRefreshNotBound = fmt.Errorf("%w: not of this browser's session", problem.ErrInvalidRefreshToken)
 
 // Rotate exchanges a live refresh token for its successor, in one
 // transaction: a cancelled or failed Rotate changes nothing, so the session
@@ -225,19 +226,19 @@ var errRefreshNotBound = fmt.Errorf("%w: not of this browser's session", ErrInva
 // to session sid: a browser's refresh cookie is bound to the session of
 // its access cookie (see boundSession).
 //
-// Errors: errRefreshNotBound (an ErrInvalidRefreshToken) for a token of
-// another session than sid, which is left untouched; ErrInvalidRefreshToken
+// Errors: errRefreshNotBound (an problem.ErrInvalidRefreshToken) for a token of
+// another session than sid, which is left untouched; problem.ErrInvalidRefreshToken
 // for a token that is unknown, expired, or of a revoked session;
-// *ReuseError (ErrRefreshReused) for a token already used, after revoking
+// *ReuseError (problem.ErrRefreshReused) for a token already used, after revoking
 // its session. Two Rotates of one token at once are a
 // reuse too: exactly one wins (the conditional UPDATE below lets only one
 // mark the token used), the other finds the token used, revokes the
 // session and returns *ReuseError; so the winner's new token is dead as
 // well. That is RFC 9700's rule, applied to a race it cannot tell from a
-// replay. Later attempts find the session revoked: ErrInvalidRefreshToken.
+// replay. Later attempts find the session revoked: problem.ErrInvalidRefreshToken.
 func (s *Sessions) Rotate(ctx context.Context, refreshToken, sid string) (Rotation, error) {
 	if !strings.HasPrefix(refreshToken, RefreshTokenPrefix) {
-		return Rotation{}, ErrInvalidRefreshToken
+		return Rotation{}, problem.ErrInvalidRefreshToken
 	}
 	newToken, newHash, err := s.newToken()
 	if err != nil {
@@ -266,7 +267,7 @@ func (s *Sessions) Rotate(ctx context.Context, refreshToken, sid string) (Rotati
 	var row refreshRow
 	err = tx.QueryRowxContext(ctx, s.db.Rebind(refreshTokenQuery), oldHash).StructScan(&row)
 	if errors.Is(err, sql.ErrNoRows) {
-		return Rotation{}, ErrInvalidRefreshToken
+		return Rotation{}, problem.ErrInvalidRefreshToken
 	}
 	if err != nil {
 		return Rotation{}, s.err(ctx, "rotate refresh token", err)
@@ -276,7 +277,7 @@ func (s *Sessions) Rotate(ctx context.Context, refreshToken, sid string) (Rotati
 	}
 	now := storedTime(s.now())
 	if row.RevokedAt.Valid || !now.Before(row.TokenExpires) || !now.Before(row.SessionExpires) {
-		return Rotation{}, ErrInvalidRefreshToken
+		return Rotation{}, problem.ErrInvalidRefreshToken
 	}
 	reused := row.UsedAt.Valid
 	if !reused {
@@ -317,32 +318,32 @@ func (s *Sessions) Rotate(ctx context.Context, refreshToken, sid string) (Rotati
 // Lookup returns the session a refresh token belongs to, for a logout that
 // presents only the refresh token. A used token, or one of a revoked
 // session, still names its session (logging out twice is not an error);
-// an unknown or expired token is ErrInvalidRefreshToken.
+// an unknown or expired token is problem.ErrInvalidRefreshToken.
 func (s *Sessions) Lookup(ctx context.Context, refreshToken string) (sid string, userID int64, err error) {
 	if !strings.HasPrefix(refreshToken, RefreshTokenPrefix) {
-		return "", 0, ErrInvalidRefreshToken
+		return "", 0, problem.ErrInvalidRefreshToken
 	}
 	var row refreshRow
 	err = s.db.QueryRowxContext(ctx, s.db.Rebind(refreshTokenQuery), refreshTokenHash(refreshToken)).StructScan(&row)
 	if errors.Is(err, sql.ErrNoRows) {
-		return "", 0, ErrInvalidRefreshToken
+		return "", 0, problem.ErrInvalidRefreshToken
 	}
 	if err != nil {
 		return "", 0, s.err(ctx, "look up refresh token", err)
 	}
 	if !storedTime(s.now()).Before(row.SessionExpires) {
-		return "", 0, ErrInvalidRefreshToken
+		return "", 0, problem.ErrInvalidRefreshToken
 	}
 	return row.SessionID, row.UserID, nil
 }
 
 // Revoke ends one session (logout) and returns its user. Revoking a
-// revoked session again is not an error; an unknown sid is ErrNotFound.
+// revoked session again is not an error; an unknown sid is problem.ErrNotFound.
 func (s *Sessions) Revoke(ctx context.Context, sid string) (userID int64, err error) {
 	err = s.db.GetContext(ctx, &userID, s.db.Rebind(`UPDATE sessions SET revoked_at = COALESCE(revoked_at, ?)
 		WHERE id = ? RETURNING user_id`), storedTime(s.now()), sid)
 	if errors.Is(err, sql.ErrNoRows) {
-		return 0, fmt.Errorf("session %s: %w", sid, ErrNotFound)
+		return 0, fmt.Errorf("session %s: %w", sid, problem.ErrNotFound)
 	}
 	if err != nil {
 		return 0, s.err(ctx, "revoke session", err)

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authgate/authgate/internal/problem"
 	"github.com/authgate/authgate/internal/testenv"
 )
 
@@ -106,14 +107,14 @@ func TestSessionRotateAndReuse(t *testing.T) {
 			// t0 again: reuse. The session is revoked and the error says which.
 			_, err = f.s.Rotate(ctx, t0, "")
 			var reuse *ReuseError
-			if !errors.Is(err, ErrRefreshReused) || !errors.As(err, &reuse) || reuse.SessionID != sid || reuse.UserID != f.userID {
+			if !errors.Is(err, problem.ErrRefreshReused) || !errors.As(err, &reuse) || reuse.SessionID != sid || reuse.UserID != f.userID {
 				t.Fatalf("Rotate(used t0) = %v; want *ReuseError{%q, %d}", err, sid, f.userID)
 			}
 			if !f.revoked(t, sid) {
 				t.Error("session not revoked after reuse")
 			}
-			if _, err := f.s.Rotate(ctx, r2.RefreshToken, ""); !errors.Is(err, ErrInvalidRefreshToken) {
-				t.Errorf("Rotate(live token of revoked session) = %v; want ErrInvalidRefreshToken", err)
+			if _, err := f.s.Rotate(ctx, r2.RefreshToken, ""); !errors.Is(err, problem.ErrInvalidRefreshToken) {
+				t.Errorf("Rotate(live token of revoked session) = %v; want problem.ErrInvalidRefreshToken", err)
 			}
 			// Logout with a token of the ended session still names it.
 			if gotSID, _, err := f.s.Lookup(ctx, t0); err != nil || gotSID != sid {
@@ -146,26 +147,26 @@ func TestSessionRotateInvalid(t *testing.T) {
 			}
 			for _, tt := range tests {
 				t.Run(tt.name, func(t *testing.T) {
-					if _, err := f.s.Rotate(ctx, tt.token, ""); !errors.Is(err, ErrInvalidRefreshToken) {
-						t.Errorf("Rotate(%q) = %v; want ErrInvalidRefreshToken", tt.token, err)
+					if _, err := f.s.Rotate(ctx, tt.token, ""); !errors.Is(err, problem.ErrInvalidRefreshToken) {
+						t.Errorf("Rotate(%q) = %v; want problem.ErrInvalidRefreshToken", tt.token, err)
 					}
-					if _, _, err := f.s.Lookup(ctx, tt.token); !errors.Is(err, ErrInvalidRefreshToken) {
-						t.Errorf("Lookup(%q) = %v; want ErrInvalidRefreshToken", tt.token, err)
+					if _, _, err := f.s.Lookup(ctx, tt.token); !errors.Is(err, problem.ErrInvalidRefreshToken) {
+						t.Errorf("Lookup(%q) = %v; want problem.ErrInvalidRefreshToken", tt.token, err)
 					}
 				})
 			}
 			t.Run("fail-expired", func(t *testing.T) {
 				advance(time.Hour)
-				if _, err := f.s.Rotate(ctx, live, ""); !errors.Is(err, ErrInvalidRefreshToken) {
-					t.Errorf("Rotate(token at expiry) = %v; want ErrInvalidRefreshToken", err)
+				if _, err := f.s.Rotate(ctx, live, ""); !errors.Is(err, problem.ErrInvalidRefreshToken) {
+					t.Errorf("Rotate(token at expiry) = %v; want problem.ErrInvalidRefreshToken", err)
 				}
-				if _, _, err := f.s.Lookup(ctx, live); !errors.Is(err, ErrInvalidRefreshToken) {
-					t.Errorf("Lookup(expired) = %v; want ErrInvalidRefreshToken", err)
+				if _, _, err := f.s.Lookup(ctx, live); !errors.Is(err, problem.ErrInvalidRefreshToken) {
+					t.Errorf("Lookup(expired) = %v; want problem.ErrInvalidRefreshToken", err)
 				}
 			})
 			t.Run("fail-unknown-user", func(t *testing.T) {
-				if _, _, _, err := f.s.Create(ctx, 424242, nil); !errors.Is(err, ErrNotFound) {
-					t.Errorf("Create(unknown user) = %v; want ErrNotFound", err)
+				if _, _, _, err := f.s.Create(ctx, 424242, nil); !errors.Is(err, problem.ErrNotFound) {
+					t.Errorf("Create(unknown user) = %v; want problem.ErrNotFound", err)
 				}
 			})
 		})
@@ -194,14 +195,14 @@ func TestSessionRevoke(t *testing.T) {
 			if err != nil || uid != f.userID {
 				t.Fatalf("Revoke(A) = %d, %v; want %d", uid, err, f.userID)
 			}
-			if _, err := f.s.Rotate(ctx, tokA, ""); !errors.Is(err, ErrInvalidRefreshToken) {
-				t.Errorf("Rotate(token of revoked A) = %v; want ErrInvalidRefreshToken", err)
+			if _, err := f.s.Rotate(ctx, tokA, ""); !errors.Is(err, problem.ErrInvalidRefreshToken) {
+				t.Errorf("Rotate(token of revoked A) = %v; want problem.ErrInvalidRefreshToken", err)
 			}
 			if uid, err := f.s.Revoke(ctx, sidA); err != nil || uid != f.userID {
 				t.Errorf("Revoke(A) again = %d, %v; want %d, nil", uid, err, f.userID)
 			}
-			if _, err := f.s.Revoke(ctx, "no-such-session"); !errors.Is(err, ErrNotFound) {
-				t.Errorf("Revoke(unknown) = %v; want ErrNotFound", err)
+			if _, err := f.s.Revoke(ctx, "no-such-session"); !errors.Is(err, problem.ErrNotFound) {
+				t.Errorf("Revoke(unknown) = %v; want problem.ErrNotFound", err)
 			}
 
 			// Everywhere: B and C, not A again (already ended).
@@ -213,8 +214,8 @@ func TestSessionRevoke(t *testing.T) {
 				t.Errorf("RevokeUser() = %v; want [%s %s] in any order", sids, sidB, sidC)
 			}
 			for _, tok := range []string{tokB, tokC} {
-				if _, err := f.s.Rotate(ctx, tok, ""); !errors.Is(err, ErrInvalidRefreshToken) {
-					t.Errorf("Rotate after RevokeUser = %v; want ErrInvalidRefreshToken", err)
+				if _, err := f.s.Rotate(ctx, tok, ""); !errors.Is(err, problem.ErrInvalidRefreshToken) {
+					t.Errorf("Rotate after RevokeUser = %v; want problem.ErrInvalidRefreshToken", err)
 				}
 			}
 			if sids, err := f.s.RevokeUser(ctx, f.userID); err != nil || len(sids) != 0 {
@@ -261,12 +262,12 @@ func TestSessionRotateConcurrent(t *testing.T) {
 				case err == nil:
 					wins++
 					winner = results[i]
-				case errors.Is(err, ErrRefreshReused):
+				case errors.Is(err, problem.ErrRefreshReused):
 					reused++
-				case errors.Is(err, ErrInvalidRefreshToken):
+				case errors.Is(err, problem.ErrInvalidRefreshToken):
 					invalid++
 				default:
-					t.Errorf("Rotate #%d = %v; want success, ErrRefreshReused or ErrInvalidRefreshToken", i, err)
+					t.Errorf("Rotate #%d = %v; want success, problem.ErrRefreshReused or problem.ErrInvalidRefreshToken", i, err)
 				}
 			}
 			if wins != 1 || reused == 0 || wins+reused+invalid != n {
@@ -275,8 +276,8 @@ func TestSessionRotateConcurrent(t *testing.T) {
 			if !f.revoked(t, sid) {
 				t.Error("session not revoked after concurrent reuse")
 			}
-			if _, err := f.s.Rotate(ctx, winner.RefreshToken, ""); !errors.Is(err, ErrInvalidRefreshToken) {
-				t.Errorf("Rotate(winner's token) = %v; want ErrInvalidRefreshToken (session revoked)", err)
+			if _, err := f.s.Rotate(ctx, winner.RefreshToken, ""); !errors.Is(err, problem.ErrInvalidRefreshToken) {
+				t.Errorf("Rotate(winner's token) = %v; want problem.ErrInvalidRefreshToken (session revoked)", err)
 			}
 		})
 	}
@@ -434,8 +435,8 @@ func TestSessionPrune(t *testing.T) {
 			if _, err := f.s.Rotate(ctx, tok, ""); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := f.s.Rotate(ctx, tok, ""); !errors.Is(err, ErrRefreshReused) {
-				t.Errorf("replay after Prune = %v; want ErrRefreshReused", err)
+			if _, err := f.s.Rotate(ctx, tok, ""); !errors.Is(err, problem.ErrRefreshReused) {
+				t.Errorf("replay after Prune = %v; want problem.ErrRefreshReused", err)
 			}
 		})
 	}

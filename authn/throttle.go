@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"net/netip"
 	"strings"
 	"time"
@@ -20,7 +19,7 @@ import (
 //
 //	user, ip := LoginThrottleKeys(usernameKey, clientIP)
 //	if wait, err := t.Check(ctx, user, ip); err != nil { … 503 … } else if wait > 0 {
-//		return &ThrottledError{RetryAfter: wait} // before the password is verified
+//		return &problem.ThrottledError{RetryAfter: wait} // before the password is verified
 //	}
 //	if wrong password { t.Fail(ctx, user, ip) } else { t.Reset(ctx, user) }
 //
@@ -53,11 +52,6 @@ var (
 	_ Throttle = (*ThrottleMemory)(nil)
 	_ Throttle = (*ThrottleRedis)(nil)
 )
-
-// ErrThrottleUnavailable means the shared failure counter (Redis) cannot be
-// read or written. Logins fail closed on it (503): without the counter,
-// password guessing would be unlimited.
-var ErrThrottleUnavailable = errors.New("login throttle unavailable; failing closed")
 
 // defaultLoginLimit is auth_api.login_limit's default.
 const defaultLoginLimit = "5/min"

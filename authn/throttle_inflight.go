@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/authgate/authgate/internal/problem"
 )
 
 // attemptGate bounds how many logins per throttle key are being verified
@@ -24,7 +26,7 @@ import (
 // throttled.
 type attemptGate struct {
 	limit  int
-	reason string // ThrottledError.Reason of a refusal
+	reason string // problem.ThrottledError.Reason of a refusal
 
 	mu    sync.Mutex
 	slots map[string]*attemptSlots
@@ -36,7 +38,7 @@ type attemptSlots struct {
 }
 
 // newAttemptGate allows limit attempts per key at once; a refused one is a
-// *ThrottledError with reason ("" for logins).
+// *problem.ThrottledError with reason ("" for logins).
 func newAttemptGate(limit int, reason string) *attemptGate {
 	return &attemptGate{limit: max(limit, 1), reason: reason, slots: map[string]*attemptSlots{}}
 }
@@ -53,7 +55,7 @@ func (g *attemptGate) acquire(ctx context.Context, keys ...string) (release func
 	for _, k := range keys {
 		if err := g.take(ctx, k); err != nil {
 			release()
-			return nil, &ThrottledError{RetryAfter: time.Second, Reason: g.reason}
+			return nil, &problem.ThrottledError{RetryAfter: time.Second, Reason: g.reason}
 		}
 		held = append(held, k)
 	}

@@ -5,13 +5,14 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/authgate/authgate/internal/problem"
 	"github.com/redis/go-redis/v9"
 )
 
 // ThrottleRedis is the login throttle shared by every instance through
 // Redis: one counter per key at {prefix}throttle:{sha256(key)[:32]}, whose
 // TTL is the window. Without Redis there is no count to check against, so
-// every method fails with ErrThrottleUnavailable and logins fail closed.
+// every method fails with problem.ErrThrottleUnavailable and logins fail closed.
 type ThrottleRedis struct {
 	client *redis.Client
 	prefix string
@@ -65,7 +66,7 @@ func (t *ThrottleRedis) Check(ctx context.Context, keys ...string) (time.Duratio
 	}
 	ms, err := checkScript.Run(ctx, t.client, t.keys(keys), t.limit, t.per.Milliseconds()).Int64()
 	if err != nil {
-		return 0, fmt.Errorf("login throttle: %w: %w", ErrThrottleUnavailable, err)
+		return 0, fmt.Errorf("login throttle: %w: %w", problem.ErrThrottleUnavailable, err)
 	}
 	return time.Duration(ms) * time.Millisecond, nil
 }
@@ -76,7 +77,7 @@ func (t *ThrottleRedis) Fail(ctx context.Context, keys ...string) error {
 		return nil
 	}
 	if err := failScript.Run(ctx, t.client, t.keys(keys), t.per.Milliseconds()).Err(); err != nil {
-		return fmt.Errorf("login throttle: %w: %w", ErrThrottleUnavailable, err)
+		return fmt.Errorf("login throttle: %w: %w", problem.ErrThrottleUnavailable, err)
 	}
 	return nil
 }
@@ -87,7 +88,7 @@ func (t *ThrottleRedis) Reset(ctx context.Context, keys ...string) error {
 		return nil
 	}
 	if err := t.client.Del(ctx, t.keys(keys)...).Err(); err != nil {
-		return fmt.Errorf("login throttle: %w: %w", ErrThrottleUnavailable, err)
+		return fmt.Errorf("login throttle: %w: %w", problem.ErrThrottleUnavailable, err)
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authgate/authgate/internal/problem"
 	"github.com/authgate/authgate/internal/testenv"
 )
 
@@ -232,14 +233,14 @@ func TestThrottleRedisUnavailable(t *testing.T) {
 	url := "redis://127.0.0.1:" + strconv.Itoa(testenv.FreePort(t)) + "/0" // nothing listens
 	th, _ := NewThrottleRedis(newTestRedisClient(t, url), "authgate_test_none:", "5/min")
 	ctx := context.Background()
-	if _, err := th.Check(ctx, "user:alice"); !errors.Is(err, ErrThrottleUnavailable) {
-		t.Errorf("Check without Redis = %v; want an error wrapping %v", err, ErrThrottleUnavailable)
+	if _, err := th.Check(ctx, "user:alice"); !errors.Is(err, problem.ErrThrottleUnavailable) {
+		t.Errorf("Check without Redis = %v; want an error wrapping %v", err, problem.ErrThrottleUnavailable)
 	}
-	if err := th.Fail(ctx, "user:alice"); !errors.Is(err, ErrThrottleUnavailable) {
-		t.Errorf("Fail without Redis = %v; want an error wrapping %v", err, ErrThrottleUnavailable)
+	if err := th.Fail(ctx, "user:alice"); !errors.Is(err, problem.ErrThrottleUnavailable) {
+		t.Errorf("Fail without Redis = %v; want an error wrapping %v", err, problem.ErrThrottleUnavailable)
 	}
-	if err := th.Reset(ctx, "user:alice"); !errors.Is(err, ErrThrottleUnavailable) {
-		t.Errorf("Reset without Redis = %v; want an error wrapping %v", err, ErrThrottleUnavailable)
+	if err := th.Reset(ctx, "user:alice"); !errors.Is(err, problem.ErrThrottleUnavailable) {
+		t.Errorf("Reset without Redis = %v; want an error wrapping %v", err, problem.ErrThrottleUnavailable)
 	}
 }
 

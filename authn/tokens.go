@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/authgate/authgate/identity"
+	"github.com/authgate/authgate/internal/problem"
 	"github.com/golang-jwt/jwt/v5"
 )
 
@@ -46,8 +47,8 @@ const (
 
 // Prebuilt so that the cheapest rejections do not allocate.
 var (
-	errTokenTooLong   = fmt.Errorf("%w: longer than %d bytes", ErrInvalidToken, maxTokenBytes)
-	errTokenMalformed = fmt.Errorf("%w: not a compact JWS of three base64url segments", ErrInvalidToken)
+	errTokenTooLong   = fmt.Errorf("%w: longer than %d bytes", problem.ErrInvalidToken, maxTokenBytes)
+	errTokenMalformed = fmt.Errorf("%w: not a compact JWS of three base64url segments", problem.ErrInvalidToken)
 )
 
 // Claims is the claim set of an access token (RFC 9068 §2.2) and of an
@@ -247,7 +248,7 @@ func (t *AccessTokens) sign(typ, sub, aud string, now, exp time.Time, in IssueIn
 }
 
 // Verify checks an access token and returns the identity it carries. Every
-// failure wraps ErrInvalidToken.
+// failure wraps problem.ErrInvalidToken.
 //
 // A token verified once is remembered until its exp (see verifyCache), so
 // later requests with the same token cost a hash and a map lookup.
@@ -280,20 +281,20 @@ func (t *AccessTokens) verify(token string, ks *keySet) (*identity.Identity, err
 	var c Claims
 	keyFunc := func(tok *jwt.Token) (any, error) { return verificationKey(ks, tok) }
 	if _, err := t.parser.ParseWithClaims(token, &c, keyFunc); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
+		return nil, fmt.Errorf("%w: %w", problem.ErrInvalidToken, err)
 	}
 	// Claims golang-jwt does not require. RFC 9068 §2.2 requires iss, exp,
 	// aud, sub, client_id, iat and jti; sid ties the token to its session
 	// for revocation.
 	switch {
 	case c.IssuedAtMs == nil:
-		return nil, fmt.Errorf("%w: iat claim is required", ErrInvalidToken)
+		return nil, fmt.Errorf("%w: iat claim is required", problem.ErrInvalidToken)
 	case c.Subject == "":
-		return nil, fmt.Errorf("%w: sub claim is required", ErrInvalidToken)
+		return nil, fmt.Errorf("%w: sub claim is required", problem.ErrInvalidToken)
 	case c.SessionID == "":
-		return nil, fmt.Errorf("%w: sid claim is required", ErrInvalidToken)
+		return nil, fmt.Errorf("%w: sid claim is required", problem.ErrInvalidToken)
 	case c.ID == "":
-		return nil, fmt.Errorf("%w: jti claim is required", ErrInvalidToken)
+		return nil, fmt.Errorf("%w: jti claim is required", problem.ErrInvalidToken)
 	}
 	return identity.New(identity.Identity{
 		UserID:    c.Subject,

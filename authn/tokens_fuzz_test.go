@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/authgate/authgate/identity"
+	"github.com/authgate/authgate/internal/problem"
 )
 
 var updateFuzzCorpus = flag.Bool("update-fuzz-corpus", false, "rewrite testdata/fuzz/FuzzVerify from the Verify table")
@@ -24,7 +25,7 @@ func fuzzFixtures(tb testing.TB) []*fixture {
 	return []*fixture{newFixture(tb, AlgHS256, noCache), newFixture(tb, AlgES256, noCache)}
 }
 
-// FuzzVerify: Verify never panics, every refusal wraps ErrInvalidToken,
+// FuzzVerify: Verify never panics, every refusal wraps problem.ErrInvalidToken,
 // and whatever it accepts really is one of our access tokens. The seeds in
 // testdata/fuzz/FuzzVerify are the Verify table for HS256 and ES256 at
 // testNow with the keys in testdata/tokens.
@@ -34,8 +35,8 @@ func FuzzVerify(f *testing.F) {
 		for _, fx := range fixtures {
 			id, err := fx.tokens.Verify(tok)
 			if err != nil {
-				if !errors.Is(err, ErrInvalidToken) || id != nil {
-					t.Fatalf("%s: Verify(%q) = %v, %v; want nil, ErrInvalidToken", fx.alg, tok, id, err)
+				if !errors.Is(err, problem.ErrInvalidToken) || id != nil {
+					t.Fatalf("%s: Verify(%q) = %v, %v; want nil, problem.ErrInvalidToken", fx.alg, tok, id, err)
 				}
 				continue
 			}
@@ -133,8 +134,8 @@ func TestFuzzVerifyCorpus(t *testing.T) {
 				continue
 			}
 			checkAccepted(t, fx, tok, id)
-		case !errors.Is(err, ErrInvalidToken):
-			t.Errorf("seed %s: Verify = %v; want ErrInvalidToken", e.Name(), err)
+		case !errors.Is(err, problem.ErrInvalidToken):
+			t.Errorf("seed %s: Verify = %v; want problem.ErrInvalidToken", e.Name(), err)
 		}
 	}
 	if oks == 0 {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/authgate/authgate/identity"
+	"github.com/authgate/authgate/internal/problem"
 	"github.com/golang-jwt/jwt/v5"
 )
 
@@ -151,8 +152,8 @@ func TestSignAssertion(t *testing.T) {
 			if life := c.ExpiresAt.Sub(c.IssuedAtMs.Time); life != 30*time.Second {
 				t.Fatalf("assertion lifetime = %s; want 30s", life)
 			}
-			if _, err := f.tokens.Verify(tok); !errors.Is(err, ErrInvalidToken) {
-				t.Fatalf("Verify(assertion) = %v; want ErrInvalidToken", err)
+			if _, err := f.tokens.Verify(tok); !errors.Is(err, problem.ErrInvalidToken) {
+				t.Fatalf("Verify(assertion) = %v; want problem.ErrInvalidToken", err)
 			}
 		})
 	}
@@ -208,8 +209,8 @@ func TestVerifyCacheEntryEndsAtExp(t *testing.T) {
 		t.Fatalf("Verify at exp = %p, %v; want a fresh verification within the clock skew", again, err)
 	}
 	f.now = exp.Add(clockSkew + time.Second)
-	if id, err := f.tokens.Verify(tok); !errors.Is(err, ErrInvalidToken) {
-		t.Fatalf("Verify after exp = %v, %v; want ErrInvalidToken", id, err)
+	if id, err := f.tokens.Verify(tok); !errors.Is(err, problem.ErrInvalidToken) {
+		t.Fatalf("Verify after exp = %v, %v; want problem.ErrInvalidToken", id, err)
 	}
 }
 
@@ -219,8 +220,8 @@ func TestVerifyCachesOnlySuccess(t *testing.T) {
 	c["iss"] = "elsewhere"
 	bad := f.sign(t, h, c)
 	for range 3 {
-		if _, err := f.tokens.Verify(bad); !errors.Is(err, ErrInvalidToken) {
-			t.Fatalf("Verify(bad) = %v; want ErrInvalidToken", err)
+		if _, err := f.tokens.Verify(bad); !errors.Is(err, problem.ErrInvalidToken) {
+			t.Fatalf("Verify(bad) = %v; want problem.ErrInvalidToken", err)
 		}
 	}
 	if n := f.tokens.cache.size(); n != 0 {
@@ -297,8 +298,8 @@ func TestVerifyRejectsOversizeWithoutAllocating(t *testing.T) {
 	huge := strings.Repeat("A", 1<<20)
 	var err error
 	allocs := testing.AllocsPerRun(100, func() { _, err = f.tokens.Verify(huge) })
-	if !errors.Is(err, ErrInvalidToken) || allocs != 0 {
-		t.Fatalf("Verify(1 MiB) = %v with %v allocs; want ErrInvalidToken, 0 allocs", err, allocs)
+	if !errors.Is(err, problem.ErrInvalidToken) || allocs != 0 {
+		t.Fatalf("Verify(1 MiB) = %v with %v allocs; want problem.ErrInvalidToken, 0 allocs", err, allocs)
 	}
 }
 

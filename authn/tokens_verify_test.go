@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/authgate/authgate/identity"
+	"github.com/authgate/authgate/internal/problem"
 	"github.com/golang-jwt/jwt/v5"
 )
 
@@ -387,8 +388,8 @@ func TestVerifyTable(t *testing.T) {
 				tok := row.token(t, f)
 				id, err := f.tokens.Verify(tok)
 				if row.wantErr {
-					if !errors.Is(err, ErrInvalidToken) || id != nil {
-						t.Fatalf("Verify(%.80q) = %v, %v; want nil, ErrInvalidToken", tok, id, err)
+					if !errors.Is(err, problem.ErrInvalidToken) || id != nil {
+						t.Fatalf("Verify(%.80q) = %v, %v; want nil, problem.ErrInvalidToken", tok, id, err)
 					}
 					return
 				}

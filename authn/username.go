@@ -8,6 +8,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/authgate/authgate/internal/problem"
 	"golang.org/x/text/cases"
 	"golang.org/x/text/unicode/norm"
 )
@@ -57,28 +58,28 @@ func emailKey(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
 // with Han and Hangul (Korean).
 func normalizeUsername(raw string) (display, key string, err error) {
 	if !utf8.ValidString(raw) {
-		return "", "", &ValidationError{Field: "username", Msg: "must be valid UTF-8"}
+		return "", "", &problem.ValidationError{Field: "username", Msg: "must be valid UTF-8"}
 	}
 	display = norm.NFKC.String(raw)
 	n := utf8.RuneCountInString(display)
 	if n < usernameMinRunes || n > usernameMaxRunes {
-		return "", "", &ValidationError{Field: "username", Msg: fmt.Sprintf("must be %d to %d characters long", usernameMinRunes, usernameMaxRunes)}
+		return "", "", &problem.ValidationError{Field: "username", Msg: fmt.Sprintf("must be %d to %d characters long", usernameMinRunes, usernameMaxRunes)}
 	}
 	for _, r := range display {
 		if !isUsernameRune(r) {
-			return "", "", &ValidationError{Field: "username", Msg: fmt.Sprintf("may contain only letters, digits and . _ - (not %q)", r)}
+			return "", "", &problem.ValidationError{Field: "username", Msg: fmt.Sprintf("may contain only letters, digits and . _ - (not %q)", r)}
 		}
 	}
 	first, _ := utf8.DecodeRuneInString(display)
 	last, _ := utf8.DecodeLastRuneInString(display)
 	if !unicode.IsLetter(first) && !unicode.IsDigit(first) {
-		return "", "", &ValidationError{Field: "username", Msg: "must start with a letter or digit"}
+		return "", "", &problem.ValidationError{Field: "username", Msg: "must start with a letter or digit"}
 	}
 	if isUsernamePunct(last) {
-		return "", "", &ValidationError{Field: "username", Msg: "must not end with . _ or -"}
+		return "", "", &problem.ValidationError{Field: "username", Msg: "must not end with . _ or -"}
 	}
 	if !singleWritingSystem(display) {
-		return "", "", &ValidationError{Field: "username", Msg: "must not mix letters of different scripts"}
+		return "", "", &problem.ValidationError{Field: "username", Msg: "must not mix letters of different scripts"}
 	}
 	return display, usernameKey(display), nil
 }
@@ -151,19 +152,19 @@ func scriptOf(r rune) string {
 func normalizeEmail(raw string) (addr, key string, err error) {
 	s := strings.TrimSpace(raw)
 	if len(s) > emailMaxBytes {
-		return "", "", &ValidationError{Field: "email", Msg: fmt.Sprintf("must be at most %d bytes", emailMaxBytes)}
+		return "", "", &problem.ValidationError{Field: "email", Msg: fmt.Sprintf("must be at most %d bytes", emailMaxBytes)}
 	}
 	a, perr := mail.ParseAddress(s)
 	if perr != nil || a.Address == "" {
-		return "", "", &ValidationError{Field: "email", Msg: "must be an email address like name@example.com"}
+		return "", "", &problem.ValidationError{Field: "email", Msg: "must be an email address like name@example.com"}
 	}
 	if a.Name != "" || a.Address != s {
-		return "", "", &ValidationError{Field: "email", Msg: "must be a bare address like name@example.com, without a display name"}
+		return "", "", &problem.ValidationError{Field: "email", Msg: "must be a bare address like name@example.com, without a display name"}
 	}
 	at := strings.LastIndexByte(s, '@')
 	domain := s[at+1:]
 	if !strings.Contains(domain, ".") || strings.HasPrefix(domain, ".") || strings.HasSuffix(domain, ".") {
-		return "", "", &ValidationError{Field: "email", Msg: "must have a domain with a dot, like example.com"}
+		return "", "", &problem.ValidationError{Field: "email", Msg: "must have a domain with a dot, like example.com"}
 	}
 	return s, emailKey(s), nil
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/authgate/authgate/internal/conf"
+	"github.com/authgate/authgate/internal/problem"
 )
 
 // User is an account as callers see it. The password hash never leaves
@@ -172,12 +173,12 @@ func (u *Users) err(ctx context.Context, op string, err error) error {
 }
 
 // Register creates an account from the public registration endpoint: no
-// roles, active. ErrRegistrationClosed when accounts.registration is
-// closed; *ValidationError for a field that breaks a rule;
-// ErrUsernameTaken or ErrEmailTaken.
+// roles, active. problem.ErrRegistrationClosed when accounts.registration is
+// closed; *problem.ValidationError for a field that breaks a rule;
+// problem.ErrUsernameTaken or problem.ErrEmailTaken.
 func (u *Users) Register(ctx context.Context, username, email, password string) (*User, error) {
 	if !u.open {
-		return nil, ErrRegistrationClosed
+		return nil, problem.ErrRegistrationClosed
 	}
 	return u.Create(ctx, NewUser{Username: username, Email: email, Password: password})
 }
@@ -225,7 +226,7 @@ func (u *Users) Create(ctx context.Context, nu NewUser) (*User, error) {
 	return row.user(), nil
 }
 
-// taken returns ErrUsernameTaken or ErrEmailTaken when an account already
+// taken returns problem.ErrUsernameTaken or problem.ErrEmailTaken when an account already
 // has the normalised username ukey or email ekey, and nil otherwise.
 func (u *Users) taken(ctx context.Context, ukey, ekey string) error {
 	var keys []struct {
@@ -239,26 +240,26 @@ func (u *Users) taken(ctx context.Context, ukey, ekey string) error {
 	}
 	for _, k := range keys {
 		if k.Username.String == ukey {
-			return ErrUsernameTaken
+			return problem.ErrUsernameTaken
 		}
 	}
 	if len(keys) > 0 {
-		return ErrEmailTaken
+		return problem.ErrEmailTaken
 	}
 	return nil
 }
 
-// whichTaken turns a unique violation on insert into ErrUsernameTaken or
-// ErrEmailTaken. PostgreSQL names the index (users_username_key_idx, or
+// whichTaken turns a unique violation on insert into problem.ErrUsernameTaken or
+// problem.ErrEmailTaken. PostgreSQL names the index (users_username_key_idx, or
 // the original service's ix_users_username / users_username_key); SQLite
 // only says so in its message text, which is not matched here: the keys
 // are looked up instead.
 func (u *Users) whichTaken(ctx context.Context, constraint, ukey, ekey string, cause error) error {
 	switch {
 	case strings.Contains(constraint, "username"):
-		return ErrUsernameTaken
+		return problem.ErrUsernameTaken
 	case strings.Contains(constraint, "email"):
-		return ErrEmailTaken
+		return problem.ErrEmailTaken
 	}
 	var n int
 	err := u.db.GetContext(ctx, &n, u.db.Rebind(`SELECT COUNT(*) FROM users WHERE username_key = ?`), ukey)
@@ -266,23 +267,23 @@ func (u *Users) whichTaken(ctx context.Context, constraint, ukey, ekey string, c
 		return u.err(ctx, "create user", err)
 	}
 	if n > 0 {
-		return ErrUsernameTaken
+		return problem.ErrUsernameTaken
 	}
 	err = u.db.GetContext(ctx, &n, u.db.Rebind(`SELECT COUNT(*) FROM users WHERE email_key = ?`), ekey)
 	if err != nil {
 		return u.err(ctx, "create user", err)
 	}
 	if n > 0 {
-		return ErrEmailTaken
+		return problem.ErrEmailTaken
 	}
 	return u.err(ctx, "create user", cause)
 }
 
 // Authenticate checks a username and password. An unknown username and a
-// wrong password both return ErrInvalidCredentials after the same work (one
+// wrong password both return problem.ErrInvalidCredentials after the same work (one
 // lookup, one bcrypt verification against a hash of the configured cost),
 // so neither the answer nor its timing tells a guesser which usernames
-// exist. ErrUserDisabled comes only after the password verified: whether
+// exist. problem.ErrUserDisabled comes only after the password verified: whether
 // an account is disabled is not told to someone who cannot log in to it.
 // A hash in the legacy scheme or at another cost is replaced on success.
 //
@@ -295,7 +296,7 @@ func (u *Users) Authenticate(ctx context.Context, username, password string) (*U
 		if err := u.hasher.verifyDummy(ctx, password); err != nil {
 			return nil, err
 		}
-		return nil, ErrInvalidCredentials
+		return nil, problem.ErrInvalidCredentials
 	}
 	var row userRow
 	err := u.db.QueryRowxContext(ctx, u.db.Rebind(`SELECT `+userColumns+`, hashed_password
@@ -304,7 +305,7 @@ func (u *Users) Authenticate(ctx context.Context, username, password string) (*U
 		if err := u.hasher.verifyDummy(ctx, password); err != nil {
 			return nil, err
 		}
-		return nil, ErrInvalidCredentials
+		return nil, problem.ErrInvalidCredentials
 	}
 	if err != nil {
 		return nil, u.err(ctx, "authenticate", err)
@@ -314,11 +315,11 @@ func (u *Users) Authenticate(ctx context.Context, username, password string) (*U
 		return nil, err
 	}
 	if !ok {
-		return nil, ErrInvalidCredentials
+		return nil, problem.ErrInvalidCredentials
 	}
 	user := row.user()
 	if !user.IsActive {
-		return nil, ErrUserDisabled
+		return nil, problem.ErrUserDisabled
 	}
 	if rehash {
 		// Best effort: if the upgrade fails the old hash still verifies and
@@ -332,12 +333,12 @@ func (u *Users) Authenticate(ctx context.Context, username, password string) (*U
 	return user, nil
 }
 
-// Get returns the user with id, or ErrNotFound.
+// Get returns the user with id, or problem.ErrNotFound.
 func (u *Users) Get(ctx context.Context, id int64) (*User, error) {
 	var row userRow
 	err := u.db.QueryRowxContext(ctx, u.db.Rebind(`SELECT `+userColumns+` FROM users WHERE id = ?`), id).StructScan(&row)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("user %d: %w", id, ErrNotFound)
+		return nil, fmt.Errorf("user %d: %w", id, problem.ErrNotFound)
 	}
 	if err != nil {
 		return nil, u.err(ctx, "get user", err)
@@ -346,13 +347,13 @@ func (u *Users) Get(ctx context.Context, id int64) (*User, error) {
 }
 
 // ByUsername returns the user whose username normalises like username, or
-// ErrNotFound.
+// problem.ErrNotFound.
 func (u *Users) ByUsername(ctx context.Context, username string) (*User, error) {
 	var row userRow
 	err := u.db.QueryRowxContext(ctx, u.db.Rebind(`SELECT `+userColumns+` FROM users WHERE username_key = ?`),
 		usernameKey(username)).StructScan(&row)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("user %q: %w", username, ErrNotFound)
+		return nil, fmt.Errorf("user %q: %w", username, problem.ErrNotFound)
 	}
 	if err != nil {
 		return nil, u.err(ctx, "get user", err)

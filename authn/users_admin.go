@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/authgate/authgate/internal/problem"
 )
 
 // SetActive enables or disables an account; disabling records when, in
@@ -59,7 +61,7 @@ func (u *Users) update(ctx context.Context, op, username, set string, args ...an
 	err := u.db.QueryRowxContext(ctx, u.db.Rebind(`UPDATE users SET `+set+`, updated_at = ?
 		WHERE username_key = ? RETURNING `+userColumns), args...).StructScan(&row)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("user %q: %w", username, ErrNotFound)
+		return nil, fmt.Errorf("user %q: %w", username, problem.ErrNotFound)
 	}
 	if err != nil {
 		return nil, u.err(ctx, op, err)
@@ -74,11 +76,11 @@ func normalizeRoles(roles []string) ([]string, error) {
 	out := make([]string, 0, len(roles))
 	for _, r := range roles {
 		if r == "" || len(r) > roleMaxLen {
-			return nil, &ValidationError{Field: "roles", Msg: fmt.Sprintf("role %q must be 1 to %d characters long", r, roleMaxLen)}
+			return nil, &problem.ValidationError{Field: "roles", Msg: fmt.Sprintf("role %q must be 1 to %d characters long", r, roleMaxLen)}
 		}
 		for _, c := range r {
 			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == ':' || c == '-') {
-				return nil, &ValidationError{Field: "roles", Msg: fmt.Sprintf("role %q may contain only ASCII letters, digits and . _ : -", r)}
+				return nil, &problem.ValidationError{Field: "roles", Msg: fmt.Sprintf("role %q may contain only ASCII letters, digits and . _ : -", r)}
 			}
 		}
 		out = append(out, r)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/authgate/authgate/internal/problem"
 	"github.com/authgate/authgate/internal/testenv"
 )
 
@@ -25,8 +26,8 @@ func benchmarkLogin(b *testing.B, username string) {
 	}
 	mustRegister(b, u, "alice", "alice@example.com", "correct horse battery")
 	for b.Loop() {
-		if _, err := u.Authenticate(ctx, username, "wrong horse battery"); !errors.Is(err, ErrInvalidCredentials) {
-			b.Fatalf("Authenticate(%q, wrong) = %v; want ErrInvalidCredentials", username, err)
+		if _, err := u.Authenticate(ctx, username, "wrong horse battery"); !errors.Is(err, problem.ErrInvalidCredentials) {
+			b.Fatalf("Authenticate(%q, wrong) = %v; want problem.ErrInvalidCredentials", username, err)
 		}
 	}
 }

@@ -10,16 +10,17 @@ import (
 	"net"
 	"syscall"
 
+	"github.com/authgate/authgate/internal/problem"
 	"github.com/lib/pq"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // Classifying the errors of the account store. Users and Sessions return
-// ErrStoreUnavailable (503) when the database cannot be reached or does not
+// problem.ErrStoreUnavailable (503) when the database cannot be reached or does not
 // answer in time, the caller's own context error when it gave up, and the
 // driver's error otherwise (a bug: 500). Constraint violations become the
-// domain errors (ErrUsernameTaken, ErrEmailTaken) where they happen.
+// domain errors (problem.ErrUsernameTaken, problem.ErrEmailTaken) where they happen.
 
 // accountStoreError wraps err from operation op. ctx is the context the
 // operation ran under: when it is done, its error decides, because drivers
@@ -31,12 +32,12 @@ func accountStoreError(ctx context.Context, closed error, op string, err error) 
 	}
 	if cerr := ctx.Err(); cerr != nil {
 		if errors.Is(cerr, context.DeadlineExceeded) {
-			return fmt.Errorf("%s: %w: %w", op, ErrStoreUnavailable, cerr)
+			return fmt.Errorf("%s: %w: %w", op, problem.ErrStoreUnavailable, cerr)
 		}
 		return fmt.Errorf("%s: %w", op, cerr)
 	}
 	if isStoreUnavailable(err) || (closed != nil && errors.Is(err, closed)) {
-		return fmt.Errorf("%s: %w: %w", op, ErrStoreUnavailable, err)
+		return fmt.Errorf("%s: %w: %w", op, problem.ErrStoreUnavailable, err)
 	}
 	return fmt.Errorf("%s: %w", op, err)
 }

@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/authgate/authgate/internal/problem"
 	"github.com/lib/pq"
 )
 
@@ -39,8 +40,8 @@ func TestAccountStoreError(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got := accountStoreError(context.Background(), closed, "op", tt.err)
-			if errors.Is(got, ErrStoreUnavailable) != tt.wantUnavailable {
-				t.Errorf("accountStoreError(%v) = %v; want ErrStoreUnavailable: %v", tt.err, got, tt.wantUnavailable)
+			if errors.Is(got, problem.ErrStoreUnavailable) != tt.wantUnavailable {
+				t.Errorf("accountStoreError(%v) = %v; want problem.ErrStoreUnavailable: %v", tt.err, got, tt.wantUnavailable)
 			}
 			if !errors.Is(got, tt.err) {
 				t.Errorf("accountStoreError(%v) = %v; want it to wrap the cause", tt.err, got)

@@ -12,6 +12,7 @@ import (
 	"github.com/jmoiron/sqlx"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/authgate/authgate/internal/problem"
 	"github.com/authgate/authgate/internal/testenv"
 )
 
@@ -94,22 +95,22 @@ func TestAdoptOriginalPostgresTable(t *testing.T) {
 	if _, err := u.Authenticate(ctx, "Legacy", password); err != nil {
 		t.Errorf("Authenticate after upgrade = %v; want success", err)
 	}
-	if _, err := u.Authenticate(ctx, "Legacy", "a wrong password"); !errors.Is(err, ErrInvalidCredentials) {
-		t.Errorf("Authenticate(wrong password) = %v; want ErrInvalidCredentials", err)
+	if _, err := u.Authenticate(ctx, "Legacy", "a wrong password"); !errors.Is(err, problem.ErrInvalidCredentials) {
+		t.Errorf("Authenticate(wrong password) = %v; want problem.ErrInvalidCredentials", err)
 	}
 
 	// A second start finds nothing to backfill. New accounts go into the
 	// adopted table although it has no server defaults, and the keys now
 	// guard case variants. (Minimum bcrypt cost from here on: speed.)
 	u = newTestUsers(t, db, Accounts{})
-	if _, err := u.Register(ctx, "LEGACY", "other@example.com", "correct horse battery"); !errors.Is(err, ErrUsernameTaken) {
-		t.Errorf("Register(LEGACY) = %v; want ErrUsernameTaken", err)
+	if _, err := u.Register(ctx, "LEGACY", "other@example.com", "correct horse battery"); !errors.Is(err, problem.ErrUsernameTaken) {
+		t.Errorf("Register(LEGACY) = %v; want problem.ErrUsernameTaken", err)
 	}
-	if _, err := u.Register(ctx, "Legacy", "other@example.com", "correct horse battery"); !errors.Is(err, ErrUsernameTaken) {
-		t.Errorf("Register(Legacy) = %v; want ErrUsernameTaken", err)
+	if _, err := u.Register(ctx, "Legacy", "other@example.com", "correct horse battery"); !errors.Is(err, problem.ErrUsernameTaken) {
+		t.Errorf("Register(Legacy) = %v; want problem.ErrUsernameTaken", err)
 	}
-	if _, err := u.Register(ctx, "other", "legacy@example.com", "correct horse battery"); !errors.Is(err, ErrEmailTaken) {
-		t.Errorf("Register(legacy@example.com) = %v; want ErrEmailTaken", err)
+	if _, err := u.Register(ctx, "other", "legacy@example.com", "correct horse battery"); !errors.Is(err, problem.ErrEmailTaken) {
+		t.Errorf("Register(legacy@example.com) = %v; want problem.ErrEmailTaken", err)
 	}
 	fresh, err := u.Register(ctx, "newcomer", "new@example.com", "correct horse battery")
 	if err != nil || !fresh.IsActive || fresh.CreatedAt.IsZero() {
@@ -143,10 +144,10 @@ func TestLegacyHashes(t *testing.T) {
 				{name: "ok-2b-truncated", hash: passlibHash(t, long, 5), login: long + "anything", upgraded: true},
 				{name: "ok-current-other-cost", hash: mustHash(t, 5, "current password"), login: "current password", upgraded: true},
 				{name: "ok-current", hash: mustHash(t, bcrypt.MinCost, "current password"), login: "current password"},
-				{name: "fail-2b-wrong", hash: passlibHash(t, "legacy password", 5), login: "Legacy password", wantErr: ErrInvalidCredentials},
-				{name: "fail-unknown-scheme", hash: "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA", login: "x", wantErr: ErrInvalidCredentials},
-				{name: "fail-empty-hash", hash: "", login: "", wantErr: ErrInvalidCredentials},
-				{name: "fail-scheme-bad-inner", hash: hmacBcryptScheme + "garbage", login: "x", wantErr: ErrInvalidCredentials},
+				{name: "fail-2b-wrong", hash: passlibHash(t, "legacy password", 5), login: "Legacy password", wantErr: problem.ErrInvalidCredentials},
+				{name: "fail-unknown-scheme", hash: "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA", login: "x", wantErr: problem.ErrInvalidCredentials},
+				{name: "fail-empty-hash", hash: "", login: "", wantErr: problem.ErrInvalidCredentials},
+				{name: "fail-scheme-bad-inner", hash: hmacBcryptScheme + "garbage", login: "x", wantErr: problem.ErrInvalidCredentials},
 			}
 			for i, tt := range tests {
 				t.Run(tt.name, func(t *testing.T) {
@@ -176,8 +177,8 @@ func TestLegacyHashes(t *testing.T) {
 						t.Errorf("Authenticate after upgrade = %v; want success", err)
 					}
 					if tt.name == "ok-2b-truncated" {
-						if _, err := u.Authenticate(ctx, username, long+"something else"); !errors.Is(err, ErrInvalidCredentials) {
-							t.Errorf("after upgrade, same 72-byte prefix = %v; want ErrInvalidCredentials", err)
+						if _, err := u.Authenticate(ctx, username, long+"something else"); !errors.Is(err, problem.ErrInvalidCredentials) {
+							t.Errorf("after upgrade, same 72-byte prefix = %v; want problem.ErrInvalidCredentials", err)
 						}
 					}
 				})
@@ -247,7 +248,7 @@ func TestBackfillCollision(t *testing.T) {
 }
 
 // A database that cannot be reached, is closed, or does not answer in time
-// is ErrStoreUnavailable (503) — never ErrInvalidCredentials.
+// is problem.ErrStoreUnavailable (503) — never problem.ErrInvalidCredentials.
 func TestStoreUnavailable(t *testing.T) {
 	ctx := context.Background()
 	t.Run("fail-unreachable-postgres", func(t *testing.T) {
@@ -257,18 +258,18 @@ func TestStoreUnavailable(t *testing.T) {
 		}
 		defer x.Close()
 		db := &DB{DB: x, Dialect: Postgres}
-		if _, err := NewUsers(ctx, db, Accounts{BcryptCost: 10}); !errors.Is(err, ErrStoreUnavailable) {
-			t.Errorf("NewUsers(unreachable) = %v; want ErrStoreUnavailable", err)
+		if _, err := NewUsers(ctx, db, Accounts{BcryptCost: 10}); !errors.Is(err, problem.ErrStoreUnavailable) {
+			t.Errorf("NewUsers(unreachable) = %v; want problem.ErrStoreUnavailable", err)
 		}
 		s, err := NewSessions(db, time.Hour)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, _, _, err := s.Create(ctx, 1, nil); !errors.Is(err, ErrStoreUnavailable) {
-			t.Errorf("Sessions.Create(unreachable) = %v; want ErrStoreUnavailable", err)
+		if _, _, _, err := s.Create(ctx, 1, nil); !errors.Is(err, problem.ErrStoreUnavailable) {
+			t.Errorf("Sessions.Create(unreachable) = %v; want problem.ErrStoreUnavailable", err)
 		}
-		if _, err := s.Rotate(ctx, RefreshTokenPrefix+"x", ""); !errors.Is(err, ErrStoreUnavailable) {
-			t.Errorf("Sessions.Rotate(unreachable) = %v; want ErrStoreUnavailable", err)
+		if _, err := s.Rotate(ctx, RefreshTokenPrefix+"x", ""); !errors.Is(err, problem.ErrStoreUnavailable) {
+			t.Errorf("Sessions.Rotate(unreachable) = %v; want problem.ErrStoreUnavailable", err)
 		}
 	})
 	t.Run("fail-sqlite-cannot-open", func(t *testing.T) {
@@ -277,8 +278,8 @@ func TestStoreUnavailable(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer x.Close()
-		if _, err := NewUsers(ctx, &DB{DB: x, Dialect: SQLite}, Accounts{BcryptCost: 10}); !errors.Is(err, ErrStoreUnavailable) {
-			t.Errorf("NewUsers(sqlite file in a missing directory) = %v; want ErrStoreUnavailable", err)
+		if _, err := NewUsers(ctx, &DB{DB: x, Dialect: SQLite}, Accounts{BcryptCost: 10}); !errors.Is(err, problem.ErrStoreUnavailable) {
+			t.Errorf("NewUsers(sqlite file in a missing directory) = %v; want problem.ErrStoreUnavailable", err)
 		}
 	})
 	for name, newURL := range testenv.Databases() {
@@ -291,27 +292,27 @@ func TestStoreUnavailable(t *testing.T) {
 				t.Fatal(err)
 			}
 			db.Close()
-			if _, err := u.Authenticate(ctx, "alice", "correct horse battery"); !errors.Is(err, ErrStoreUnavailable) {
-				t.Errorf("Authenticate(closed DB) = %v; want ErrStoreUnavailable", err)
+			if _, err := u.Authenticate(ctx, "alice", "correct horse battery"); !errors.Is(err, problem.ErrStoreUnavailable) {
+				t.Errorf("Authenticate(closed DB) = %v; want problem.ErrStoreUnavailable", err)
 			}
-			if _, err := u.List(ctx); !errors.Is(err, ErrStoreUnavailable) {
-				t.Errorf("List(closed DB) = %v; want ErrStoreUnavailable", err)
+			if _, err := u.List(ctx); !errors.Is(err, problem.ErrStoreUnavailable) {
+				t.Errorf("List(closed DB) = %v; want problem.ErrStoreUnavailable", err)
 			}
-			if _, err := s.RevokeUser(ctx, 1); !errors.Is(err, ErrStoreUnavailable) {
-				t.Errorf("RevokeUser(closed DB) = %v; want ErrStoreUnavailable", err)
+			if _, err := s.RevokeUser(ctx, 1); !errors.Is(err, problem.ErrStoreUnavailable) {
+				t.Errorf("RevokeUser(closed DB) = %v; want problem.ErrStoreUnavailable", err)
 			}
 		})
 		t.Run("fail-deadline-"+name, func(t *testing.T) {
 			u := newTestUsers(t, openAccountsDB(t, newURL(t)), Accounts{})
 			dctx, cancel := context.WithDeadline(ctx, time.Now().Add(-time.Second))
 			defer cancel()
-			if _, err := u.Get(dctx, 1); !errors.Is(err, ErrStoreUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
-				t.Errorf("Get(expired deadline) = %v; want ErrStoreUnavailable and DeadlineExceeded", err)
+			if _, err := u.Get(dctx, 1); !errors.Is(err, problem.ErrStoreUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("Get(expired deadline) = %v; want problem.ErrStoreUnavailable and DeadlineExceeded", err)
 			}
 			cctx, cancel := context.WithCancel(ctx)
 			cancel()
-			if _, err := u.Get(cctx, 1); errors.Is(err, ErrStoreUnavailable) || !errors.Is(err, context.Canceled) {
-				t.Errorf("Get(cancelled) = %v; want context.Canceled, not ErrStoreUnavailable", err)
+			if _, err := u.Get(cctx, 1); errors.Is(err, problem.ErrStoreUnavailable) || !errors.Is(err, context.Canceled) {
+				t.Errorf("Get(cancelled) = %v; want context.Canceled, not problem.ErrStoreUnavailable", err)
 			}
 		})
 	}

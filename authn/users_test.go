@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authgate/authgate/internal/problem"
 	"github.com/authgate/authgate/internal/testenv"
 )
 
@@ -62,11 +63,11 @@ func TestRegisterNormalisedDuplicates(t *testing.T) {
 				username, email string
 				wantErr         error
 			}{
-				{name: "fail-same", username: "Alice", email: "a2@example.com", wantErr: ErrUsernameTaken},
-				{name: "fail-upper", username: "ALICE", email: "a3@example.com", wantErr: ErrUsernameTaken},
-				{name: "fail-fullwidth", username: "Ａｌｉｃｅ", email: "a4@example.com", wantErr: ErrUsernameTaken},
-				{name: "fail-email-case", username: "alice2", email: "ALICE@Example.COM", wantErr: ErrEmailTaken},
-				{name: "fail-email-spaces", username: "alice3", email: "  alice@example.com ", wantErr: ErrEmailTaken},
+				{name: "fail-same", username: "Alice", email: "a2@example.com", wantErr: problem.ErrUsernameTaken},
+				{name: "fail-upper", username: "ALICE", email: "a3@example.com", wantErr: problem.ErrUsernameTaken},
+				{name: "fail-fullwidth", username: "Ａｌｉｃｅ", email: "a4@example.com", wantErr: problem.ErrUsernameTaken},
+				{name: "fail-email-case", username: "alice2", email: "ALICE@Example.COM", wantErr: problem.ErrEmailTaken},
+				{name: "fail-email-spaces", username: "alice3", email: "  alice@example.com ", wantErr: problem.ErrEmailTaken},
 				{name: "ok-other", username: "Alicia", email: "alicia@example.com"},
 			}
 			for _, tt := range tests {
@@ -88,11 +89,11 @@ func TestRegisterNormalisedDuplicates(t *testing.T) {
 					t.Errorf("ByUsername(%q) = %v, %v; want user %d", q, got, err, alice.ID)
 				}
 			}
-			if _, err := u.ByUsername(ctx, "nobody"); !errors.Is(err, ErrNotFound) {
-				t.Errorf("ByUsername(nobody) = %v; want ErrNotFound", err)
+			if _, err := u.ByUsername(ctx, "nobody"); !errors.Is(err, problem.ErrNotFound) {
+				t.Errorf("ByUsername(nobody) = %v; want problem.ErrNotFound", err)
 			}
-			if _, err := u.Get(ctx, 99999); !errors.Is(err, ErrNotFound) {
-				t.Errorf("Get(99999) = %v; want ErrNotFound", err)
+			if _, err := u.Get(ctx, 99999); !errors.Is(err, problem.ErrNotFound) {
+				t.Errorf("Get(99999) = %v; want problem.ErrNotFound", err)
 			}
 			list, err := u.List(ctx)
 			if err != nil {
@@ -163,9 +164,9 @@ func TestRegisterValidation(t *testing.T) {
 				}
 				return
 			}
-			var ve *ValidationError
+			var ve *problem.ValidationError
 			if !errors.As(err, &ve) || ve.Field != tt.wantField {
-				t.Fatalf("Register(%q, %q) = %v; want *ValidationError on %s", tt.username, tt.email, err, tt.wantField)
+				t.Fatalf("Register(%q, %q) = %v; want *problem.ValidationError on %s", tt.username, tt.email, err, tt.wantField)
 			}
 		})
 	}
@@ -188,8 +189,8 @@ func TestRegistrationClosed(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			u := newTestUsers(t, openAccountsDB(t, newURL(t)), Accounts{Registration: registrationClosed})
 			ctx := context.Background()
-			if _, err := u.Register(ctx, "mallory", "m@example.com", "correct horse battery"); !errors.Is(err, ErrRegistrationClosed) {
-				t.Errorf("Register with registration closed = %v; want ErrRegistrationClosed", err)
+			if _, err := u.Register(ctx, "mallory", "m@example.com", "correct horse battery"); !errors.Is(err, problem.ErrRegistrationClosed) {
+				t.Errorf("Register with registration closed = %v; want problem.ErrRegistrationClosed", err)
 			}
 			got, err := u.Create(ctx, NewUser{Username: "admin", Email: "admin@example.com", Password: "correct horse battery", Roles: []string{"admin", "ops", "admin"}})
 			if err != nil {
@@ -222,23 +223,23 @@ func TestAuthenticate(t *testing.T) {
 			}
 			check(t, "Alice", pw, nil)
 			check(t, "ａｌｉｃｅ", pw, nil)
-			check(t, "Alice", pw+"!", ErrInvalidCredentials)
-			check(t, "Alice", "", ErrInvalidCredentials)
-			check(t, "nobody", pw, ErrInvalidCredentials)
-			check(t, strings.Repeat("x", 5000), pw, ErrInvalidCredentials)
+			check(t, "Alice", pw+"!", problem.ErrInvalidCredentials)
+			check(t, "Alice", "", problem.ErrInvalidCredentials)
+			check(t, "nobody", pw, problem.ErrInvalidCredentials)
+			check(t, strings.Repeat("x", 5000), pw, problem.ErrInvalidCredentials)
 
 			if _, err := u.SetActive(ctx, "alice", false); err != nil {
 				t.Fatal(err)
 			}
 			// Disabled is told only to someone who knows the password.
-			check(t, "Alice", pw, ErrUserDisabled)
-			check(t, "Alice", "wrong password!", ErrInvalidCredentials)
+			check(t, "Alice", pw, problem.ErrUserDisabled)
+			check(t, "Alice", "wrong password!", problem.ErrInvalidCredentials)
 			if got, err := u.SetActive(ctx, "ALICE", true); err != nil || !got.IsActive {
 				t.Fatalf("SetActive(true) = %+v, %v; want active", got, err)
 			}
 			check(t, "Alice", pw, nil)
-			if _, err := u.SetActive(ctx, "nobody", true); !errors.Is(err, ErrNotFound) {
-				t.Errorf("SetActive(nobody) = %v; want ErrNotFound", err)
+			if _, err := u.SetActive(ctx, "nobody", true); !errors.Is(err, problem.ErrNotFound) {
+				t.Errorf("SetActive(nobody) = %v; want problem.ErrNotFound", err)
 			}
 		})
 	}
@@ -256,11 +257,11 @@ func TestPasswordBeyond72Bytes(t *testing.T) {
 			if _, err := u.Authenticate(ctx, "longpw", prefix+"-one"); err != nil {
 				t.Errorf("Authenticate(right 76-byte password) = %v; want success", err)
 			}
-			if _, err := u.Authenticate(ctx, "longpw", prefix+"-two"); !errors.Is(err, ErrInvalidCredentials) {
-				t.Errorf("Authenticate(password differing after byte 72) = %v; want ErrInvalidCredentials", err)
+			if _, err := u.Authenticate(ctx, "longpw", prefix+"-two"); !errors.Is(err, problem.ErrInvalidCredentials) {
+				t.Errorf("Authenticate(password differing after byte 72) = %v; want problem.ErrInvalidCredentials", err)
 			}
-			if _, err := u.Authenticate(ctx, "longpw", prefix); !errors.Is(err, ErrInvalidCredentials) {
-				t.Errorf("Authenticate(72-byte prefix) = %v; want ErrInvalidCredentials", err)
+			if _, err := u.Authenticate(ctx, "longpw", prefix); !errors.Is(err, problem.ErrInvalidCredentials) {
+				t.Errorf("Authenticate(72-byte prefix) = %v; want problem.ErrInvalidCredentials", err)
 			}
 
 			emoji := strings.Repeat("🔐", 64) // 256 bytes
@@ -271,8 +272,8 @@ func TestPasswordBeyond72Bytes(t *testing.T) {
 			if _, err := u.Authenticate(ctx, "emoji", emoji); err != nil {
 				t.Errorf("Authenticate(64 emoji) = %v; want success", err)
 			}
-			if _, err := u.Authenticate(ctx, "emoji", strings.Repeat("🔐", 63)+"🔑"); !errors.Is(err, ErrInvalidCredentials) {
-				t.Errorf("Authenticate(64 emoji, last one different) = %v; want ErrInvalidCredentials", err)
+			if _, err := u.Authenticate(ctx, "emoji", strings.Repeat("🔐", 63)+"🔑"); !errors.Is(err, problem.ErrInvalidCredentials) {
+				t.Errorf("Authenticate(64 emoji, last one different) = %v; want problem.ErrInvalidCredentials", err)
 			}
 		})
 	}
@@ -303,9 +304,9 @@ func TestSetRoles(t *testing.T) {
 				t.Run(tt.name, func(t *testing.T) {
 					got, err := u.SetRoles(ctx, "Alice", tt.roles)
 					if tt.wantErr {
-						var ve *ValidationError
+						var ve *problem.ValidationError
 						if !errors.As(err, &ve) || ve.Field != "roles" {
-							t.Fatalf("SetRoles(%q) = %v; want *ValidationError on roles", tt.roles, err)
+							t.Fatalf("SetRoles(%q) = %v; want *problem.ValidationError on roles", tt.roles, err)
 						}
 						return
 					}
@@ -321,8 +322,8 @@ func TestSetRoles(t *testing.T) {
 					}
 				})
 			}
-			if _, err := u.SetRoles(ctx, "nobody", []string{"x"}); !errors.Is(err, ErrNotFound) {
-				t.Errorf("SetRoles(nobody) = %v; want ErrNotFound", err)
+			if _, err := u.SetRoles(ctx, "nobody", []string{"x"}); !errors.Is(err, problem.ErrNotFound) {
+				t.Errorf("SetRoles(nobody) = %v; want problem.ErrNotFound", err)
 			}
 		})
 	}
@@ -342,9 +343,9 @@ func TestSetPassword(t *testing.T) {
 			if !alice.CreatedAt.Equal(storedTime(now())) {
 				t.Errorf("CreatedAt = %v; want %v", alice.CreatedAt, storedTime(now()))
 			}
-			var ve *ValidationError
+			var ve *problem.ValidationError
 			if _, err := u.SetPassword(ctx, "alice", "alice@example.com"); !errors.As(err, &ve) {
-				t.Errorf("SetPassword(email as password) = %v; want *ValidationError", err)
+				t.Errorf("SetPassword(email as password) = %v; want *problem.ValidationError", err)
 			}
 			got, err := u.SetPassword(ctx, "ALICE", "a new staple battery")
 			if err != nil {
@@ -358,14 +359,14 @@ func TestSetPassword(t *testing.T) {
 			if err != nil || !stored.PasswordChangedAt.Equal(want) || !stored.CreatedAt.Equal(alice.CreatedAt) {
 				t.Errorf("Get() after SetPassword = %+v, %v; want PasswordChangedAt %v", stored, err, want)
 			}
-			if _, err := u.Authenticate(ctx, "alice", "correct horse battery"); !errors.Is(err, ErrInvalidCredentials) {
-				t.Errorf("Authenticate(old password) = %v; want ErrInvalidCredentials", err)
+			if _, err := u.Authenticate(ctx, "alice", "correct horse battery"); !errors.Is(err, problem.ErrInvalidCredentials) {
+				t.Errorf("Authenticate(old password) = %v; want problem.ErrInvalidCredentials", err)
 			}
 			if _, err := u.Authenticate(ctx, "alice", "a new staple battery"); err != nil {
 				t.Errorf("Authenticate(new password) = %v; want success", err)
 			}
-			if _, err := u.SetPassword(ctx, "nobody", "a new staple battery"); !errors.Is(err, ErrNotFound) {
-				t.Errorf("SetPassword(nobody) = %v; want ErrNotFound", err)
+			if _, err := u.SetPassword(ctx, "nobody", "a new staple battery"); !errors.Is(err, problem.ErrNotFound) {
+				t.Errorf("SetPassword(nobody) = %v; want problem.ErrNotFound", err)
 			}
 		})
 	}

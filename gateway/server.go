@@ -110,7 +110,6 @@ func NewFromConfig(ctx context.Context, cfg *Config, opts Options) (*Server, err
 	}
 	auth, err := authn.New(ctx, cfg.Authn, authn.Options{
 		Logger:      logger,
-		ErrorWriter: s.writeError,
 		Registerer:  s.metrics.registry,
 		DataDir:     cfg.DataDir(),
 		BodyTimeout: cfg.Limits.ReadHeaderTimeout.D(),

@@ -1,9 +1,13 @@
 package upstream
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/authgate/authgate/internal/problem"
+)
 
 // Balancer picks the target for the next request among a pool's targets.
-// It must skip targets that are not Healthy and return ErrNoHealthyTarget
+// It must skip targets that are not Healthy and return problem.ErrNoHealthyTarget
 // when none is. Pick is called concurrently.
 type Balancer interface {
 	Pick(targets []*Target) (*Target, error)
@@ -50,7 +54,7 @@ func nthHealthy(targets []*Target, k int) (*Target, error) {
 		}
 	}
 	if first == nil {
-		return nil, ErrNoHealthyTarget
+		return nil, problem.ErrNoHealthyTarget
 	}
 	return first, nil
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/authgate/authgate/internal/conf"
+	"github.com/authgate/authgate/internal/problem"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -243,8 +244,8 @@ func TestPassiveEjection(t *testing.T) {
 	for range 2 {
 		if code, _ := serve(http.MethodPost, "payload"); code != http.StatusOK {
 			failed++
-			if err := el.last(); !errors.Is(err, ErrUpstreamUnavailable) {
-				t.Errorf("POST with body to dead target: error %v; want ErrUpstreamUnavailable", err)
+			if err := el.last(); !errors.Is(err, problem.ErrUpstreamUnavailable) {
+				t.Errorf("POST with body to dead target: error %v; want problem.ErrUpstreamUnavailable", err)
 			}
 		}
 	}
@@ -314,11 +315,11 @@ func TestNoHealthyTarget(t *testing.T) {
 		h.ServeHTTP(w, WithForward(httptest.NewRequest(http.MethodGet, "/", nil), &Forward{Path: "/"}))
 		return w.Code
 	}
-	if code := serve(); code != http.StatusBadGateway || !errors.Is(el.last(), ErrUpstreamUnavailable) {
-		t.Errorf("first request to a dead single target: %d, %v; want 502, ErrUpstreamUnavailable", code, el.last())
+	if code := serve(); code != http.StatusBadGateway || !errors.Is(el.last(), problem.ErrUpstreamUnavailable) {
+		t.Errorf("first request to a dead single target: %d, %v; want 502, problem.ErrUpstreamUnavailable", code, el.last())
 	}
-	if code := serve(); code != http.StatusBadGateway || !errors.Is(el.last(), ErrNoHealthyTarget) {
-		t.Errorf("request while its only target is ejected: %d, %v; want 502, ErrNoHealthyTarget", code, el.last())
+	if code := serve(); code != http.StatusBadGateway || !errors.Is(el.last(), problem.ErrNoHealthyTarget) {
+		t.Errorf("request while its only target is ejected: %d, %v; want 502, problem.ErrNoHealthyTarget", code, el.last())
 	}
 }
 

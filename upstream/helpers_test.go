@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/authgate/authgate/identity"
+	"github.com/authgate/authgate/internal/problem"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -53,7 +54,7 @@ func (l *errLog) write(w http.ResponseWriter, r *http.Request, err error) {
 	l.errs = append(l.errs, err)
 	l.mu.Unlock()
 	code := http.StatusBadGateway
-	if errors.Is(err, ErrUpstreamTimeout) {
+	if errors.Is(err, problem.ErrUpstreamTimeout) {
 		code = http.StatusGatewayTimeout
 	}
 	http.Error(w, err.Error(), code)

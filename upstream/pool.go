@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/authgate/authgate/internal/conf"
+	"github.com/authgate/authgate/internal/problem"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -262,7 +263,7 @@ func (p *pool) judge(req *http.Request, t *Target, body *bodyReader, err error) 
 		// The client went away or the gateway's deadline passed: not the
 		// target's fault.
 		if cerr == context.DeadlineExceeded {
-			return false, fmt.Errorf("%w: %s: %w", ErrUpstreamTimeout, t.name, cerr)
+			return false, fmt.Errorf("%w: %s: %w", problem.ErrUpstreamTimeout, t.name, cerr)
 		}
 		return false, fmt.Errorf("upstream %s: %w", t.name, cerr)
 	}
@@ -277,14 +278,14 @@ func (p *pool) judge(req *http.Request, t *Target, body *bodyReader, err error) 
 	var ne net.Error
 	if connected && errors.As(err, &ne) && ne.Timeout() {
 		// No response headers within the pool's timeout: slow, not dead.
-		return false, fmt.Errorf("%w: %s: %w", ErrUpstreamTimeout, t.name, err)
+		return false, fmt.Errorf("%w: %s: %w", problem.ErrUpstreamTimeout, t.name, err)
 	}
 	// Refused, reset, closed before a response, or an answer that is
 	// not HTTP: the target cannot serve. (An HTTP 5xx is an answer and
 	// never gets here.)
 	p.eject(t, err)
 	retry = req.Body == nil && (!connected || idempotent(req.Method))
-	return retry, fmt.Errorf("%w: %s: %w", ErrUpstreamUnavailable, t.name, err)
+	return retry, fmt.Errorf("%w: %s: %w", problem.ErrUpstreamUnavailable, t.name, err)
 }
 
 // idempotent reports whether RFC 9110 §9.2.2 lets a client retry method

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"strings"
+
+	"github.com/authgate/authgate/internal/problem"
 )
 
 // Route is what a proxy handler needs to know about the route it serves.
@@ -115,15 +117,15 @@ func (h *proxy) modifyResponse(res *http.Response) error {
 }
 
 // fail hands a proxy error to the gateway, wrapping anything that is not
-// already one of ours in ErrUpstreamUnavailable (a malformed response, a
+// already one of ours in problem.ErrUpstreamUnavailable (a malformed response, a
 // refused protocol switch).
 func (h *proxy) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var be *bodyError
 	switch {
-	case errors.Is(err, ErrNoHealthyTarget), errors.Is(err, ErrUpstreamTimeout),
-		errors.Is(err, ErrUpstreamUnavailable), errors.Is(err, context.Canceled), errors.As(err, &be):
+	case errors.Is(err, problem.ErrNoHealthyTarget), errors.Is(err, problem.ErrUpstreamTimeout),
+		errors.Is(err, problem.ErrUpstreamUnavailable), errors.Is(err, context.Canceled), errors.As(err, &be):
 	default:
-		err = fmt.Errorf("%w: %w", ErrUpstreamUnavailable, err)
+		err = fmt.Errorf("%w: %w", problem.ErrUpstreamUnavailable, err)
 	}
 	h.writeErr(w, r, err)
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/authgate/authgate/internal/conf"
+	"github.com/authgate/authgate/internal/problem"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -38,7 +39,7 @@ func TestProxyErrors(t *testing.T) {
 				<-r.Context().Done() // never answers
 			},
 			forward: &Forward{Path: "/"},
-			want:    ErrUpstreamTimeout,
+			want:    problem.ErrUpstreamTimeout,
 			healthy: true, // slow is not dead
 		},
 		{
@@ -48,7 +49,7 @@ func TestProxyErrors(t *testing.T) {
 				c.Close()
 			},
 			forward: &Forward{Path: "/"},
-			want:    ErrUpstreamUnavailable,
+			want:    problem.ErrUpstreamUnavailable,
 		},
 		{
 			name: "fail-client-body-is-not-the-targets-fault",
@@ -94,7 +95,7 @@ func TestProxyErrors(t *testing.T) {
 			if err := el.last(); !errors.Is(err, tt.want) {
 				t.Errorf("ErrorWriter got %v; want %v", err, tt.want)
 			}
-			if tt.want != ErrUpstreamUnavailable && errors.Is(el.last(), ErrUpstreamUnavailable) {
+			if tt.want != problem.ErrUpstreamUnavailable && errors.Is(el.last(), problem.ErrUpstreamUnavailable) {
 				t.Errorf("ErrorWriter got %v; want it not to blame the upstream", el.last())
 			}
 			if got := poolOf(t, u, "app").targets[0].Healthy(); got != tt.healthy {

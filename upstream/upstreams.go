@@ -23,8 +23,8 @@ import (
 // Options are what the gateway hands over at construction.
 type Options struct {
 	// ErrorWriter answers a request the proxy could not complete. err
-	// wraps one of ErrNoHealthyTarget, ErrUpstreamTimeout or
-	// ErrUpstreamUnavailable, or context.Canceled (the client went away),
+	// wraps one of problem.ErrNoHealthyTarget, problem.ErrUpstreamTimeout or
+	// problem.ErrUpstreamUnavailable, or context.Canceled (the client went away),
 	// or the error reading the client's body. r may be the outbound
 	// request; its context is the inbound one's. Required.
 	ErrorWriter func(w http.ResponseWriter, r *http.Request, err error)
