@@ -13,6 +13,7 @@ import (
 
 	"github.com/authgate/authgate/internal/conf"
 	"github.com/authgate/authgate/internal/testenv"
+	"github.com/authgate/authgate/store"
 )
 
 // testProblem is the problem document internal/problem writes.
@@ -33,7 +34,7 @@ const testSecret = "q3Xv9LmT2pWz8RkN5bYc7HdJ4fGs6AeU"
 // apiConfig is a complete authn config for one test on dbURL.
 func apiConfig(dbURL string) Config {
 	return Config{
-		Database: Database{URL: dbURL},
+		Database: store.Config{URL: dbURL},
 		Redis:    Redis{OnError: OnErrorDeny, KeyPrefix: "authgate:"},
 		Tokens: Tokens{
 			Issuer: "authgate", Audience: "authgate", Algorithm: AlgHS256, Secret: testSecret,

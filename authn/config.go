@@ -1,6 +1,9 @@
 package authn
 
-import "github.com/authgate/authgate/internal/conf"
+import (
+	"github.com/authgate/authgate/internal/conf"
+	"github.com/authgate/authgate/store"
+)
 
 // Config is the part of config.yaml that authn reads: the database, Redis,
 // token, account and /auth API sections. gateway.Config inlines it, so these
@@ -9,23 +12,11 @@ import "github.com/authgate/authgate/internal/conf"
 // A zero field means "use the default"; Defaults fills them once at load
 // time so that nothing on the request path re-derives configuration.
 type Config struct {
-	Database Database `yaml:"database"`
-	Redis    Redis    `yaml:"redis"`
-	Tokens   Tokens   `yaml:"tokens"`
-	Accounts Accounts `yaml:"accounts"`
-	AuthAPI  AuthAPI  `yaml:"auth_api"`
-}
-
-// Database says where users, sessions and (without Redis) revocations live.
-type Database struct {
-	// URL is "sqlite:PATH" (the embedded default, sqlite:data/authgate.db)
-	// or "postgres://user:pass@host:5432/db?sslmode=disable".
-	URL string `yaml:"url"`
-	// Timeout bounds how long one account operation — a request to the
-	// /auth API — may take, database and Redis waits and password hashing
-	// (and the wait for a hashing slot) included, before it answers 503:
-	// a database that stops answering must not hold clients. Default 5s.
-	Timeout conf.Duration `yaml:"timeout"`
+	Database store.Config `yaml:"database"`
+	Redis    Redis        `yaml:"redis"`
+	Tokens   Tokens       `yaml:"tokens"`
+	Accounts Accounts     `yaml:"accounts"`
+	AuthAPI  AuthAPI      `yaml:"auth_api"`
 }
 
 // Redis is optional. Without it the denylist is kept in the database and the

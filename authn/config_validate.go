@@ -24,32 +24,12 @@ import (
 // No message repeats a secret, a password or a URL that may carry one.
 func (c *Config) Validate() error {
 	var p conf.Problems
-	c.Database.validate(&p)
+	p.Merge("", c.Database.Validate())
 	c.Redis.validate(&p)
 	c.Tokens.validate(&p)
 	c.Accounts.validate(&p)
 	c.AuthAPI.validate(&p)
 	return p.Err()
-}
-
-func (d Database) validate(p *conf.Problems) {
-	if t := d.Timeout.D(); t > time.Minute {
-		p.Addf("database.timeout", "%s is too long: must be at most 1m", t)
-	}
-	const rule = "must be sqlite:PATH or postgres://user:pass@host:5432/db"
-	switch {
-	case strings.HasPrefix(d.URL, "sqlite:"):
-		if strings.TrimPrefix(strings.TrimPrefix(d.URL, "sqlite:"), "//") == "" {
-			p.Addf("database.url", "sqlite URL has no file path: %s", rule)
-		}
-	case strings.HasPrefix(d.URL, "postgres://"), strings.HasPrefix(d.URL, "postgresql://"):
-		if u, err := url.Parse(d.URL); err != nil || u.Host == "" {
-			p.Addf("database.url", "PostgreSQL URL cannot be parsed or has no host: %s", rule)
-		}
-	default:
-		// The URL is not repeated: it may hold a password.
-		p.Addf("database.url", "unsupported scheme: %s", rule)
-	}
 }
 
 func (r Redis) validate(p *conf.Problems) {

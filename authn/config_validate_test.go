@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/authgate/authgate/internal/conf"
+	"github.com/authgate/authgate/store"
 )
 
 func TestParseRate(t *testing.T) {
@@ -73,7 +74,7 @@ func TestWellKnownSecret(t *testing.T) {
 // validConfig is a complete, defaulted config that Validate accepts.
 func validConfig() Config {
 	return Config{
-		Database: Database{URL: "sqlite:data/authgate.db"},
+		Database: store.Config{URL: "sqlite:data/authgate.db"},
 		Redis:    Redis{OnError: "deny", KeyPrefix: "authgate:"},
 		Tokens: Tokens{
 			Issuer: "authgate", Audience: "authgate", Algorithm: "HS256",

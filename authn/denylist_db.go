@@ -10,6 +10,7 @@ import (
 
 	"github.com/authgate/authgate/identity"
 	"github.com/authgate/authgate/internal/problem"
+	"github.com/authgate/authgate/store"
 )
 
 // DBDenylist is the embedded denylist, used when no Redis is configured:
@@ -35,7 +36,7 @@ import (
 // (problem.ErrDenylistUnavailable) unless onError is "allow"; what the mirror holds
 // is still enforced either way.
 type DBDenylist struct {
-	db     *DB
+	db     *store.DB
 	logger *slog.Logger
 	m      *mirror
 
@@ -62,7 +63,7 @@ type pollMark struct {
 // ("allow" keeps answering from the mirror while the database is
 // unreachable; anything else fails closed); accessTTL is tokens.access_ttl.
 // Nothing is trusted until Run's first poll has loaded the table.
-func NewDBDenylist(db *DB, onError string, accessTTL time.Duration, logger *slog.Logger) *DBDenylist {
+func NewDBDenylist(db *store.DB, onError string, accessTTL time.Duration, logger *slog.Logger) *DBDenylist {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -75,7 +76,7 @@ func NewDBDenylist(db *DB, onError string, accessTTL time.Duration, logger *slog
 		lookback:   2 * time.Second,
 		pruneEvery: time.Minute,
 	}
-	if db.Dialect == SQLite {
+	if db.Dialect == store.SQLite {
 		d.lookback = 0
 	}
 	return d

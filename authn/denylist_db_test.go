@@ -10,11 +10,12 @@ import (
 	"github.com/authgate/authgate/identity"
 	"github.com/authgate/authgate/internal/problem"
 	"github.com/authgate/authgate/internal/testenv"
+	"github.com/authgate/authgate/store"
 )
 
-func openTestDB(t *testing.T, url string) *DB {
+func openTestDB(t *testing.T, url string) *store.DB {
 	t.Helper()
-	db, err := OpenDB(context.Background(), url)
+	db, err := store.Open(context.Background(), url)
 	if err != nil {
 		t.Fatalf("OpenDB: %v", err)
 	}
@@ -24,7 +25,7 @@ func openTestDB(t *testing.T, url string) *DB {
 
 // startDBDenylist runs a DBDenylist on db until stop is called or the test
 // ends. tune, if not nil, adjusts it before Run starts.
-func startDBDenylist(t *testing.T, db *DB, onError string, tune func(*DBDenylist)) (d *DBDenylist, stop func()) {
+func startDBDenylist(t *testing.T, db *store.DB, onError string, tune func(*DBDenylist)) (d *DBDenylist, stop func()) {
 	t.Helper()
 	d = NewDBDenylist(db, onError, time.Minute, testLogger(t))
 	if tune != nil {
@@ -46,7 +47,7 @@ func startDBDenylist(t *testing.T, db *DB, onError string, tune func(*DBDenylist
 	return d, stop
 }
 
-func countRevocationRows(t *testing.T, db *DB) int {
+func countRevocationRows(t *testing.T, db *store.DB) int {
 	t.Helper()
 	var n int
 	if err := db.Get(&n, `SELECT COUNT(*) FROM revocations`); err != nil {

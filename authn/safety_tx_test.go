@@ -6,17 +6,18 @@ import (
 	"time"
 
 	"github.com/authgate/authgate/internal/testenv"
+	"github.com/authgate/authgate/store"
 )
 
 // failWrites makes every write of kind ("INSERT", "UPDATE" or "DELETE") on
 // table fail inside the database, as a full disk or a constraint added by
 // an operator would: a trigger that raises. The returned function removes
 // it.
-func failWrites(t *testing.T, db *DB, kind, table string) (restore func()) {
+func failWrites(t *testing.T, db *store.DB, kind, table string) (restore func()) {
 	t.Helper()
 	name := "authgate_test_fail_" + table
 	var stmts, undo []string
-	if db.Dialect == Postgres {
+	if db.Dialect == store.Postgres {
 		stmts = []string{
 			`CREATE OR REPLACE FUNCTION authgate_test_fail() RETURNS trigger AS $$
 			 BEGIN RAISE EXCEPTION 'injected failure'; END $$ LANGUAGE plpgsql`,

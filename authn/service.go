@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/authgate/authgate/internal/problem"
+	"github.com/authgate/authgate/store"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 )
@@ -50,7 +51,7 @@ type revocationList interface {
 type Service struct {
 	cfg      Config
 	logger   *slog.Logger
-	db       *DB
+	db       *store.DB
 	redis    *redis.Client // nil without Redis
 	users    *Users
 	sessions *Sessions
@@ -136,7 +137,7 @@ func New(ctx context.Context, cfg Config, opts Options) (*Service, error) {
 		}
 	}()
 
-	db, err := OpenDB(ctx, cfg.Database.URL)
+	db, err := store.Open(ctx, cfg.Database.URL)
 	if err != nil {
 		return nil, err
 	}
@@ -217,7 +218,7 @@ func NewAdmin(ctx context.Context, cfg Config, opts Options) (*Service, error) {
 
 // DB is the account database (the gateway keeps the shared ACME cache in
 // it).
-func (s *Service) DB() *DB { return s.db }
+func (s *Service) DB() *store.DB { return s.db }
 
 // Run keeps the denylist mirror current, refreshes JWKS verify keys and
 // prunes expired sessions, until ctx ends.
@@ -288,15 +289,15 @@ func (s *Service) ReadinessChecks() []Check {
 // Describe returns slog attributes naming the stores in use, for the
 // startup log. Passwords in URLs are redacted.
 func (s *Service) Describe() []any {
-	store := "postgres " + redactURL(s.cfg.Database.URL)
-	if s.db.Dialect == SQLite {
-		store = "sqlite " + s.db.Path
+	db := "postgres " + store.RedactURL(s.cfg.Database.URL)
+	if s.db.Dialect == store.SQLite {
+		db = "sqlite " + s.db.Path
 	}
 	deny := "database (embedded)"
 	if s.redis != nil {
-		deny = "redis " + redactURL(s.cfg.Redis.URL) + " (on_error: " + s.cfg.Redis.OnError + ")"
+		deny = "redis " + store.RedactURL(s.cfg.Redis.URL) + " (on_error: " + s.cfg.Redis.OnError + ")"
 	}
-	return []any{"database", store, "denylist", deny, "signing", s.cfg.Tokens.Algorithm + ", " + s.secretNote}
+	return []any{"database", db, "denylist", deny, "signing", s.cfg.Tokens.Algorithm + ", " + s.secretNote}
 }
 
 // CookieNames are the cookies the gateway owns. The proxy removes them

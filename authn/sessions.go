@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/authgate/authgate/internal/problem"
+	"github.com/authgate/authgate/store"
 	"github.com/jmoiron/sqlx"
 )
 
@@ -81,11 +82,10 @@ type Rotation struct {
 // Sessions stores sessions and their refresh tokens. Safe for concurrent
 // use; every operation is one transaction.
 type Sessions struct {
-	db     *DB
-	ttl    time.Duration
-	closed error            // database/sql's error for a closed DB
-	now    func() time.Time // the clock; tests set it
-	rand   io.Reader        // token and id randomness; tests set it
+	db   *store.DB
+	ttl  time.Duration
+	now  func() time.Time // the clock; tests set it
+	rand io.Reader        // token and id randomness; tests set it
 
 	// rotateLiveSQL is rotateLiveQuery(), for PostgreSQL, and rotateLive
 	// its prepared form once a rotation has prepared it.
@@ -96,19 +96,19 @@ type Sessions struct {
 
 // NewSessions builds the session store on db with sessions lasting
 // refreshTTL from login.
-func NewSessions(db *DB, refreshTTL time.Duration) (*Sessions, error) {
+func NewSessions(db *store.DB, refreshTTL time.Duration) (*Sessions, error) {
 	if db == nil {
 		return nil, errors.New("sessions: no database")
 	}
 	if refreshTTL <= 0 {
 		return nil, fmt.Errorf("tokens.refresh_ttl: %s must be positive", refreshTTL)
 	}
-	return &Sessions{db: db, ttl: refreshTTL, closed: closedDBError(), now: time.Now, rand: rand.Reader,
+	return &Sessions{db: db, ttl: refreshTTL, now: time.Now, rand: rand.Reader,
 		rotateLiveSQL: rotateLiveQuery()}, nil
 }
 
 func (s *Sessions) err(ctx context.Context, op string, err error) error {
-	return accountStoreError(ctx, s.closed, op, err)
+	return s.db.Err(ctx, op, err)
 }
 
 // randomString returns n random bytes, base64url without padding.
@@ -167,7 +167,7 @@ func (s *Sessions) Create(ctx context.Context, userID int64, confirm func(curren
 	}
 	defer tx.Rollback()
 	lock := ""
-	if s.db.Dialect == Postgres {
+	if s.db.Dialect == store.Postgres {
 		lock = " FOR SHARE"
 	}
 	var row userRow
@@ -185,7 +185,7 @@ func (s *Sessions) Create(ctx context.Context, userID int64, confirm func(curren
 	}
 	if _, err := tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO sessions (id, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)`),
 		sid, userID, now, expires); err != nil {
-		if isForeignKeyViolation(err) {
+		if store.IsForeignKeyViolation(err) {
 			return "", "", time.Time{}, fmt.Errorf("create session: user %d: %w", userID, problem.ErrNotFound)
 		}
 		return "", "", time.Time{}, s.err(ctx, "create session", err)
@@ -250,7 +250,7 @@ func (s *Sessions) Rotate(ctx context.Context, refreshToken, sid string) (Rotati
 		return Rotation{}, s.err(ctx, "rotate refresh token", err)
 	}
 	defer tx.Rollback()
-	if s.db.Dialect == Postgres {
+	if s.db.Dialect == store.Postgres {
 		// The common case in one statement (sessions_rotate_postgres.go);
 		// a token that is not live is sorted out below.
 		rot, ok, err := s.rotateLive(ctx, tx, storedTime(s.now()), oldHash, newToken, newHash, sid)

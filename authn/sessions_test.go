@@ -11,11 +11,12 @@ import (
 
 	"github.com/authgate/authgate/internal/problem"
 	"github.com/authgate/authgate/internal/testenv"
+	"github.com/authgate/authgate/store"
 )
 
 // sessionsFixture is a database with one user and a session store on it.
 type sessionsFixture struct {
-	db     *DB
+	db     *store.DB
 	s      *Sessions
 	userID int64
 }
@@ -286,7 +287,7 @@ func TestSessionRotateConcurrent(t *testing.T) {
 // warmPool opens n connections at once and returns them to the pool, so
 // that n goroutines starting together really run together instead of
 // queueing behind connection set-up.
-func warmPool(t *testing.T, db *DB, n int) {
+func warmPool(t *testing.T, db *store.DB, n int) {
 	t.Helper()
 	conns := make([]interface{ Close() error }, 0, n)
 	for range n {

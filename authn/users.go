@@ -10,6 +10,7 @@ import (
 
 	"github.com/authgate/authgate/internal/conf"
 	"github.com/authgate/authgate/internal/problem"
+	"github.com/authgate/authgate/store"
 )
 
 // User is an account as callers see it. The password hash never leaves
@@ -56,11 +57,10 @@ const (
 // operations, on PostgreSQL or SQLite through one code path. Safe for
 // concurrent use.
 type Users struct {
-	db     *DB
+	db     *store.DB
 	open   bool // self-registration allowed
 	hasher *passwordHasher
 	policy passwordPolicy
-	closed error            // database/sql's error for a closed DB, see closedDBError
 	now    func() time.Time // the clock; tests set it
 }
 
@@ -70,7 +70,7 @@ type Users struct {
 // per key. It fills the normalised keys of rows written by the original
 // service (backfillKeys) and fails, naming the rows, if two of them are the
 // same account after normalisation.
-func NewUsers(ctx context.Context, db *DB, cfg Accounts) (*Users, error) {
+func NewUsers(ctx context.Context, db *store.DB, cfg Accounts) (*Users, error) {
 	if db == nil {
 		return nil, errors.New("users: no database")
 	}
@@ -104,7 +104,7 @@ func NewUsers(ctx context.Context, db *DB, cfg Accounts) (*Users, error) {
 
 // newUsers builds the store from a validated cfg. Tests call it directly
 // to hash at bcrypt's minimum cost.
-func newUsers(ctx context.Context, db *DB, cfg Accounts) (*Users, error) {
+func newUsers(ctx context.Context, db *store.DB, cfg Accounts) (*Users, error) {
 	hasher, err := newPasswordHasher(cfg.BcryptCost)
 	if err != nil {
 		return nil, fmt.Errorf("users: %w", err)
@@ -114,7 +114,6 @@ func newUsers(ctx context.Context, db *DB, cfg Accounts) (*Users, error) {
 		open:   cfg.Registration == registrationOpen,
 		hasher: hasher,
 		policy: passwordPolicy{minRunes: cfg.MinPasswordLength, common: commonPasswords()},
-		closed: closedDBError(),
 		now:    time.Now,
 	}
 	if err := u.backfillKeys(ctx); err != nil {
@@ -169,7 +168,7 @@ func (r *userRow) user() *User {
 func storedTime(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
 
 func (u *Users) err(ctx context.Context, op string, err error) error {
-	return accountStoreError(ctx, u.closed, op, err)
+	return u.db.Err(ctx, op, err)
 }
 
 // Register creates an account from the public registration endpoint: no
@@ -218,7 +217,7 @@ func (u *Users) Create(ctx context.Context, nu NewUser) (*User, error) {
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING `+userColumns),
 		username, email, hash, true, now, ukey, ekey, strings.Join(roles, ","), now).StructScan(&row)
 	if err != nil {
-		if constraint, ok := isUniqueViolation(err); ok {
+		if constraint, ok := store.IsUniqueViolation(err); ok {
 			return nil, u.whichTaken(ctx, constraint, ukey, ekey, err)
 		}
 		return nil, u.err(ctx, "create user", err)

@@ -5,13 +5,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authgate/authgate/store"
 	"golang.org/x/crypto/bcrypt"
 )
 
 // openAccountsDB opens (and migrates) the database at url for one test.
-func openAccountsDB(t testing.TB, url string) *DB {
+func openAccountsDB(t testing.TB, url string) *store.DB {
 	t.Helper()
-	db, err := OpenDB(context.Background(), url)
+	db, err := store.Open(context.Background(), url)
 	if err != nil {
 		t.Fatalf("OpenDB: %v", err)
 	}
@@ -23,7 +24,7 @@ func openAccountsDB(t testing.TB, url string) *DB {
 // tests stay fast under -race, with registration open (the tests register
 // their users); the other rules are the defaults unless cfg says
 // otherwise.
-func newTestUsers(t testing.TB, db *DB, cfg Accounts) *Users {
+func newTestUsers(t testing.TB, db *store.DB, cfg Accounts) *Users {
 	t.Helper()
 	if cfg.Registration == "" {
 		cfg.Registration = registrationOpen
@@ -52,7 +53,7 @@ func mustRegister(t testing.TB, u *Users, username, email, password string) *Use
 }
 
 // storedPasswordHash reads a user's password hash straight from the table.
-func storedPasswordHash(t testing.TB, db *DB, id int64) string {
+func storedPasswordHash(t testing.TB, db *store.DB, id int64) string {
 	t.Helper()
 	var h string
 	if err := db.Get(&h, db.Rebind(`SELECT hashed_password FROM users WHERE id = ?`), id); err != nil {

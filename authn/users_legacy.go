@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+
+	"github.com/authgate/authgate/store"
 )
 
 // backfillKeys gives rows written by the original FastAPI service (which
@@ -36,10 +38,10 @@ func (u *Users) backfillKeys(ctx context.Context) error {
 		return u.err(ctx, "users: backfill keys", err)
 	}
 	defer tx.Rollback()
-	if u.db.Dialect == Postgres {
+	if u.db.Dialect == store.Postgres {
 		// Two instances starting at once backfill one after the other
 		// (the migration lock is already released at this point).
-		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, migrationLockID+1); err != nil {
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, store.BackfillLockID); err != nil {
 			return u.err(ctx, "users: backfill keys", err)
 		}
 	}

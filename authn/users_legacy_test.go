@@ -14,6 +14,7 @@ import (
 
 	"github.com/authgate/authgate/internal/problem"
 	"github.com/authgate/authgate/internal/testenv"
+	"github.com/authgate/authgate/store"
 )
 
 // originalSchema is the DDL SQLAlchemy emits on PostgreSQL for the original
@@ -257,7 +258,7 @@ func TestStoreUnavailable(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer x.Close()
-		db := &DB{DB: x, Dialect: Postgres}
+		db := &store.DB{DB: x, Dialect: store.Postgres}
 		if _, err := NewUsers(ctx, db, Accounts{BcryptCost: 10}); !errors.Is(err, problem.ErrStoreUnavailable) {
 			t.Errorf("NewUsers(unreachable) = %v; want problem.ErrStoreUnavailable", err)
 		}
@@ -278,7 +279,7 @@ func TestStoreUnavailable(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer x.Close()
-		if _, err := NewUsers(ctx, &DB{DB: x, Dialect: SQLite}, Accounts{BcryptCost: 10}); !errors.Is(err, problem.ErrStoreUnavailable) {
+		if _, err := NewUsers(ctx, &store.DB{DB: x, Dialect: store.SQLite}, Accounts{BcryptCost: 10}); !errors.Is(err, problem.ErrStoreUnavailable) {
 			t.Errorf("NewUsers(sqlite file in a missing directory) = %v; want problem.ErrStoreUnavailable", err)
 		}
 	})

@@ -17,7 +17,6 @@ const (
 	defaultHSTS          = "max-age=31536000"
 	defaultACMEURL       = "https://acme-v02.api.letsencrypt.org/directory"
 	defaultACMECache     = "certs/acme"
-	defaultDatabaseURL   = "sqlite:data/authgate.db"
 	defaultCookieName    = "authgate"
 	defaultAuthPrefix    = "/auth"
 	defaultLoginLimit    = "5/min"
@@ -35,10 +34,6 @@ const (
 	defaultHealthWithin  = 2 * time.Second
 	defaultParkIdleAfter = time.Second
 )
-
-// defaultDatabaseTimeout is database.timeout's default (authn applies the
-// same when it is zero).
-const defaultDatabaseTimeout = 5 * time.Second
 
 // applyDefaults fills what the file leaves out. For most keys a zero value
 // means "default". The listeners, tls.hsts and the identity header names
@@ -87,8 +82,7 @@ func applyDefaults(c *Config, present func(path string) bool) {
 	}
 
 	a := &c.Authn
-	orDefault(&a.Database.URL, defaultDatabaseURL)
-	durDefault(&a.Database.Timeout, defaultDatabaseTimeout)
+	a.Database.SetDefaults()
 	orDefault(&a.Redis.OnError, "deny")
 	orDefault(&a.Redis.KeyPrefix, defaultRedisPrefix)
 	orDefault(&a.Tokens.Issuer, defaultTokenIssuer)

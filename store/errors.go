@@ -1,4 +1,4 @@
-package authn
+package store
 
 import (
 	"context"
@@ -16,17 +16,24 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 )
 
-// Classifying the errors of the account store. Users and Sessions return
-// problem.ErrStoreUnavailable (503) when the database cannot be reached or does not
-// answer in time, the caller's own context error when it gave up, and the
-// driver's error otherwise (a bug: 500). Constraint violations become the
-// domain errors (problem.ErrUsernameTaken, problem.ErrEmailTaken) where they happen.
+// Classifying the errors of the database. The stores built on it (users,
+// sessions) return problem.ErrStoreUnavailable (503) when the database
+// cannot be reached or does not answer in time, the caller's own context
+// error when it gave up, and the driver's error otherwise (a bug: 500).
+// Constraint violations become the domain errors (problem.ErrUsernameTaken,
+// problem.ErrEmailTaken) where they happen, told by IsUniqueViolation and
+// IsForeignKeyViolation, so that no caller needs to know the drivers.
 
-// accountStoreError wraps err from operation op. ctx is the context the
-// operation ran under: when it is done, its error decides, because drivers
-// report a cancelled query in their own words (lib/pq: SQLSTATE 57014;
-// modernc: SQLITE_INTERRUPT). closed is closedDBError().
-func accountStoreError(ctx context.Context, closed error, op string, err error) error {
+// Err wraps err from operation op on db (nil stays nil). ctx is the
+// context the operation ran under: when it is done, its error decides,
+// because drivers report a cancelled query in their own words (lib/pq:
+// SQLSTATE 57014; modernc: SQLITE_INTERRUPT).
+func (db *DB) Err(ctx context.Context, op string, err error) error {
+	return storeError(ctx, db.closed, op, err)
+}
+
+// storeError is Err with db's closed error, closedDBError(), given.
+func storeError(ctx context.Context, closed error, op string, err error) error {
 	if err == nil {
 		return nil
 	}
@@ -82,7 +89,7 @@ func isStoreUnavailable(err error) bool {
 
 // closedDBError returns the error database/sql reports for every call on a
 // closed *sql.DB. The package does not export it; this obtains the value
-// itself so that accountStoreError can match it with errors.Is instead of
+// itself so that storeError can match it with errors.Is instead of
 // by its text. A store whose DB was closed (shutdown) answers 503, not 500.
 func closedDBError() error {
 	db := sql.OpenDB(closedDBConnector{})
@@ -97,10 +104,10 @@ func (closedDBConnector) Connect(context.Context) (driver.Conn, error) {
 }
 func (closedDBConnector) Driver() driver.Driver { return nil }
 
-// isUniqueViolation reports whether err is a unique-constraint violation, and
+// IsUniqueViolation reports whether err is a unique-constraint violation, and
 // for PostgreSQL the name of the violated constraint or index (SQLite does
 // not say which in a structured form; callers then look the keys up).
-func isUniqueViolation(err error) (constraint string, ok bool) {
+func IsUniqueViolation(err error) (constraint string, ok bool) {
 	if pqErr := pq.As(err, "23505"); pqErr != nil {
 		return pqErr.Constraint, true
 	}
@@ -111,9 +118,9 @@ func isUniqueViolation(err error) (constraint string, ok bool) {
 	return "", false
 }
 
-// isForeignKeyViolation reports whether err is a foreign-key violation (a
+// IsForeignKeyViolation reports whether err is a foreign-key violation (a
 // session for a user that does not exist).
-func isForeignKeyViolation(err error) bool {
+func IsForeignKeyViolation(err error) bool {
 	if pq.As(err, "23503") != nil {
 		return true
 	}

@@ -1,4 +1,4 @@
-package authn
+package store
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 	"github.com/authgate/authgate/internal/testenv"
 )
 
-func TestOpenDBMigratesOnce(t *testing.T) {
+func TestOpenMigratesOnce(t *testing.T) {
 	for name, newURL := range testenv.Databases() {
 		t.Run(name, func(t *testing.T) {
 			url := newURL(t)
@@ -23,13 +23,13 @@ func TestOpenDBMigratesOnce(t *testing.T) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					dbs[i], errs[i] = OpenDB(ctx, url)
+					dbs[i], errs[i] = Open(ctx, url)
 				}()
 			}
 			wg.Wait()
 			for i, err := range errs {
 				if err != nil {
-					t.Fatalf("OpenDB #%d: %v", i, err)
+					t.Fatalf("Open #%d: %v", i, err)
 				}
 				defer dbs[i].Close()
 			}
@@ -45,10 +45,10 @@ func TestOpenDBMigratesOnce(t *testing.T) {
 	}
 }
 
-func TestOpenDBRejectsUnknownScheme(t *testing.T) {
-	_, err := OpenDB(context.Background(), "mysql://root:hunter2@localhost/db")
+func TestOpenRejectsUnknownScheme(t *testing.T) {
+	_, err := Open(context.Background(), "mysql://root:hunter2@localhost/db")
 	if err == nil {
-		t.Fatal("OpenDB(mysql://…) = nil error; want one")
+		t.Fatal("Open(mysql://…) = nil error; want one")
 	}
 	if got := err.Error(); contains(got, "hunter2") {
 		t.Errorf("error %q leaks the password", got)

@@ -1,4 +1,4 @@
-package authn
+package store
 
 import (
 	"context"
@@ -14,7 +14,7 @@ import (
 	"github.com/lib/pq"
 )
 
-func TestAccountStoreError(t *testing.T) {
+func TestStoreError(t *testing.T) {
 	closed := closedDBError()
 	if closed == nil {
 		t.Fatal("closedDBError() = nil; want database/sql's closed-database error")
@@ -39,16 +39,16 @@ func TestAccountStoreError(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := accountStoreError(context.Background(), closed, "op", tt.err)
+			got := storeError(context.Background(), closed, "op", tt.err)
 			if errors.Is(got, problem.ErrStoreUnavailable) != tt.wantUnavailable {
-				t.Errorf("accountStoreError(%v) = %v; want problem.ErrStoreUnavailable: %v", tt.err, got, tt.wantUnavailable)
+				t.Errorf("storeError(%v) = %v; want problem.ErrStoreUnavailable: %v", tt.err, got, tt.wantUnavailable)
 			}
 			if !errors.Is(got, tt.err) {
-				t.Errorf("accountStoreError(%v) = %v; want it to wrap the cause", tt.err, got)
+				t.Errorf("storeError(%v) = %v; want it to wrap the cause", tt.err, got)
 			}
 		})
 	}
-	if accountStoreError(context.Background(), closed, "op", nil) != nil {
-		t.Error("accountStoreError(nil) != nil")
+	if storeError(context.Background(), closed, "op", nil) != nil {
+		t.Error("storeError(nil) != nil")
 	}
 }

@@ -1,4 +1,4 @@
-package authn
+package store
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -37,18 +38,35 @@ type DB struct {
 	// belong beside the database (the generated signing secret) go in its
 	// directory.
 	Path string
+
+	closed error // database/sql's error for a closed DB, see closedDBError
 }
 
 //go:embed migrations
 var migrationFS embed.FS
 
-// migrationLockID is the PostgreSQL advisory lock key held while migrating,
-// so two instances starting at once apply each migration exactly once.
-const migrationLockID = 7_163_001_947
+// PostgreSQL advisory lock keys of the start-up steps, in one place so
+// that none collides with another.
+const (
+	// migrationLockID is held while migrating, so two instances starting
+	// at once apply each migration exactly once.
+	migrationLockID = 7_163_001_947
+	// BackfillLockID is held while the account store fills in the
+	// normalised keys of rows the original service wrote.
+	BackfillLockID = migrationLockID + 1
+)
 
-// OpenDB connects to rawURL ("sqlite:PATH" or "postgres://…"), checks the
-// connection and applies pending migrations.
-func OpenDB(ctx context.Context, rawURL string) (*DB, error) {
+// Open connects to rawURL ("sqlite:PATH" or "postgres://…", database.url),
+// checks the connection and applies pending migrations.
+func Open(ctx context.Context, rawURL string) (*DB, error) {
+	return OpenAt(ctx, rawURL, math.MaxInt)
+}
+
+// OpenAt is Open that applies the migrations only up to version: the
+// schema an older authgate left behind. It is for the tests of what later
+// migrations do to data written under an older schema; authgate itself
+// always opens with Open.
+func OpenAt(ctx context.Context, rawURL string, version int) (*DB, error) {
 	db, err := openDB(rawURL)
 	if err != nil {
 		return nil, err
@@ -57,7 +75,7 @@ func OpenDB(ctx context.Context, rawURL string) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("database: %w", err)
 	}
-	if err := db.migrate(ctx); err != nil {
+	if err := db.migrate(ctx, version); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -87,7 +105,7 @@ func (db *DB) ping(ctx context.Context) error {
 func openDB(rawURL string) (*DB, error) {
 	switch {
 	case strings.HasPrefix(rawURL, "sqlite:"):
-		path := strings.TrimPrefix(strings.TrimPrefix(rawURL, "sqlite:"), "//")
+		path := sqlitePath(rawURL)
 		if path == "" {
 			return nil, errors.New("database: sqlite URL has no file path")
 		}
@@ -115,8 +133,8 @@ func openDB(rawURL string) (*DB, error) {
 		if err != nil {
 			return nil, fmt.Errorf("database: %w", err)
 		}
-		return &DB{DB: x, Dialect: SQLite, Path: path}, nil
-	case strings.HasPrefix(rawURL, "postgres://"), strings.HasPrefix(rawURL, "postgresql://"):
+		return &DB{DB: x, Dialect: SQLite, Path: path, closed: closedDBError()}, nil
+	case isPostgres(rawURL):
 		connector, err := newPGConnector(withConnectTimeout(rawURL))
 		if err != nil {
 			// lib/pq's parse errors do not repeat the URL.
@@ -126,9 +144,9 @@ func openDB(rawURL string) (*DB, error) {
 		x.SetMaxOpenConns(32)
 		x.SetMaxIdleConns(32)
 		x.SetConnMaxIdleTime(5 * time.Minute)
-		return &DB{DB: x, Dialect: Postgres}, nil
+		return &DB{DB: x, Dialect: Postgres, closed: closedDBError()}, nil
 	}
-	return nil, fmt.Errorf("database: unsupported URL scheme in %q: use sqlite:PATH or postgres://", redactURL(rawURL))
+	return nil, fmt.Errorf("database: unsupported URL scheme in %q: use sqlite:PATH or postgres://", RedactURL(rawURL))
 }
 
 // defaultConnectTimeout is lib/pq's connect_timeout (seconds) when the URL
@@ -152,9 +170,9 @@ func withConnectTimeout(rawURL string) string {
 	return u.String()
 }
 
-// redactURL hides a password in a database URL so it can appear in errors
-// and logs.
-func redactURL(raw string) string {
+// RedactURL hides a password in a database (or Redis) URL so it can appear
+// in errors and logs.
+func RedactURL(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil || u.User == nil {
 		return raw
@@ -195,10 +213,23 @@ func (db *DB) migrations() ([]migration, error) {
 	return out, nil
 }
 
-// migrate applies every migration not yet recorded in schema_migrations, each
-// in its own transaction. Migrations only add: they never drop or rewrite
-// user data.
-func (db *DB) migrate(ctx context.Context) error {
+// Versions lists the versions of db's migrations, in the order they apply.
+func (db *DB) Versions() ([]int, error) {
+	all, err := db.migrations()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]int, len(all))
+	for i, m := range all {
+		out[i] = m.version
+	}
+	return out, nil
+}
+
+// migrate applies every migration up to version last not yet recorded in
+// schema_migrations, each in its own transaction. Migrations only add:
+// they never drop or rewrite user data.
+func (db *DB) migrate(ctx context.Context, last int) error {
 	all, err := db.migrations()
 	if err != nil {
 		return fmt.Errorf("migrations: %w", err)
@@ -223,6 +254,9 @@ func (db *DB) migrate(ctx context.Context) error {
 		return fmt.Errorf("migrations: %w", err)
 	}
 	for _, m := range all {
+		if m.version > last {
+			break
+		}
 		if err := db.apply(ctx, conn, m); err != nil {
 			return fmt.Errorf("migration %s: %w", m.name, err)
 		}
