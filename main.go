@@ -22,6 +22,7 @@ import (
 	"github.com/authgate/authgate/authn"
 	"github.com/authgate/authgate/gateway"
 	"github.com/authgate/authgate/internal/conf"
+	"github.com/authgate/authgate/tokens"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -277,7 +278,7 @@ func keygen(args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	out, err := authn.Keygen(*alg)
+	out, err := tokens.Keygen(*alg)
 	if err != nil {
 		return err
 	}

@@ -49,7 +49,7 @@ func (s *Service) initWeb() error {
 		w.loopPaths = append(w.loopPaths, strings.ToLower(prefix+loop))
 	}
 	var err error
-	if w.csrfKey, err = s.tokens.derivedKey(csrfKeyLabel); err != nil {
+	if w.csrfKey, err = s.tokens.DerivedKey(csrfKeyLabel); err != nil {
 		return err
 	}
 	if w.pages, err = parsePages(); err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/authgate/authgate/internal/conf"
 	"github.com/authgate/authgate/internal/testenv"
 	"github.com/authgate/authgate/store"
+	"github.com/authgate/authgate/tokens"
 )
 
 // testProblem is the problem document internal/problem writes.
@@ -36,8 +37,8 @@ func apiConfig(dbURL string) Config {
 	return Config{
 		Database: store.Config{URL: dbURL},
 		Redis:    Redis{OnError: OnErrorDeny, KeyPrefix: "authgate:"},
-		Tokens: Tokens{
-			Issuer: "authgate", Audience: "authgate", Algorithm: AlgHS256, Secret: testSecret,
+		Tokens: tokens.Config{
+			Issuer: "authgate", Audience: "authgate", Algorithm: tokens.AlgHS256, Secret: testSecret,
 			AccessTTL: conf.Duration(15 * time.Minute), RefreshTTL: conf.Duration(168 * time.Hour),
 		},
 		Accounts: Accounts{Registration: "open", BcryptCost: 10, MinPasswordLength: 8},
@@ -61,11 +62,16 @@ func newAPIService(t *testing.T, cfg Config) *Service {
 	return newAPIServiceWith(t, cfg, nil)
 }
 
-// newAPIServiceWith is newAPIService with setup run before Run starts (to
-// set clocks).
+// newAPIServiceWith is newAPIService with setup run before Run starts.
 func newAPIServiceWith(t *testing.T, cfg Config, setup func(*Service)) *Service {
 	t.Helper()
-	s, err := New(context.Background(), cfg, Options{Logger: testLogger(t), DataDir: t.TempDir()})
+	return newAPIServiceAt(t, cfg, nil, setup)
+}
+
+// newAPIServiceAt is newAPIServiceWith on the clock now (nil: time.Now).
+func newAPIServiceAt(t *testing.T, cfg Config, now func() time.Time, setup func(*Service)) *Service {
+	t.Helper()
+	s, err := New(context.Background(), cfg, Options{Logger: testLogger(t), DataDir: t.TempDir(), Now: now})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

@@ -1,8 +1,8 @@
 package authn
 
 import (
-	"github.com/authgate/authgate/internal/conf"
 	"github.com/authgate/authgate/store"
+	"github.com/authgate/authgate/tokens"
 )
 
 // Config is the part of config.yaml that authn reads: the database, Redis,
@@ -12,11 +12,11 @@ import (
 // A zero field means "use the default"; Defaults fills them once at load
 // time so that nothing on the request path re-derives configuration.
 type Config struct {
-	Database store.Config `yaml:"database"`
-	Redis    Redis        `yaml:"redis"`
-	Tokens   Tokens       `yaml:"tokens"`
-	Accounts Accounts     `yaml:"accounts"`
-	AuthAPI  AuthAPI      `yaml:"auth_api"`
+	Database store.Config  `yaml:"database"`
+	Redis    Redis         `yaml:"redis"`
+	Tokens   tokens.Config `yaml:"tokens"`
+	Accounts Accounts      `yaml:"accounts"`
+	AuthAPI  AuthAPI       `yaml:"auth_api"`
 }
 
 // Redis is optional. Without it the denylist is kept in the database and the
@@ -29,23 +29,6 @@ type Redis struct {
 	// KeyPrefix namespaces every key and channel authgate uses, so several
 	// deployments (and tests) can share one Redis. Default "authgate:".
 	KeyPrefix string `yaml:"key_prefix"`
-}
-
-// Tokens configures access-token signing and verification.
-type Tokens struct {
-	Issuer    string `yaml:"issuer"`    // default "authgate"
-	Audience  string `yaml:"audience"`  // default "authgate"
-	Algorithm string `yaml:"algorithm"` // HS256 (default) | RS256 | ES256 | EdDSA
-	// Secret is the HS256 key, at least 32 bytes. Empty: one is generated on
-	// first start and kept (0600) beside the SQLite database or under data/.
-	Secret string `yaml:"secret"`
-	// PrivateKeyFile is a PEM private key for RS256, ES256 or EdDSA.
-	PrivateKeyFile string `yaml:"private_key_file"`
-	// VerifyKeys are extra keys still accepted for verification during a
-	// rotation: PEM files or JWKS URLs.
-	VerifyKeys []string      `yaml:"verify_keys"`
-	AccessTTL  conf.Duration `yaml:"access_ttl"`  // default 15m
-	RefreshTTL conf.Duration `yaml:"refresh_ttl"` // default 168h
 }
 
 // Accounts configures registration and password rules.

@@ -1,13 +1,9 @@
 package authn
 
 import (
-	"errors"
 	"fmt"
-	"net"
 	"net/url"
-	"os"
 	"path"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -26,7 +22,7 @@ func (c *Config) Validate() error {
 	var p conf.Problems
 	p.Merge("", c.Database.Validate())
 	c.Redis.validate(&p)
-	c.Tokens.validate(&p)
+	p.Merge("", c.Tokens.Validate())
 	c.Accounts.validate(&p)
 	c.AuthAPI.validate(&p)
 	return p.Err()
@@ -52,84 +48,6 @@ func (r Redis) validate(p *conf.Problems) {
 	if r.KeyPrefix == "" {
 		p.Addf("redis.key_prefix", "must not be empty")
 	}
-}
-
-func (t Tokens) validate(p *conf.Problems) {
-	if t.Issuer == "" {
-		p.Addf("tokens.issuer", "must not be empty")
-	}
-	if t.Audience == "" {
-		p.Addf("tokens.audience", "must not be empty")
-	}
-	switch t.Algorithm {
-	case "HS256":
-		if t.PrivateKeyFile != "" {
-			p.Addf("tokens.private_key_file", "must be empty with algorithm HS256, whose key is tokens.secret")
-		}
-		secretProblem(p, t.Secret)
-	case "RS256", "ES256", "EdDSA":
-		if t.Secret != "" {
-			p.Addf("tokens.secret", "must be empty with algorithm %s, whose key is tokens.private_key_file", t.Algorithm)
-		}
-		if t.PrivateKeyFile == "" {
-			p.Addf("tokens.private_key_file", "required with algorithm %s: a PEM private key (authgate keygen --alg %s)", t.Algorithm, t.Algorithm)
-		} else if err := keyFileProblem(t.PrivateKeyFile); err != nil {
-			p.Add("tokens.private_key_file", err)
-		}
-	default:
-		// Spelled as in RFC 7518 §3.1 and RFC 8037 §3.1, exactly: a JOSE
-		// library compares "alg" case-sensitively.
-		msg := fmt.Sprintf("%q is not supported: must be one of HS256, RS256, ES256, EdDSA", t.Algorithm)
-		for _, a := range []string{"HS256", "RS256", "ES256", "EdDSA"} {
-			if strings.EqualFold(a, t.Algorithm) {
-				msg += fmt.Sprintf(" (spelled exactly; did you mean %q?)", a)
-			}
-		}
-		p.Addf("tokens.algorithm", "%s", msg)
-	}
-	for i, k := range t.VerifyKeys {
-		kp := fmt.Sprintf("tokens.verify_keys[%d]", i)
-		if strings.Contains(k, "://") {
-			if err := jwksURLProblem(k); err != nil {
-				p.Add(kp, err)
-			}
-			continue
-		}
-		if err := keyFileProblem(k); err != nil {
-			p.Add(kp, err)
-		}
-	}
-	if t.AccessTTL <= 0 {
-		p.Addf("tokens.access_ttl", "must be greater than 0")
-	} else if t.AccessTTL.D() > maxAccessTTL {
-		p.Addf("tokens.access_ttl", "%s is too long: at most 24h (revocation must cover an access token's whole life)", t.AccessTTL)
-	}
-	if t.RefreshTTL <= t.AccessTTL {
-		p.Addf("tokens.refresh_ttl", "%s must be longer than access_ttl (%s)", t.RefreshTTL, t.AccessTTL)
-	}
-}
-
-// secretProblem applies the same rules NewTokens enforces (checkSecret), so
-// `authgate check` reports a bad secret before a start would refuse it.
-func secretProblem(p *conf.Problems, s string) {
-	if s == "" {
-		return // empty: a secret is generated on first start and kept
-	}
-	if err := checkSecret([]byte(s)); err != nil {
-		p.Add("tokens.secret", err)
-	}
-}
-
-// WellKnownSecret reports whether s is a signing secret published in
-// tutorials, sample configs or JWT debuggers (weakSecrets), compared without
-// case and surrounding space, or a single character repeated. Tokens signed
-// with one can be forged by anyone, so authgate refuses to start with one.
-func WellKnownSecret(s string) bool {
-	s = strings.ToLower(strings.TrimSpace(s))
-	if s == "" {
-		return false
-	}
-	return strings.Count(s, s[:1]) == len(s) || slices.Contains(weakSecrets, s)
 }
 
 func (a Accounts) validate(p *conf.Problems) {
@@ -215,38 +133,4 @@ func ParseRate(s string) (n int, per time.Duration, err error) {
 		return 0, 0, bad
 	}
 	return n, per, nil
-}
-
-// jwksURLProblem accepts an https URL, or http to a loopback host: keys
-// fetched over plain http across a network could be swapped in transit.
-func jwksURLProblem(raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" {
-		return errors.New("is not a URL: write https://host/path/jwks.json or a PEM file name")
-	}
-	switch u.Scheme {
-	case "https":
-		return nil
-	case "http":
-		host := u.Hostname()
-		if ip := net.ParseIP(host); host == "localhost" || ip != nil && ip.IsLoopback() {
-			return nil
-		}
-		return errors.New("must use https: keys fetched over plain http could be swapped in transit")
-	}
-	return fmt.Errorf("unsupported scheme %q: write https://host/path/jwks.json or a PEM file name", u.Scheme)
-}
-
-// keyFileProblem checks that name exists and is a regular file.
-func keyFileProblem(name string) error {
-	fi, err := os.Stat(name)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		return fmt.Errorf("file %s does not exist", name)
-	case err != nil:
-		return fmt.Errorf("file %s: %v", name, errors.Unwrap(err))
-	case !fi.Mode().IsRegular():
-		return fmt.Errorf("%s is not a regular file", name)
-	}
-	return nil
 }

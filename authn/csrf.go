@@ -1,10 +1,8 @@
 package authn
 
 import (
-	"crypto/hkdf"
 	"crypto/hmac"
 	"crypto/sha256"
-	"crypto/x509"
 	"encoding/base64"
 	"fmt"
 	"io"
@@ -169,23 +167,4 @@ func (s *Service) issueCSRF(w http.ResponseWriter, r *http.Request) (string, err
 		})
 	}
 	return s.csrfToken(cookie), nil
-}
-
-// derivedKey derives a 256-bit key for one purpose (label) from the
-// signing key: HKDF-SHA256 (RFC 5869) over the HS256 secret, or over the
-// PKCS #8 encoding of the private key. Every instance with the same signing
-// key derives the same key; the label keeps the uses apart.
-func (t *AccessTokens) derivedKey(label string) ([]byte, error) {
-	var material []byte
-	switch k := t.signKey.(type) {
-	case []byte:
-		material = k
-	default:
-		der, err := x509.MarshalPKCS8PrivateKey(k)
-		if err != nil {
-			return nil, fmt.Errorf("derive %s key: %w", label, err)
-		}
-		material = der
-	}
-	return hkdf.Key(sha256.New, material, nil, label, 32)
 }

@@ -70,6 +70,6 @@ func (s *Service) cookieSession(r *http.Request) *identity.Identity {
 	if id, err := s.tokens.Verify(token); err == nil {
 		return id
 	}
-	id, _ := s.tokens.expiredIdentity(token)
+	id, _ := s.tokens.ExpiredIdentity(token)
 	return id
 }

@@ -137,8 +137,8 @@ func TestRefreshRefusesSessionOlderThanCutoff(t *testing.T) {
 				t.Run(tt.name, func(t *testing.T) {
 					ctx := context.Background()
 					clock := &testClock{}
-					s := newAPIServiceWith(t, apiConfig(newURL(t)), func(s *Service) {
-						s.now, s.tokens.now, s.users.now, s.sessions.now = clock.now, clock.now, clock.now, clock.now
+					s := newAPIServiceAt(t, apiConfig(newURL(t)), clock.now, func(s *Service) {
+						s.users.now, s.sessions.now = clock.now, clock.now
 					})
 					carol, err := s.AddUser(ctx, NewUser{Username: "carol", Email: "carol@example.com", Password: password})
 					if err != nil {

@@ -49,7 +49,7 @@ func (s *Service) renewable(r *http.Request) (*identity.Identity, bool) {
 	if err == nil {
 		return id, errors.Is(s.deny.Check(id), problem.ErrTokenRevoked)
 	}
-	return s.tokens.expiredIdentity(token)
+	return s.tokens.ExpiredIdentity(token)
 }
 
 // boundSession is the session id in r's access cookie — a token we signed,
@@ -64,7 +64,7 @@ func (s *Service) boundSession(r *http.Request) (sid string, ok bool) {
 	if id, err := s.tokens.Verify(token); err == nil {
 		return id.SessionID, true
 	}
-	if id, ok := s.tokens.expiredIdentity(token); ok {
+	if id, ok := s.tokens.ExpiredIdentity(token); ok {
 		return id.SessionID, true
 	}
 	return "", false
@@ -93,8 +93,8 @@ func (s *Service) handleBrowserRefresh(w http.ResponseWriter, r *http.Request) {
 		s.sendToLogin(w, r, rd)
 		return
 	}
-	tokens := refreshCookies(r.Header, s.cookies.refresh)
-	if len(tokens) == 0 {
+	candidates := refreshCookies(r.Header, s.cookies.refresh)
+	if len(candidates) == 0 {
 		s.toLogin(w, r, rd)
 		return
 	}
@@ -110,7 +110,7 @@ func (s *Service) handleBrowserRefresh(w http.ResponseWriter, r *http.Request) {
 	// refused untouched.
 	var pair *TokenPair
 	err := errRefreshNotBound
-	for _, token := range tokens {
+	for _, token := range candidates {
 		if pair, err = s.refresh(r.Context(), token, sid); !errors.Is(err, errRefreshNotBound) {
 			break
 		}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/authgate/authgate/internal/problem"
+	"github.com/authgate/authgate/tokens"
 )
 
 // browserCookies is what a browser holds after logging in with the form.
@@ -185,18 +186,18 @@ func (c *testClock) advance(d time.Duration) { c.offset.Add(int64(d)) }
 func TestShouldRefreshAndTransparentRefresh(t *testing.T) {
 	clock := &testClock{}
 	cfg := apiConfig("sqlite:" + t.TempDir() + "/authgate.db")
-	s := newAPIServiceWith(t, cfg, func(s *Service) { s.tokens.now, s.now = clock.now, clock.now })
+	s := newAPIServiceAt(t, cfg, clock.now, nil)
 	h := checkedHandler(t, s)
 	mustRegisterAPI(t, h, "bob", browserPassword)
 	c := browserLoginCookies(t, s, h, "bob")
 
-	foreign, err := NewTokens(Tokens{Issuer: "authgate", Audience: "authgate", Algorithm: AlgHS256,
-		Secret: "another-secret-0123456789abcdefghij", AccessTTL: cfg.Tokens.AccessTTL}, "")
+	foreign, err := tokens.New(tokens.Config{Issuer: "authgate", Audience: "authgate", Algorithm: tokens.AlgHS256,
+		Secret: "another-secret-0123456789abcdefghij", AccessTTL: cfg.Tokens.AccessTTL, RefreshTTL: cfg.Tokens.RefreshTTL},
+		tokens.Options{Now: clock.now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	foreign.now = clock.now
-	forged, _, err := foreign.Issue("1", IssueInput{SessionID: "s", Username: "bob"})
+	forged, _, err := foreign.Issue("1", tokens.IssueInput{SessionID: "s", Username: "bob"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,7 +232,7 @@ func TestShouldRefreshAndTransparentRefresh(t *testing.T) {
 			t.Errorf("%s: ShouldRefresh = %v; want %v", tt.name, got, tt.want)
 		}
 	}
-	if id, ok := s.tokens.expiredIdentity(forged); ok {
+	if id, ok := s.tokens.ExpiredIdentity(forged); ok {
 		t.Errorf("expiredIdentity(foreign token) = %v, true; want false", id)
 	}
 
@@ -294,7 +295,7 @@ func TestCutoffSameMillisecond(t *testing.T) {
 	clock := &frozenClock{}
 	clock.ns.Store(time.Now().Truncate(time.Millisecond).Add(500 * time.Microsecond).UnixNano())
 	cfg := apiConfig("sqlite:" + t.TempDir() + "/authgate.db")
-	s := newAPIServiceWith(t, cfg, func(s *Service) { s.tokens.now, s.now = clock.now, clock.now })
+	s := newAPIServiceAt(t, cfg, clock.now, nil)
 	h := checkedHandler(t, s)
 	mustRegisterAPI(t, h, "bob", browserPassword)
 	before := mustLoginAPI(t, h, "bob", browserPassword)
@@ -307,14 +308,17 @@ func TestCutoffSameMillisecond(t *testing.T) {
 	wantNotRevoked(t, s, after.AccessToken)
 }
 
-// expiredCopy is tok, an access token of s, as if issued two hours ago:
-// the same user and session, expired an hour ago.
+// expiredCopy is tok, an access token of s, as if issued two hours ago
+// with the same key: the same user and session, long expired.
 func expiredCopy(t *testing.T, s *Service, tok string) string {
 	t.Helper()
 	id := mustVerify(t, s, tok)
 	past := time.Now().Add(-2 * time.Hour).Truncate(time.Second)
-	out, err := s.tokens.sign(typAccessToken, id.UserID, s.tokens.audience, past, past.Add(time.Hour),
-		IssueInput{SessionID: id.SessionID, Username: id.Username, Email: id.Email, Roles: id.Roles})
+	then, err := tokens.New(s.cfg.Tokens, tokens.Options{Now: func() time.Time { return past }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := then.Issue(id.UserID, tokens.IssueInput{SessionID: id.SessionID, Username: id.Username, Email: id.Email, Roles: id.Roles})
 	if err != nil {
 		t.Fatal(err)
 	}

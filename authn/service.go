@@ -12,8 +12,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/authgate/authgate/identity"
 	"github.com/authgate/authgate/internal/problem"
 	"github.com/authgate/authgate/store"
+	"github.com/authgate/authgate/tokens"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 )
@@ -25,6 +27,8 @@ type Options struct {
 	// DataDir holds files that belong with the database: the generated
 	// HS256 secret when tokens.secret is empty.
 	DataDir string
+	// Now is the clock; nil is time.Now. Tests set it.
+	Now func() time.Time
 	// BodyTimeout bounds how long a client may take to send the body of
 	// an account API request; 0 means 10s. The gateway passes
 	// limits.read_header_timeout: one bound on what a slow client may
@@ -55,7 +59,7 @@ type Service struct {
 	redis    *redis.Client // nil without Redis
 	users    *Users
 	sessions *Sessions
-	tokens   *AccessTokens
+	tokens   *tokens.AccessTokens
 	deny     revocationList
 	throttle Throttle
 	attempts *attemptGate // logins being verified, per throttle key
@@ -69,7 +73,6 @@ type Service struct {
 	bodyTimeout  time.Duration // Options.BodyTimeout
 
 	cookies    cookieNames
-	assertions assertionCache
 	now        func() time.Time
 	rand       io.Reader // CSRF cookie values; tests set it
 	secretNote string    // how the HS256 secret was obtained, for the startup log
@@ -115,11 +118,14 @@ func New(ctx context.Context, cfg Config, opts Options) (*Service, error) {
 		cfg:     cfg,
 		logger:  logger,
 		cookies: newCookieNames(cfg.AuthAPI.CookieName),
-		now:     time.Now,
+		now:     opts.Now,
 		rand:    rand.Reader,
 
 		storeTimeout: cfg.Database.Timeout.D(),
 		bodyTimeout:  opts.BodyTimeout,
+	}
+	if s.now == nil {
+		s.now = time.Now
 	}
 	if s.storeTimeout <= 0 {
 		s.storeTimeout = defaultStoreTimeout
@@ -144,12 +150,12 @@ func New(ctx context.Context, cfg Config, opts Options) (*Service, error) {
 	s.db = db
 
 	secretFile := filepath.Join(opts.DataDir, "signing.secret")
-	tokens, err := NewTokens(cfg.Tokens, secretFile)
+	toks, err := tokens.New(cfg.Tokens, tokens.Options{SecretFile: secretFile, Logger: logger, Now: opts.Now})
 	if err != nil {
 		return nil, err // already *conf.Problem values with tokens.* paths
 	}
-	s.tokens = tokens
-	generated := tokens.SecretGenerated()
+	s.tokens = toks
+	generated := toks.SecretGenerated()
 	switch {
 	case cfg.Tokens.Algorithm != "HS256":
 		s.secretNote = "private key " + cfg.Tokens.PrivateKeyFile
@@ -305,6 +311,12 @@ func (s *Service) Describe() []any {
 // responses.
 func (s *Service) CookieNames() []string {
 	return []string{s.cookies.access, s.cookies.refresh, s.cookies.csrf}
+}
+
+// Assertion returns a signed identity assertion of id for the route
+// audience (tokens.AccessTokens.Assertion).
+func (s *Service) Assertion(id *identity.Identity, audience string) (string, error) {
+	return s.tokens.Assertion(id, audience)
 }
 
 // Prefix is auth_api.prefix.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/authgate/authgate/identity"
 	"github.com/authgate/authgate/internal/problem"
+	"github.com/authgate/authgate/tokens"
 )
 
 // TokenPair is the answer of login and refresh, in the field names of the
@@ -168,7 +169,7 @@ type accessToken struct {
 
 // mint signs an access token for session sid of u, with u's roles.
 func (s *Service) mint(u *User, sid string) (accessToken, error) {
-	tok, exp, err := s.tokens.Issue(strconv.FormatInt(u.ID, 10), IssueInput{
+	tok, exp, err := s.tokens.Issue(strconv.FormatInt(u.ID, 10), tokens.IssueInput{
 		SessionID: sid, Username: u.Username, Email: u.Email, Roles: u.Roles,
 	})
 	return accessToken{token: tok, expires: exp}, err

@@ -22,9 +22,6 @@ const (
 	defaultLoginLimit    = "5/min"
 	defaultRegisterLimit = "10/hour"
 	defaultRedisPrefix   = "authgate:"
-	defaultTokenIssuer   = "authgate"
-	defaultAccessTTL     = 15 * time.Minute
-	defaultRefreshTTL    = 7 * 24 * time.Hour
 	defaultBcryptCost    = 12
 	defaultMinPassword   = 8
 	defaultPoolTimeout   = 30 * time.Second
@@ -85,11 +82,7 @@ func applyDefaults(c *Config, present func(path string) bool) {
 	a.Database.SetDefaults()
 	orDefault(&a.Redis.OnError, "deny")
 	orDefault(&a.Redis.KeyPrefix, defaultRedisPrefix)
-	orDefault(&a.Tokens.Issuer, defaultTokenIssuer)
-	orDefault(&a.Tokens.Audience, defaultTokenIssuer)
-	orDefault(&a.Tokens.Algorithm, "HS256")
-	durDefault(&a.Tokens.AccessTTL, defaultAccessTTL)
-	durDefault(&a.Tokens.RefreshTTL, defaultRefreshTTL)
+	a.Tokens.SetDefaults()
 	// Closed unless the operator opens it: for "a legacy app behind a
 	// login", open registration would mean anyone can sign up (issue 16).
 	orDefault(&a.Accounts.Registration, "closed")

@@ -1,4 +1,4 @@
-package authn
+package tokens
 
 import (
 	"os"
@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-func hs256WithoutSecret(t *testing.T) Tokens {
+func hs256WithoutSecret(t *testing.T) Config {
 	t.Helper()
 	cfg := testConfig(t, AlgHS256)
 	cfg.Secret = ""
@@ -17,9 +17,9 @@ func hs256WithoutSecret(t *testing.T) Tokens {
 
 func TestSecretFileGeneratedOnceAndKept(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "data", "keys", "hs256.secret")
-	first, err := NewTokens(hs256WithoutSecret(t), file)
+	first, err := New(hs256WithoutSecret(t), Options{SecretFile: file})
 	if err != nil {
-		t.Fatalf("NewTokens(first start) = %v", err)
+		t.Fatalf("New(first start) = %v", err)
 	}
 	if !first.SecretGenerated() {
 		t.Fatalf("SecretGenerated() = false on first start; want true")
@@ -45,9 +45,9 @@ func TestSecretFileGeneratedOnceAndKept(t *testing.T) {
 		t.Fatalf("temporary files left behind: %v", leftovers)
 	}
 
-	second, err := NewTokens(hs256WithoutSecret(t), file)
+	second, err := New(hs256WithoutSecret(t), Options{SecretFile: file})
 	if err != nil {
-		t.Fatalf("NewTokens(restart) = %v", err)
+		t.Fatalf("New(restart) = %v", err)
 	}
 	if second.SecretGenerated() {
 		t.Fatalf("SecretGenerated() = true on restart; want false (the kept secret is reused)")
@@ -70,9 +70,9 @@ func TestSecretFileConcurrentFirstStart(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			tokens, err := NewTokens(hs256WithoutSecret(t), file)
+			tokens, err := New(hs256WithoutSecret(t), Options{SecretFile: file})
 			if err != nil {
-				t.Errorf("NewTokens = %v", err)
+				t.Errorf("New = %v", err)
 				return
 			}
 			kids[i], generated[i] = tokens.kid, tokens.SecretGenerated()
@@ -119,13 +119,13 @@ func TestSecretFileRefused(t *testing.T) {
 			if err := os.Chmod(file, tt.mode); err != nil { // umask may have narrowed it
 				t.Fatal(err)
 			}
-			_, err := NewTokens(hs256WithoutSecret(t), file)
+			_, err := New(hs256WithoutSecret(t), Options{SecretFile: file})
 			if got := problemPaths(t, err); !slices.Equal(got, []string{"tokens.secret"}) {
-				t.Fatalf("NewTokens = %v; want a problem at tokens.secret", err)
+				t.Fatalf("New = %v; want a problem at tokens.secret", err)
 			}
 			after, _ := os.ReadFile(file)
 			if string(after) != string(tt.content) {
-				t.Fatalf("NewTokens rewrote a refused secret file")
+				t.Fatalf("New rewrote a refused secret file")
 			}
 		})
 	}

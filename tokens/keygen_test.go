@@ -1,4 +1,4 @@
-package authn
+package tokens
 
 import (
 	"crypto/ecdsa"
@@ -54,9 +54,9 @@ func TestKeygenOutputAccepted(t *testing.T) {
 					t.Fatalf("Keygen(%s) made a %T", alg, key)
 				}
 			}
-			tokens, err := NewTokens(cfg, "")
+			tokens, err := New(cfg, Options{})
 			if err != nil {
-				t.Fatalf("NewTokens(Keygen(%s)) = %v", alg, err)
+				t.Fatalf("New(Keygen(%s)) = %v", alg, err)
 			}
 			tok, _, err := tokens.Issue("42", IssueInput{SessionID: "s"})
 			if err != nil {

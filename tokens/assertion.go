@@ -1,4 +1,4 @@
-package authn
+package tokens
 
 import (
 	"sync"
@@ -39,11 +39,13 @@ type assertionCache struct {
 	entries map[assertionKey]assertionEntry
 }
 
-// Assertion returns a signed assertion of id for audience (the route name).
-func (s *Service) Assertion(id *identity.Identity, audience string) (string, error) {
-	now := s.now()
+// Assertion returns a signed assertion of id for audience (the route name),
+// from the cache while the one signed last has more than assertionRenew
+// of its life left.
+func (t *AccessTokens) Assertion(id *identity.Identity, audience string) (string, error) {
+	now := t.now()
 	key := assertionKey{id, audience}
-	c := &s.assertions
+	c := &t.assertions
 	c.mu.RLock()
 	e, ok := c.entries[key]
 	c.mu.RUnlock()
@@ -57,7 +59,7 @@ func (s *Service) Assertion(id *identity.Identity, audience string) (string, err
 	if ttl <= 0 {
 		return "", problem.ErrInvalidToken
 	}
-	tok, err := s.tokens.SignAssertion(id, audience, ttl)
+	tok, err := t.SignAssertion(id, audience, ttl)
 	if err != nil {
 		return "", err
 	}

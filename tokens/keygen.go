@@ -1,4 +1,4 @@
-package authn
+package tokens
 
 import (
 	"crypto/ecdsa"

@@ -1,10 +1,11 @@
-package authn
+package tokens
 
 import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
+	"crypto/hkdf"
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
@@ -266,4 +267,23 @@ func sameKey(a, b any) bool {
 	}
 	eq, ok := a.(interface{ Equal(crypto.PublicKey) bool })
 	return ok && eq.Equal(b)
+}
+
+// DerivedKey derives a 256-bit key for one purpose (label) from the
+// signing key: HKDF-SHA256 (RFC 5869) over the HS256 secret, or over the
+// PKCS #8 encoding of the private key. Every instance with the same signing
+// key derives the same key; the label keeps the uses apart.
+func (t *AccessTokens) DerivedKey(label string) ([]byte, error) {
+	var material []byte
+	switch k := t.signKey.(type) {
+	case []byte:
+		material = k
+	default:
+		der, err := x509.MarshalPKCS8PrivateKey(k)
+		if err != nil {
+			return nil, fmt.Errorf("derive %s key: %w", label, err)
+		}
+		material = der
+	}
+	return hkdf.Key(sha256.New, material, nil, label, 32)
 }

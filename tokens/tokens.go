@@ -1,4 +1,4 @@
-package authn
+package tokens
 
 import (
 	"crypto/rand"
@@ -78,8 +78,6 @@ type IssueInput struct {
 
 // AccessTokens issues and verifies access tokens, signs identity assertions
 // and publishes the verification keys. It is safe for concurrent use.
-//
-// (The name Tokens is taken by the tokens config section.)
 type AccessTokens struct {
 	issuer   string
 	audience string
@@ -96,6 +94,7 @@ type AccessTokens struct {
 	cache  *verifyCache
 
 	secretGenerated bool
+	assertions      assertionCache
 
 	// Set by tests before the keys are loaded; see newTokens.
 	now          func() time.Time
@@ -108,38 +107,64 @@ type AccessTokens struct {
 	refreshMu sync.Mutex // one JWKS refresh at a time
 }
 
-// NewTokens validates cfg (defaults already applied) and loads the keys.
-//
-// With HS256 and no tokens.secret, the secret is read from secretFile, or
-// generated there (0600, directory 0700) when the file does not exist yet;
-// SecretGenerated reports which, so that the caller can log it. verify_keys
-// URLs are fetched before NewTokens returns; Run keeps them fresh.
-//
-// Problems are conf.Problem values with paths under "tokens".
-func NewTokens(cfg Tokens, secretFile string) (*AccessTokens, error) {
-	return newTokens(cfg, secretFile, nil)
+// Options are what New needs besides the config.
+type Options struct {
+	// SecretFile keeps the HS256 secret generated when tokens.secret is
+	// empty (gateway: signing.secret beside the database). Empty: a secret
+	// must be configured.
+	SecretFile string
+	// Logger receives the warnings of the JWKS refresh; nil logs nothing.
+	Logger *slog.Logger
+	// Now is the clock; nil is time.Now. The tests of the layers above set
+	// it.
+	Now func() time.Time
 }
 
-// newTokens is NewTokens with a hook that tests use to set the clock, the
-// HTTP client or the cache size before anything is loaded.
-func newTokens(cfg Tokens, secretFile string, setup func(*AccessTokens)) (*AccessTokens, error) {
+// New validates cfg (SetDefaults applied: the same Validate the loader
+// runs) and loads the keys.
+//
+// With HS256 and no tokens.secret, the secret is read from
+// opts.SecretFile, or generated there (0600, directory 0700) when the file
+// does not exist yet; SecretGenerated reports which, so that the caller
+// can log it. verify_keys URLs are fetched before New returns; Run keeps
+// them fresh.
+//
+// Problems are conf.Problem values with paths under "tokens".
+func New(cfg Config, opts Options) (*AccessTokens, error) {
+	return newTokens(cfg, opts, nil)
+}
+
+// newTokens is New with a hook that tests use to set the HTTP client or
+// the cache size before anything is loaded.
+func newTokens(cfg Config, opts Options, setup func(*AccessTokens)) (*AccessTokens, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
 	t := &AccessTokens{
 		issuer:       cfg.Issuer,
 		audience:     cfg.Audience,
 		alg:          cfg.Algorithm,
 		method:       signingMethod(cfg.Algorithm),
 		ttl:          cfg.AccessTTL.D(),
-		now:          time.Now,
+		now:          now,
 		rand:         rand.Reader,
 		client:       &http.Client{Timeout: 10 * time.Second, CheckRedirect: httpsOnlyRedirect},
-		log:          slog.Default(),
+		log:          logger,
 		refreshEvery: 5 * time.Minute,
 		cacheSize:    defaultVerifyCacheSize,
 	}
 	if setup != nil {
 		setup(t)
 	}
-	if err := t.load(cfg, secretFile); err != nil {
+	if err := t.load(cfg, opts.SecretFile); err != nil {
 		return nil, err
 	}
 	t.cache = newVerifyCache(t.cacheSize)
@@ -156,7 +181,7 @@ func newTokens(cfg Tokens, secretFile string, setup func(*AccessTokens)) (*Acces
 	return t, nil
 }
 
-// SecretGenerated reports whether NewTokens generated a new HS256 secret in
+// SecretGenerated reports whether New generated a new HS256 secret in
 // the secret file (so the caller can log where it is kept).
 func (t *AccessTokens) SecretGenerated() bool { return t.secretGenerated }
 
@@ -308,7 +333,7 @@ func (t *AccessTokens) verify(token string, ks *keySet) (*identity.Identity, err
 	}), nil
 }
 
-// expiredIdentity returns the identity of an access token that is ours —
+// ExpiredIdentity returns the identity of an access token that is ours —
 // signature, typ, issuer and audience all check out — but expired. It is
 // how the gateway tells "send this browser to the refresh endpoint" from
 // "this cookie is garbage". ok is false for anything else, a valid token
@@ -317,7 +342,7 @@ func (t *AccessTokens) verify(token string, ks *keySet) (*identity.Identity, err
 // golang-jwt checks the signature before any claim, and reports every
 // failing claim; so the token is re-validated at an instant just before
 // its exp, and must pass there: expiry was its only fault.
-func (t *AccessTokens) expiredIdentity(token string) (id *identity.Identity, ok bool) {
+func (t *AccessTokens) ExpiredIdentity(token string) (id *identity.Identity, ok bool) {
 	if len(token) > maxTokenBytes || !wellFormed(token) {
 		return nil, false
 	}

@@ -1,4 +1,4 @@
-package authn
+package tokens
 
 import (
 	"crypto"
@@ -47,16 +47,18 @@ func keyFiles(alg string) (a, b, c string) {
 }
 
 // testConfig is a tokens section with the defaults applied, signing with
-// the "a" key of alg and accepting the "b" key.
-func testConfig(tb testing.TB, alg string) Tokens {
+// the "a" key of alg and accepting the "b" key. (New runs the loader's
+// Validate, so the section is whole: refresh_ttl included.)
+func testConfig(tb testing.TB, alg string) Config {
 	tb.Helper()
 	a, b, _ := keyFiles(alg)
-	cfg := Tokens{
+	cfg := Config{
 		Issuer:     "authgate",
 		Audience:   "authgate",
 		Algorithm:  alg,
 		VerifyKeys: []string{b},
 		AccessTTL:  conf.Duration(testTTL),
+		RefreshTTL: conf.Duration(DefaultRefreshTTL),
 	}
 	if alg == AlgHS256 {
 		cfg.Secret = string(readTestSecret(tb, a))
@@ -112,7 +114,7 @@ func newFixture(tb testing.TB, alg string, setup ...func(*AccessTokens)) *fixtur
 	f := &fixture{alg: alg, now: testNow, method: signingMethod(alg)}
 	f.signKey, f.rotKey, f.otherKey = readTestKey(tb, a), readTestKey(tb, b), readTestKey(tb, c)
 	f.kid, f.rotKid = kidOf(tb, f.signKey), kidOf(tb, f.rotKey)
-	tokens, err := newTokens(testConfig(tb, alg), "", func(t *AccessTokens) {
+	tokens, err := newTokens(testConfig(tb, alg), Options{}, func(t *AccessTokens) {
 		t.now = func() time.Time { return f.now }
 		t.cacheSize = 1024
 		for _, s := range setup {

@@ -1,4 +1,4 @@
-package authn
+package tokens
 
 import (
 	"bytes"
@@ -224,7 +224,7 @@ func deployment(t *testing.T, keyFile string) *AccessTokens {
 	t.Helper()
 	cfg := testConfig(t, AlgES256)
 	cfg.PrivateKeyFile, cfg.VerifyKeys = keyFile, nil
-	d, err := newTokens(cfg, "", func(d *AccessTokens) { d.now = func() time.Time { return testNow } })
+	d, err := newTokens(cfg, Options{}, func(d *AccessTokens) { d.now = func() time.Time { return testNow } })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,7 +236,7 @@ func relying(t *testing.T, client *http.Client, url string, log *bytes.Buffer) (
 	t.Helper()
 	cfg := testConfig(t, AlgES256)
 	cfg.VerifyKeys = []string{url}
-	return newTokens(cfg, "", func(a *AccessTokens) {
+	return newTokens(cfg, Options{}, func(a *AccessTokens) {
 		a.now = func() time.Time { return testNow }
 		a.client = client
 		a.client.CheckRedirect = httpsOnlyRedirect
@@ -360,7 +360,7 @@ func TestRunRefreshesUntilCancelled(t *testing.T) {
 	srv := newJWKSServer(t, old.JWKS())
 	cfg := testConfig(t, AlgES256)
 	cfg.VerifyKeys = []string{srv.URL}
-	a, err := newTokens(cfg, "", func(a *AccessTokens) {
+	a, err := newTokens(cfg, Options{}, func(a *AccessTokens) {
 		a.client = srv.Client()
 		a.refreshEvery = time.Millisecond
 		a.log = slog.New(slog.DiscardHandler)
@@ -387,5 +387,36 @@ func TestRunWithoutURLsWaitsForContext(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("Run() = %v; want nil", err)
+	}
+}
+
+// TestLogsToTheConfiguredLogger: the JWKS refresh reports through the
+// logger it is given (the gateway's, with its format and level), never
+// through slog.Default, which it once used whatever the gateway had
+// configured.
+func TestLogsToTheConfiguredLogger(t *testing.T) {
+	var fallback, configured bytes.Buffer
+	prev := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&fallback, nil)))
+	t.Cleanup(func() { slog.SetDefault(prev) })
+
+	old := deployment(t, testdataKey("ec256-c.pem"))
+	srv := newJWKSServer(t, old.JWKS())
+	cfg := testConfig(t, AlgES256)
+	cfg.VerifyKeys = []string{srv.URL + "/jwks.json"}
+	a, err := newTokens(cfg, Options{Logger: slog.New(slog.NewTextHandler(&configured, nil))}, func(a *AccessTokens) {
+		a.client = srv.Client()
+		a.client.CheckRedirect = httpsOnlyRedirect
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.set(http.StatusServiceUnavailable, nil)
+	a.refresh(context.Background())
+	if !strings.Contains(configured.String(), "JWKS refresh failed") {
+		t.Errorf("configured logger got %q; want the refresh warning", configured.String())
+	}
+	if fallback.Len() != 0 {
+		t.Errorf("slog.Default got %q; want nothing", fallback.String())
 	}
 }
