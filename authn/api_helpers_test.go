@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authgate/authgate/denylist"
 	"github.com/authgate/authgate/internal/conf"
 	"github.com/authgate/authgate/internal/testenv"
 	"github.com/authgate/authgate/store"
@@ -36,7 +37,7 @@ const testSecret = "q3Xv9LmT2pWz8RkN5bYc7HdJ4fGs6AeU"
 func apiConfig(dbURL string) Config {
 	return Config{
 		Database: store.Config{URL: dbURL},
-		Redis:    Redis{OnError: OnErrorDeny, KeyPrefix: "authgate:"},
+		Redis:    denylist.Config{OnError: denylist.OnErrorDeny, KeyPrefix: "authgate:"},
 		Tokens: tokens.Config{
 			Issuer: "authgate", Audience: "authgate", Algorithm: tokens.AlgHS256, Secret: testSecret,
 			AccessTTL: conf.Duration(15 * time.Minute), RefreshTTL: conf.Duration(168 * time.Hour),

@@ -1,6 +1,7 @@
 package authn
 
 import (
+	"github.com/authgate/authgate/denylist"
 	"github.com/authgate/authgate/store"
 	"github.com/authgate/authgate/tokens"
 )
@@ -12,23 +13,11 @@ import (
 // A zero field means "use the default"; Defaults fills them once at load
 // time so that nothing on the request path re-derives configuration.
 type Config struct {
-	Database store.Config  `yaml:"database"`
-	Redis    Redis         `yaml:"redis"`
-	Tokens   tokens.Config `yaml:"tokens"`
-	Accounts Accounts      `yaml:"accounts"`
-	AuthAPI  AuthAPI       `yaml:"auth_api"`
-}
-
-// Redis is optional. Without it the denylist is kept in the database and the
-// login throttle in memory.
-type Redis struct {
-	URL string `yaml:"url"` // redis://127.0.0.1:6379/0; "" = no Redis
-	// OnError decides what protected routes do while the denylist mirror
-	// cannot be trusted: "deny" (default, fail closed with 503) or "allow".
-	OnError string `yaml:"on_error"`
-	// KeyPrefix namespaces every key and channel authgate uses, so several
-	// deployments (and tests) can share one Redis. Default "authgate:".
-	KeyPrefix string `yaml:"key_prefix"`
+	Database store.Config    `yaml:"database"`
+	Redis    denylist.Config `yaml:"redis"`
+	Tokens   tokens.Config   `yaml:"tokens"`
+	Accounts Accounts        `yaml:"accounts"`
+	AuthAPI  AuthAPI         `yaml:"auth_api"`
 }
 
 // Accounts configures registration and password rules.

@@ -2,7 +2,6 @@ package authn
 
 import (
 	"fmt"
-	"net/url"
 	"path"
 	"strconv"
 	"strings"
@@ -21,33 +20,11 @@ import (
 func (c *Config) Validate() error {
 	var p conf.Problems
 	p.Merge("", c.Database.Validate())
-	c.Redis.validate(&p)
+	p.Merge("", c.Redis.Validate())
 	p.Merge("", c.Tokens.Validate())
 	c.Accounts.validate(&p)
 	c.AuthAPI.validate(&p)
 	return p.Err()
-}
-
-func (r Redis) validate(p *conf.Problems) {
-	if r.URL != "" {
-		u, err := url.Parse(r.URL)
-		switch {
-		case err != nil:
-			p.Addf("redis.url", "cannot be parsed: write redis://host:6379/0 or rediss:// for TLS")
-		case u.Scheme != "redis" && u.Scheme != "rediss":
-			p.Addf("redis.url", "unsupported scheme %q: write redis://host:6379/0 or rediss:// for TLS", u.Scheme)
-		case u.Host == "":
-			p.Addf("redis.url", "has no host: write redis://host:6379/0")
-		}
-	}
-	switch r.OnError {
-	case "deny", "allow":
-	default:
-		p.Addf("redis.on_error", "%q must be deny (fail closed) or allow", r.OnError)
-	}
-	if r.KeyPrefix == "" {
-		p.Addf("redis.key_prefix", "must not be empty")
-	}
 }
 
 func (a Accounts) validate(p *conf.Problems) {

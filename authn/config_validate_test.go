@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authgate/authgate/denylist"
 	"github.com/authgate/authgate/internal/conf"
 	"github.com/authgate/authgate/store"
 	"github.com/authgate/authgate/tokens"
@@ -52,7 +53,7 @@ func TestParseRate(t *testing.T) {
 func validConfig() Config {
 	return Config{
 		Database: store.Config{URL: "sqlite:data/authgate.db"},
-		Redis:    Redis{OnError: "deny", KeyPrefix: "authgate:"},
+		Redis:    denylist.Config{OnError: "deny", KeyPrefix: "authgate:"},
 		Tokens: tokens.Config{
 			Issuer: "authgate", Audience: "authgate", Algorithm: "HS256",
 			AccessTTL: conf.Duration(15 * time.Minute), RefreshTTL: conf.Duration(168 * time.Hour),

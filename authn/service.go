@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/authgate/authgate/denylist"
 	"github.com/authgate/authgate/identity"
 	"github.com/authgate/authgate/internal/problem"
 	"github.com/authgate/authgate/store"
@@ -42,14 +43,6 @@ type Check struct {
 	Check func(context.Context) error
 }
 
-// revocationList is the denylist as the service runs it: Denylist plus its
-// background loop and its health.
-type revocationList interface {
-	Denylist
-	Run(ctx context.Context) error
-	Ready() bool
-}
-
 // Service is the account and token service: users, sessions, access
 // tokens, the denylist and the login throttle, and the /auth API over them.
 type Service struct {
@@ -60,7 +53,7 @@ type Service struct {
 	users    *Users
 	sessions *Sessions
 	tokens   *tokens.AccessTokens
-	deny     revocationList
+	deny     denylist.Mirrored
 	throttle Throttle
 	attempts *attemptGate // logins being verified, per throttle key
 	// registrations counts registrations per client address
@@ -177,12 +170,12 @@ func New(ctx context.Context, cfg Config, opts Options) (*Service, error) {
 	}
 	accessTTL := cfg.Tokens.AccessTTL.D()
 	if cfg.Redis.URL != "" {
-		client, err := NewRedisClient(cfg.Redis.URL)
+		client, err := denylist.NewRedisClient(cfg.Redis.URL)
 		if err != nil {
 			return nil, fmt.Errorf("redis.url: %w", err)
 		}
 		s.redis = client
-		s.deny = NewRedisDenylist(client, cfg.Redis.KeyPrefix, cfg.Redis.OnError, accessTTL, logger)
+		s.deny = denylist.NewRedisDenylist(client, cfg.Redis.KeyPrefix, cfg.Redis.OnError, accessTTL, logger)
 		if s.throttle, err = NewThrottleRedis(client, cfg.Redis.KeyPrefix, cfg.AuthAPI.LoginLimit); err != nil {
 			return nil, fmt.Errorf("auth_api.login_limit: %w", err)
 		}
@@ -190,7 +183,7 @@ func New(ctx context.Context, cfg Config, opts Options) (*Service, error) {
 			return nil, fmt.Errorf("auth_api.register_limit: %w", err)
 		}
 	} else {
-		s.deny = NewDBDenylist(db, cfg.Redis.OnError, accessTTL, logger)
+		s.deny = denylist.NewDBDenylist(db, cfg.Redis.OnError, accessTTL, logger)
 		if s.throttle, err = NewThrottleMemory(cfg.AuthAPI.LoginLimit, 0); err != nil {
 			return nil, fmt.Errorf("auth_api.login_limit: %w", err)
 		}

@@ -9,6 +9,8 @@ import (
 	"errors"
 	"strconv"
 	"time"
+
+	"github.com/authgate/authgate/denylist"
 )
 
 // AddUser creates an account from the command line, with roles.
@@ -55,7 +57,7 @@ func (s *Service) SetPassword(ctx context.Context, username, password string) (*
 // Redis outage still ends the old sessions.
 func (s *Service) cutOff(ctx context.Context, u *User, sessions bool) error {
 	now := s.now()
-	err := s.deny.Revoke(ctx, Revocation{UserID: strconv.FormatInt(u.ID, 10), NotBefore: cutoffAfter(now), Expires: now.Add(s.tokens.AccessTTL())})
+	err := s.deny.Revoke(ctx, denylist.Revocation{UserID: strconv.FormatInt(u.ID, 10), NotBefore: cutoffAfter(now), Expires: now.Add(s.tokens.AccessTTL())})
 	if sessions {
 		_, serr := s.sessions.RevokeUser(ctx, u.ID)
 		err = errors.Join(err, serr)

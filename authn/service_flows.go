@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/authgate/authgate/denylist"
 	"github.com/authgate/authgate/identity"
 	"github.com/authgate/authgate/internal/problem"
 	"github.com/authgate/authgate/tokens"
@@ -119,7 +120,7 @@ func (s *Service) refresh(ctx context.Context, refreshToken, sid string) (*Token
 	rot, err := s.sessions.Rotate(ctx, refreshToken, sid)
 	var reuse *ReuseError
 	if errors.As(err, &reuse) {
-		if derr := s.deny.Revoke(ctx, Revocation{SessionID: reuse.SessionID, Expires: s.now().Add(s.tokens.AccessTTL())}); derr != nil {
+		if derr := s.deny.Revoke(ctx, denylist.Revocation{SessionID: reuse.SessionID, Expires: s.now().Add(s.tokens.AccessTTL())}); derr != nil {
 			return nil, derr
 		}
 		s.logger.Warn("refresh token reuse: session revoked", "user_id", reuse.UserID, "session", reuse.SessionID)
@@ -147,7 +148,7 @@ func (s *Service) refresh(ctx context.Context, refreshToken, sid string) (*Token
 		// its access tokens. (The two times may come from two instances'
 		// clocks: a login within their skew after a change, on an instance
 		// whose clock is behind, is refused here too, and signs in again.)
-		derr := s.deny.Revoke(ctx, Revocation{SessionID: rot.SessionID, Expires: s.now().Add(s.tokens.AccessTTL())})
+		derr := s.deny.Revoke(ctx, denylist.Revocation{SessionID: rot.SessionID, Expires: s.now().Add(s.tokens.AccessTTL())})
 		_, serr := s.sessions.Revoke(ctx, rot.SessionID)
 		if err := errors.Join(derr, serr); err != nil {
 			return nil, err
@@ -223,11 +224,11 @@ func (s *Service) Logout(ctx context.Context, id *identity.Identity, refreshToke
 		if err != nil {
 			return problem.ErrInvalidToken
 		}
-		derr := s.deny.Revoke(ctx, Revocation{UserID: userID, NotBefore: cutoffAfter(now), Expires: until})
+		derr := s.deny.Revoke(ctx, denylist.Revocation{UserID: userID, NotBefore: cutoffAfter(now), Expires: until})
 		_, serr := s.sessions.RevokeUser(ctx, uid)
 		return errors.Join(derr, serr)
 	}
-	derr := s.deny.Revoke(ctx, Revocation{SessionID: sid, Expires: until})
+	derr := s.deny.Revoke(ctx, denylist.Revocation{SessionID: sid, Expires: until})
 	_, serr := s.sessions.Revoke(ctx, sid)
 	return errors.Join(derr, serr)
 }

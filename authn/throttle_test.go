@@ -202,6 +202,9 @@ func TestThrottleRedisShared(t *testing.T) {
 	}
 }
 
+// globQuote quotes the glob metacharacters of KEYS patterns.
+var globQuote = strings.NewReplacer(`*`, `\*`, `?`, `\?`, `[`, `\[`, `]`, `\]`, `\`, `\\`)
+
 func TestThrottleRedisStoresNoNames(t *testing.T) {
 	url, prefix := testRedis(t)
 	c := newTestRedisClient(t, url)
@@ -211,7 +214,7 @@ func TestThrottleRedisStoresNoNames(t *testing.T) {
 	if err := th.Fail(ctx, user, ip); err != nil {
 		t.Fatal(err)
 	}
-	keys, err := c.Keys(ctx, escapeGlob(prefix)+"*").Result()
+	keys, err := c.Keys(ctx, globQuote.Replace(prefix)+"*").Result()
 	if err != nil {
 		t.Fatal(err)
 	}

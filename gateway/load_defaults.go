@@ -21,7 +21,6 @@ const (
 	defaultAuthPrefix    = "/auth"
 	defaultLoginLimit    = "5/min"
 	defaultRegisterLimit = "10/hour"
-	defaultRedisPrefix   = "authgate:"
 	defaultBcryptCost    = 12
 	defaultMinPassword   = 8
 	defaultPoolTimeout   = 30 * time.Second
@@ -80,8 +79,7 @@ func applyDefaults(c *Config, present func(path string) bool) {
 
 	a := &c.Authn
 	a.Database.SetDefaults()
-	orDefault(&a.Redis.OnError, "deny")
-	orDefault(&a.Redis.KeyPrefix, defaultRedisPrefix)
+	a.Redis.SetDefaults()
 	a.Tokens.SetDefaults()
 	// Closed unless the operator opens it: for "a legacy app behind a
 	// login", open registration would mean anyone can sign up (issue 16).

@@ -1,4 +1,4 @@
-package authn
+package denylist
 
 import (
 	"errors"
@@ -62,10 +62,10 @@ type userCutoff struct {
 	expires   int64
 }
 
+// newMirror returns an empty, untrusted mirror. accessTTL is
+// tokens.access_ttl (the loader's defaults and validation make it
+// positive): how long a revocation must be kept.
 func newMirror(onError string, accessTTL time.Duration) *mirror {
-	if accessTTL <= 0 {
-		accessTTL = 15 * time.Minute // tokens.access_ttl default
-	}
 	m := &mirror{
 		now:       time.Now,
 		failOpen:  onError == OnErrorAllow, // anything else fails closed

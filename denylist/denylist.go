@@ -1,4 +1,4 @@
-package authn
+package denylist
 
 import (
 	"context"
@@ -48,9 +48,19 @@ type Denylist interface {
 	Check(id *identity.Identity) error
 }
 
+// Mirrored is a Denylist as a process runs it: with the loop that keeps
+// its in-memory mirror current and the mirror's health.
+type Mirrored interface {
+	Denylist
+	// Run keeps the mirror current until ctx ends.
+	Run(ctx context.Context) error
+	// Ready reports whether the mirror can be trusted (/readyz).
+	Ready() bool
+}
+
 var (
-	_ Denylist = (*RedisDenylist)(nil)
-	_ Denylist = (*DBDenylist)(nil)
+	_ Mirrored = (*RedisDenylist)(nil)
+	_ Mirrored = (*DBDenylist)(nil)
 )
 
 // OnError values (redis.on_error): what Check answers for a token it knows

@@ -1,4 +1,4 @@
-package authn
+package denylist
 
 import (
 	"errors"
@@ -18,6 +18,16 @@ import (
 // Timeouts set in the URL's query (dial_timeout, read_timeout, …) win over
 // these defaults.
 func NewRedisClient(rawURL string) (*redis.Client, error) {
+	opt, err := redisOptions(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("redis.url: %w", err)
+	}
+	return redis.NewClient(opt), nil
+}
+
+// redisOptions parses redis.url as the client will use it. The error never
+// repeats the URL: it may hold a password.
+func redisOptions(rawURL string) (*redis.Options, error) {
 	opt, err := redis.ParseURL(rawURL)
 	if err != nil {
 		// url.Error repeats the URL, password included: keep only the cause.
@@ -25,7 +35,7 @@ func NewRedisClient(rawURL string) (*redis.Client, error) {
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return nil, fmt.Errorf("redis.url: %w", err)
+		return nil, err
 	}
 	if opt.DialTimeout == 0 {
 		opt.DialTimeout = 2 * time.Second
@@ -52,5 +62,5 @@ func NewRedisClient(rawURL string) (*redis.Client, error) {
 	// Maintenance push notifications are a Redis Enterprise / Cloud feature;
 	// do not probe for them on every new connection.
 	opt.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
-	return redis.NewClient(opt), nil
+	return opt, nil
 }
