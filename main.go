@@ -19,7 +19,7 @@ import (
 	"syscall"
 	"text/tabwriter"
 
-	"github.com/authgate/authgate/authn"
+	"github.com/authgate/authgate/accounts"
 	"github.com/authgate/authgate/gateway"
 	"github.com/authgate/authgate/internal/conf"
 	"github.com/authgate/authgate/tokens"
@@ -198,13 +198,13 @@ func user(args []string) error {
 	}
 	ctx := context.Background()
 	logger := gateway.NewLogger(os.Stderr, cfg.Log)
-	admin, err := authn.NewAdmin(ctx, cfg.Authn, authn.Options{Logger: logger, DataDir: cfg.DataDir()})
+	admin, err := gateway.OpenAccounts(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
 	defer admin.Close()
 
-	var u *authn.User
+	var u *accounts.User
 	switch sub {
 	case "add":
 		if username == "" || email == "" {
@@ -214,7 +214,7 @@ func user(args []string) error {
 		if err != nil {
 			return err
 		}
-		u, err = admin.AddUser(ctx, authn.NewUser{Username: username, Email: email, Password: password, Roles: roles})
+		u, err = admin.AddUser(ctx, accounts.NewUser{Username: username, Email: email, Password: password, Roles: roles})
 		if err != nil {
 			return err
 		}

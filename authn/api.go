@@ -6,13 +6,12 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/authgate/authgate/internal/conf"
 	"github.com/authgate/authgate/internal/problem"
 )
 
 // The /auth HTTP layer: the JSON API (register, login, refresh, logout, me,
 // jwks), the browser login and logout pages, the OpenAPI document and the
-// Swagger UI. Handlers parse and answer; the Service methods decide; errors
+// Swagger UI. Handlers parse and answer; the account service decides; errors
 // go to s.fail, which answers them by internal/problem's one table.
 
 // webAPI is what New builds once for the HTTP layer.
@@ -37,12 +36,10 @@ type endpoint struct {
 // initWeb validates the auth_api section and builds the handler. It runs
 // once, in New.
 func (s *Service) initWeb() error {
-	var p conf.Problems
-	s.cfg.AuthAPI.validate(&p)
-	if err := p.Err(); err != nil {
+	if err := s.cfg.Validate(); err != nil {
 		return err
 	}
-	prefix := s.cfg.AuthAPI.Prefix
+	prefix := s.cfg.Prefix
 	w := &s.web
 	w.prefix = prefix
 	for _, loop := range []string{"/login", "/logout", "/refresh"} {
@@ -55,7 +52,7 @@ func (s *Service) initWeb() error {
 	if w.pages, err = parsePages(); err != nil {
 		return err
 	}
-	if w.openapi, err = openAPIDocument(prefix, s.cfg.AuthAPI.CookieName); err != nil {
+	if w.openapi, err = openAPIDocument(prefix, s.cfg.CookieName); err != nil {
 		return err
 	}
 	if w.docs, err = newDocsAssets(prefix); err != nil {

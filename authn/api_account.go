@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/authgate/authgate/accounts"
 	"github.com/authgate/authgate/internal/problem"
 )
 
@@ -19,7 +20,7 @@ type userView struct {
 	CreatedAt string   `json:"created_at"` // RFC 3339, UTC
 }
 
-func newUserView(u *User) userView {
+func newUserView(u *accounts.User) userView {
 	roles := u.Roles
 	if roles == nil {
 		roles = []string{}
@@ -83,7 +84,7 @@ func (s *Service) handleRegister(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	u, err := s.Register(r.Context(), username, email, password, clientIP(r))
+	u, err := s.accounts.Register(r.Context(), username, email, password, clientIP(r))
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -100,7 +101,7 @@ func (s *Service) handleMe(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	u, err := s.Me(r.Context(), id)
+	u, err := s.accounts.Me(r.Context(), id)
 	if err != nil {
 		s.fail(w, r, err)
 		return

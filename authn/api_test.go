@@ -9,10 +9,12 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/authgate/authgate/accounts"
 )
 
 func TestAPIErrors(t *testing.T) {
-	s := sqliteService(t, func(c *Config) { c.AuthAPI.LoginLimit = "100/min" })
+	s := sqliteService(t, func(c *stackConfig) { c.AuthAPI.LoginLimit = "100/min" })
 	h := checkedHandler(t, s)
 	mustRegisterAPI(t, h, "alice", browserPassword)
 	pair := mustLoginAPI(t, h, "alice", browserPassword)
@@ -112,7 +114,7 @@ func TestAPIErrors(t *testing.T) {
 		})
 	}
 	// No failed registration created an account.
-	users, err := s.ListUsers(context.Background())
+	users, err := s.accounts.ListUsers(context.Background())
 	if err != nil || len(users) != 1 {
 		t.Errorf("ListUsers = %d users, %v; want alice alone", len(users), err)
 	}
@@ -124,7 +126,7 @@ func withHeader(r *http.Request, k, v string) *http.Request {
 }
 
 func TestAPIRegistrationClosed(t *testing.T) {
-	s := sqliteService(t, func(c *Config) { c.Accounts.Registration = "closed" })
+	s := sqliteService(t, func(c *stackConfig) { c.Accounts.Registration = "closed" })
 	h := checkedHandler(t, s)
 	res, body := serve(t, h, jsonRequest(http.MethodPost, "/auth/register",
 		map[string]string{"username": "bob", "email": "bob@example.com", "password": browserPassword}))
@@ -158,7 +160,7 @@ func TestLoginFormOAuth2(t *testing.T) {
 			wantStatus(t, "form login", res, body, tt.want)
 			if tt.want == http.StatusOK {
 				wantNoStore(t, "form login", res)
-				if p := decode[TokenPair](t, body); p.TokenType != "bearer" || p.AccessToken == "" {
+				if p := decode[accounts.TokenPair](t, body); p.TokenType != "bearer" || p.AccessToken == "" {
 					t.Errorf("form login = %+v", p)
 				}
 				if len(res.Cookies()) != 0 {
@@ -174,7 +176,7 @@ func TestLoginFormOAuth2(t *testing.T) {
 }
 
 func TestLoginThrottleByClientIP(t *testing.T) {
-	s := sqliteService(t, func(c *Config) { c.AuthAPI.LoginLimit = "2/min" })
+	s := sqliteService(t, func(c *stackConfig) { c.AuthAPI.LoginLimit = "2/min" })
 	h := checkedHandler(t, s)
 	mustRegisterAPI(t, h, "alice", browserPassword)
 	login := func(ip, username, password string) (*http.Response, []byte) {

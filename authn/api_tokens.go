@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strconv"
 
+	"github.com/authgate/authgate/accounts"
 	"github.com/authgate/authgate/identity"
 	"github.com/authgate/authgate/internal/problem"
 )
@@ -34,7 +35,7 @@ func (s *Service) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	pair, err := s.Login(r.Context(), username, password, clientIP(r))
+	pair, err := s.accounts.Login(r.Context(), username, password, clientIP(r))
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -98,16 +99,16 @@ func (s *Service) handleRefresh(w http.ResponseWriter, r *http.Request) {
 		// it counts only for the session of the browser's access cookie.
 		var ok bool
 		if sid, ok = s.boundSession(r); !ok {
-			err = errRefreshNotBound
+			err = accounts.ErrRefreshNotBound
 		}
 	}
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	pair, err := s.refresh(r.Context(), token, sid)
+	pair, err := s.accounts.RefreshSession(r.Context(), token, sid)
 	if err != nil {
-		if fromCookie && sessionEnded(err) && !errors.Is(err, errRefreshNotBound) {
+		if fromCookie && sessionEnded(err) && !errors.Is(err, accounts.ErrRefreshNotBound) {
 			s.clearSessionCookies(w)
 		}
 		s.fail(w, r, err)
@@ -252,7 +253,7 @@ func (s *Service) handleLogout(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, accessErr)
 		return
 	}
-	if err := s.Logout(r.Context(), id, refresh, all); err != nil {
+	if err := s.accounts.Logout(r.Context(), id, refresh, all); err != nil {
 		s.fail(w, r, err)
 		return
 	}

@@ -1,34 +1,16 @@
 package authn
 
 import (
-	"github.com/authgate/authgate/denylist"
-	"github.com/authgate/authgate/store"
-	"github.com/authgate/authgate/tokens"
+	"path"
+	"strings"
+
+	"github.com/authgate/authgate/accounts"
+	"github.com/authgate/authgate/internal/conf"
 )
 
-// Config is the part of config.yaml that authn reads: the database, Redis,
-// token, account and /auth API sections. gateway.Config inlines it, so these
-// keys sit at the top level of the YAML file.
-//
-// A zero field means "use the default"; Defaults fills them once at load
-// time so that nothing on the request path re-derives configuration.
+// Config is the auth_api section of config.yaml: where the account API
+// lives, its cookies and its rate limits.
 type Config struct {
-	Database store.Config    `yaml:"database"`
-	Redis    denylist.Config `yaml:"redis"`
-	Tokens   tokens.Config   `yaml:"tokens"`
-	Accounts Accounts        `yaml:"accounts"`
-	AuthAPI  AuthAPI         `yaml:"auth_api"`
-}
-
-// Accounts configures registration and password rules.
-type Accounts struct {
-	Registration      string `yaml:"registration"`        // closed (default) | open
-	BcryptCost        int    `yaml:"bcrypt_cost"`         // default 12; 10..16
-	MinPasswordLength int    `yaml:"min_password_length"` // default 8
-}
-
-// AuthAPI configures the /auth endpoints and the browser session cookie.
-type AuthAPI struct {
 	Prefix     string `yaml:"prefix"`      // default "/auth"
 	CookieName string `yaml:"cookie_name"` // default "authgate"; sent as __Host-<name>
 	// LoginLimit is failed logins allowed per username and per client IP,
@@ -37,6 +19,83 @@ type AuthAPI struct {
 	// RegisterLimit is registrations (every POST {prefix}/register that
 	// gets past request validation, whatever its outcome) allowed per
 	// client address, written like LoginLimit; as many may be in progress
-	// at once per address. Default "10/hour".
+	// at once per address. Default "10/hour": a person signs up once, an
+	// office behind one address a few times an hour; a script creating
+	// accounts is held to ten an hour per address.
 	RegisterLimit string `yaml:"register_limit"`
+}
+
+// Defaults of the auth_api section.
+const (
+	DefaultPrefix        = "/auth"
+	DefaultCookieName    = "authgate"
+	DefaultLoginLimit    = "5/min"
+	DefaultRegisterLimit = "10/hour"
+)
+
+// SetDefaults fills what the file left out. The loader calls it once;
+// nothing after it re-derives a default.
+func (c *Config) SetDefaults() {
+	for _, f := range []struct {
+		v   *string
+		def string
+	}{
+		{&c.Prefix, DefaultPrefix},
+		{&c.CookieName, DefaultCookieName},
+		{&c.LoginLimit, DefaultLoginLimit},
+		{&c.RegisterLimit, DefaultRegisterLimit},
+	} {
+		if *f.v == "" {
+			*f.v = f.def
+		}
+	}
+}
+
+// Validate reports every problem of the section, at key paths from the top
+// of the file ("auth_api.prefix"). It expects SetDefaults to have run and
+// changes nothing.
+func (c Config) Validate() error {
+	var p conf.Problems
+
+	switch pre := c.Prefix; {
+	case !strings.HasPrefix(pre, "/"):
+		p.Addf("auth_api.prefix", "%q must start with \"/\"", pre)
+	case pre == "/":
+		p.Addf("auth_api.prefix", "must not be \"/\": the auth API needs a path of its own, e.g. /auth")
+	case strings.HasSuffix(pre, "/"):
+		p.Addf("auth_api.prefix", "%q must not end with \"/\"", pre)
+	case path.Clean(pre) != pre:
+		p.Addf("auth_api.prefix", "%q is not a clean path: write %q", pre, path.Clean(pre))
+	case strings.IndexFunc(pre, func(r rune) bool { return !isPrefixRune(r) }) >= 0:
+		p.Addf("auth_api.prefix", "%q may only hold letters, digits and -._~/", pre)
+	}
+	if !isCookieToken(c.CookieName) {
+		p.Addf("auth_api.cookie_name", "%q is not a valid cookie name: use letters, digits and -_ (RFC 6265 §4.1.1)", c.CookieName)
+	}
+	if _, _, err := accounts.ParseRate(c.LoginLimit); err != nil {
+		p.Add("auth_api.login_limit", err)
+	}
+	if _, _, err := accounts.ParseRate(c.RegisterLimit); err != nil {
+		p.Add("auth_api.register_limit", err)
+	}
+	return p.Err()
+}
+
+func isPrefixRune(r rune) bool {
+	return 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || strings.ContainsRune("-._~/", r)
+}
+
+// isCookieToken reports whether s is an RFC 6265 §4.1.1 cookie-name: an
+// RFC 2616 token (visible ASCII without separators).
+func isCookieToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte(`()<>@,;:\"/[]?={}`, c) >= 0 {
+			return false
+		}
+	}
+	return true
 }

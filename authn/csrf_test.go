@@ -44,7 +44,7 @@ func TestRequestOrigin(t *testing.T) {
 func TestCSRFKey(t *testing.T) {
 	a := sqliteService(t, nil)
 	b := sqliteService(t, nil) // another database, the same tokens.secret
-	c := sqliteService(t, func(c *Config) { c.Tokens.Secret = "a-different-secret-0123456789ABCDEFG" })
+	c := sqliteService(t, func(c *stackConfig) { c.Tokens.Secret = "a-different-secret-0123456789ABCDEFG" })
 	cookie := strings.Repeat("x", csrfCookieEncoded)
 	if a.csrfToken(cookie) != b.csrfToken(cookie) {
 		t.Errorf("two instances with one signing key disagree on the CSRF token")

@@ -118,7 +118,7 @@ func (s *Service) browserLogin(w http.ResponseWriter, r *http.Request, form url.
 		s.pageError(w, r, "login", p, &problem.ValidationError{Field: field, Msg: "field required"})
 		return
 	}
-	pair, err := s.Login(r.Context(), username, password, clientIP(r))
+	pair, err := s.accounts.Login(r.Context(), username, password, clientIP(r))
 	if err != nil {
 		s.pageError(w, r, "login", p, err)
 		return

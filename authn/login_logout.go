@@ -44,7 +44,7 @@ func (s *Service) browserLogout(w http.ResponseWriter, r *http.Request, form url
 	all := form.Get("all") == "true" || r.URL.Query().Get("all") == "true"
 	s.clearSessionCookies(w)
 	if id := s.cookieSession(r); id != nil {
-		if err := s.Logout(r.Context(), id, "", all); err != nil && !errors.Is(err, problem.ErrNotFound) {
+		if err := s.accounts.Logout(r.Context(), id, "", all); err != nil && !errors.Is(err, problem.ErrNotFound) {
 			// The cookies are gone from this browser, but the session may
 			// live on elsewhere: say so rather than pretend.
 			s.pageError(w, r, "logout", p, err)

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"slices"
 
+	"github.com/authgate/authgate/accounts"
 	"github.com/authgate/authgate/identity"
 	"github.com/authgate/authgate/internal/problem"
 )
@@ -108,15 +109,15 @@ func (s *Service) handleBrowserRefresh(w http.ResponseWriter, r *http.Request) {
 	// Of several refresh cookies (the browser's own and a planted one),
 	// the one of the access cookie's session is rotated; the others are
 	// refused untouched.
-	var pair *TokenPair
-	err := errRefreshNotBound
+	var pair *accounts.TokenPair
+	err := accounts.ErrRefreshNotBound
 	for _, token := range candidates {
-		if pair, err = s.refresh(r.Context(), token, sid); !errors.Is(err, errRefreshNotBound) {
+		if pair, err = s.accounts.RefreshSession(r.Context(), token, sid); !errors.Is(err, accounts.ErrRefreshNotBound) {
 			break
 		}
 	}
 	switch {
-	case errors.Is(err, errRefreshNotBound):
+	case errors.Is(err, accounts.ErrRefreshNotBound):
 		s.sendToLogin(w, r, rd)
 		return
 	case err != nil && !sessionEnded(err):

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authgate/authgate/accounts"
 	"github.com/authgate/authgate/internal/problem"
 	"github.com/authgate/authgate/tokens"
 )
@@ -69,7 +70,7 @@ func TestCookieRefresh(t *testing.T) {
 	res, body := post(map[string]string{"X-CSRF-Token": c.csrfToken}, c.access, c.refresh, c.csrf)
 	wantStatus(t, "refresh with cookie and CSRF token", res, body, http.StatusOK)
 	_, refresh := wantSessionCookies(t, "refresh with cookie", res, s)
-	if pair := decode[TokenPair](t, body); pair.RefreshToken != refresh.Value {
+	if pair := decode[accounts.TokenPair](t, body); pair.RefreshToken != refresh.Value {
 		t.Errorf("the body and the cookie hold different refresh tokens")
 	}
 	// A current browser, same-origin.
@@ -177,16 +178,10 @@ func TestBrowserRefresh(t *testing.T) {
 	wantClearedCookies(t, "no refresh cookie", res, s)
 }
 
-// testClock is a clock that tests move forward.
-type testClock struct{ offset atomic.Int64 }
-
-func (c *testClock) now() time.Time          { return time.Now().Add(time.Duration(c.offset.Load())) }
-func (c *testClock) advance(d time.Duration) { c.offset.Add(int64(d)) }
-
 func TestShouldRefreshAndTransparentRefresh(t *testing.T) {
 	clock := &testClock{}
 	cfg := apiConfig("sqlite:" + t.TempDir() + "/authgate.db")
-	s := newAPIServiceAt(t, cfg, clock.now, nil)
+	s := newAPIServiceAt(t, cfg, clock.now)
 	h := checkedHandler(t, s)
 	mustRegisterAPI(t, h, "bob", browserPassword)
 	c := browserLoginCookies(t, s, h, "bob")
@@ -255,7 +250,7 @@ func TestShouldRefreshAndTransparentRefresh(t *testing.T) {
 	// A role change cuts the access token off but keeps the session: worth
 	// a refresh, which brings the new role.
 	clock.advance(time.Second)
-	if _, err := s.SetRoles(context.Background(), "bob", []string{"admin"}); err != nil {
+	if _, err := s.accounts.SetRoles(context.Background(), "bob", []string{"admin"}); err != nil {
 		t.Fatal(err)
 	}
 	if !s.ShouldRefresh(req("", access)) {
@@ -295,11 +290,11 @@ func TestCutoffSameMillisecond(t *testing.T) {
 	clock := &frozenClock{}
 	clock.ns.Store(time.Now().Truncate(time.Millisecond).Add(500 * time.Microsecond).UnixNano())
 	cfg := apiConfig("sqlite:" + t.TempDir() + "/authgate.db")
-	s := newAPIServiceAt(t, cfg, clock.now, nil)
+	s := newAPIServiceAt(t, cfg, clock.now)
 	h := checkedHandler(t, s)
 	mustRegisterAPI(t, h, "bob", browserPassword)
 	before := mustLoginAPI(t, h, "bob", browserPassword)
-	if _, err := s.SetRoles(context.Background(), "bob", []string{"admin"}); err != nil {
+	if _, err := s.accounts.SetRoles(context.Background(), "bob", []string{"admin"}); err != nil {
 		t.Fatal(err)
 	}
 	wantRejected(t, "token of the cut-off's millisecond", s, before.AccessToken)
@@ -314,7 +309,7 @@ func expiredCopy(t *testing.T, s *Service, tok string) string {
 	t.Helper()
 	id := mustVerify(t, s, tok)
 	past := time.Now().Add(-2 * time.Hour).Truncate(time.Second)
-	then, err := tokens.New(s.cfg.Tokens, tokens.Options{Now: func() time.Time { return past }})
+	then, err := tokens.New(apiConfig("").Tokens, tokens.Options{Now: func() time.Time { return past }})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authgate/authgate/accounts"
 	"github.com/authgate/authgate/internal/problem"
 )
 
@@ -62,7 +63,7 @@ func wantSessionCookies(t *testing.T, what string, res *http.Response, s *Servic
 	if access == nil || refresh == nil {
 		t.Fatalf("%s: Set-Cookie %q; want the access and the refresh cookie", what, res.Header.Values("Set-Cookie"))
 	}
-	maxAge := int(s.cfg.Tokens.RefreshTTL.D() / time.Second)
+	maxAge := int(apiConfig("").Tokens.RefreshTTL.D() / time.Second)
 	for _, c := range []struct {
 		c        *http.Cookie
 		path     string
@@ -73,7 +74,7 @@ func wantSessionCookies(t *testing.T, what string, res *http.Response, s *Servic
 			t.Errorf("%s: cookie %s; want a value, Path=%s, no Domain, Secure, HttpOnly, SameSite=%v, Max-Age about %d", what, c.c, c.path, c.sameSite, maxAge)
 		}
 	}
-	if !strings.HasPrefix(refresh.Value, RefreshTokenPrefix) {
+	if !strings.HasPrefix(refresh.Value, accounts.RefreshTokenPrefix) {
 		t.Errorf("%s: the refresh cookie does not hold a refresh token", what)
 	}
 	return access, refresh
@@ -186,11 +187,11 @@ func TestBrowserLoginFlow(t *testing.T) {
 }
 
 func TestBrowserLoginFailures(t *testing.T) {
-	s := sqliteService(t, func(c *Config) { c.AuthAPI.LoginLimit = "100/min" })
+	s := sqliteService(t, func(c *stackConfig) { c.AuthAPI.LoginLimit = "100/min" })
 	h := checkedHandler(t, s)
 	mustRegisterAPI(t, h, "bob", browserPassword)
 	mustRegisterAPI(t, h, "carol", browserPassword)
-	if _, err := s.SetActive(context.Background(), "carol", false); err != nil {
+	if _, err := s.accounts.SetActive(context.Background(), "carol", false); err != nil {
 		t.Fatal(err)
 	}
 	res, token, _ := loginPage(t, h, "/auth/login")
@@ -269,7 +270,7 @@ func TestBrowserLoginFailures(t *testing.T) {
 }
 
 func TestBrowserLoginThrottled(t *testing.T) {
-	s := sqliteService(t, func(c *Config) { c.AuthAPI.LoginLimit = "2/min" })
+	s := sqliteService(t, func(c *stackConfig) { c.AuthAPI.LoginLimit = "2/min" })
 	h := checkedHandler(t, s)
 	mustRegisterAPI(t, h, "bob", browserPassword)
 	res, token, _ := loginPage(t, h, "/auth/login")

@@ -4,10 +4,12 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/authgate/authgate/denylist"
+	"github.com/authgate/authgate/identity"
 	"github.com/authgate/authgate/internal/testenv"
 	"github.com/redis/go-redis/v9"
 )
@@ -79,3 +81,19 @@ func (c *fakeClock) Add(d time.Duration) {
 
 // cutoffAt is an instant the clocks of the tests start at.
 var cutoffAt = time.Date(2026, 1, 1, 12, 0, 0, 400_000_000, time.UTC)
+
+// testClock is a clock that tests move forward.
+type testClock struct{ offset atomic.Int64 }
+
+func (c *testClock) now() time.Time          { return time.Now().Add(time.Duration(c.offset.Load())) }
+func (c *testClock) advance(d time.Duration) { c.offset.Add(int64(d)) }
+
+// mustVerify verifies an access token's signature and claims.
+func mustVerify(t *testing.T, s *Service, tok string) *identity.Identity {
+	t.Helper()
+	id, err := s.tokens.Verify(tok)
+	if err != nil {
+		t.Fatalf("Verify: %v", err)
+	}
+	return id
+}

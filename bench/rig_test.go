@@ -210,7 +210,7 @@ func (g *gw) mint(tb testing.TB, sid string) string {
 	if err != nil {
 		tb.Fatalf("Load: %v", err)
 	}
-	issuer, err := tokens.New(cfg.Authn.Tokens, tokens.Options{})
+	issuer, err := tokens.New(cfg.Tokens, tokens.Options{})
 	if err != nil {
 		tb.Fatalf("NewTokens: %v", err)
 	}

@@ -261,7 +261,7 @@ func mintToken(t testing.TB, cfgFile string, in tokens.IssueInput, sub string) s
 	if err != nil {
 		t.Fatalf("Load(%s): %v", cfgFile, err)
 	}
-	issuer, err := tokens.New(cfg.Authn.Tokens, tokens.Options{})
+	issuer, err := tokens.New(cfg.Tokens, tokens.Options{})
 	if err != nil {
 		t.Fatalf("NewTokens: %v", err)
 	}

@@ -17,12 +17,6 @@ const (
 	defaultHSTS          = "max-age=31536000"
 	defaultACMEURL       = "https://acme-v02.api.letsencrypt.org/directory"
 	defaultACMECache     = "certs/acme"
-	defaultCookieName    = "authgate"
-	defaultAuthPrefix    = "/auth"
-	defaultLoginLimit    = "5/min"
-	defaultRegisterLimit = "10/hour"
-	defaultBcryptCost    = 12
-	defaultMinPassword   = 8
 	defaultPoolTimeout   = 30 * time.Second
 	defaultDialTimeout   = 5 * time.Second
 	defaultIdlePerHost   = 256
@@ -77,23 +71,11 @@ func applyDefaults(c *Config, present func(path string) bool) {
 		c.TLS.HSTS = new(string)
 	}
 
-	a := &c.Authn
-	a.Database.SetDefaults()
-	a.Redis.SetDefaults()
-	a.Tokens.SetDefaults()
-	// Closed unless the operator opens it: for "a legacy app behind a
-	// login", open registration would mean anyone can sign up (issue 16).
-	orDefault(&a.Accounts.Registration, "closed")
-	if a.Accounts.BcryptCost == 0 {
-		a.Accounts.BcryptCost = defaultBcryptCost
-	}
-	if a.Accounts.MinPasswordLength == 0 {
-		a.Accounts.MinPasswordLength = defaultMinPassword
-	}
-	orDefault(&a.AuthAPI.Prefix, defaultAuthPrefix)
-	orDefault(&a.AuthAPI.CookieName, defaultCookieName)
-	orDefault(&a.AuthAPI.LoginLimit, defaultLoginLimit)
-	orDefault(&a.AuthAPI.RegisterLimit, defaultRegisterLimit)
+	c.Database.SetDefaults()
+	c.Redis.SetDefaults()
+	c.Tokens.SetDefaults()
+	c.Accounts.SetDefaults()
+	c.AuthAPI.SetDefaults()
 
 	h := &c.Upstream.IdentityHeaders
 	ifAbsent("identity_headers.user_id", &h.UserID, "X-Auth-User-Id")
@@ -195,7 +177,7 @@ func resolveFiles(c *Config, dir string) {
 			*s = filepath.Join(dir, *s)
 		}
 	}
-	db := &c.Authn.Database.URL
+	db := &c.Database.URL
 	if rest, ok := strings.CutPrefix(*db, "sqlite:"); ok {
 		p := strings.TrimPrefix(rest, "//")
 		if p != "" && !filepath.IsAbs(p) && !strings.HasPrefix(p, ":") { // ":memory:"
@@ -208,10 +190,10 @@ func resolveFiles(c *Config, dir string) {
 	if c.TLS.ACME.Cache != "database" {
 		rel(&c.TLS.ACME.Cache)
 	}
-	rel(&c.Authn.Tokens.PrivateKeyFile)
-	for i := range c.Authn.Tokens.VerifyKeys {
-		if !strings.Contains(c.Authn.Tokens.VerifyKeys[i], "://") {
-			rel(&c.Authn.Tokens.VerifyKeys[i])
+	rel(&c.Tokens.PrivateKeyFile)
+	for i := range c.Tokens.VerifyKeys {
+		if !strings.Contains(c.Tokens.VerifyKeys[i], "://") {
+			rel(&c.Tokens.VerifyKeys[i])
 		}
 	}
 }

@@ -137,7 +137,9 @@ func restartOnlyChanges(a, b *Config) []string {
 	}{
 		{"listen", a.Listen, b.Listen},
 		{"tls", a.TLS, b.TLS},
-		{"database, redis, tokens, accounts or auth_api", a.Authn, b.Authn},
+		{"database, redis, tokens, accounts or auth_api",
+			[]any{a.Database, a.Redis, a.Tokens, a.Accounts, a.AuthAPI},
+			[]any{b.Database, b.Redis, b.Tokens, b.Accounts, b.AuthAPI}},
 		{"limits", a.Limits, b.Limits},
 		{"runtime", a.Runtime, b.Runtime},
 		{"log", a.Log, b.Log},

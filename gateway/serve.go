@@ -186,7 +186,7 @@ func (s *Server) dispatch(x *exchange, r *http.Request, rt *routing, https bool,
 	f.Identity = id
 	f.RequestID = reqID
 	if id != nil && rt.assertion {
-		f.Assertion, err = s.auth.Assertion(id, rh.name)
+		f.Assertion, err = s.tokens.Assertion(id, rh.name)
 		if err != nil {
 			s.writeError(w, r, err)
 			return

@@ -15,7 +15,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/authgate/authgate/accounts"
 	"github.com/authgate/authgate/authn"
+	"github.com/authgate/authgate/tokens"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -36,10 +38,12 @@ type Server struct {
 	// cfg is the configuration the server started with. Listeners, TLS,
 	// database, Redis and tokens are fixed for the life of the process;
 	// a reload changes routes, pools, identity headers and trusted proxies.
-	cfg     *Config
-	certs   *certSource
-	auth    *authn.Service
-	metrics *metrics
+	cfg      *Config
+	certs    *certSource
+	accounts *accounts.Service    // users, sessions, the denylist and the stores under them
+	auth     *authn.Service       // the /auth API and the authentication of protected requests
+	tokens   *tokens.AccessTokens // signs the identity assertions
+	metrics  *metrics
 
 	// Resolved once from cfg for the request path.
 	hsts          string // Strict-Transport-Security value; "" = off
@@ -108,31 +112,35 @@ func NewFromConfig(ctx context.Context, cfg *Config, opts Options) (*Server, err
 		ready:      make(chan struct{}),
 		addrs:      map[string]net.Addr{},
 	}
-	auth, err := authn.New(ctx, cfg.Authn, authn.Options{
-		Logger:      logger,
-		Registerer:  s.metrics.registry,
-		DataDir:     cfg.DataDir(),
-		BodyTimeout: cfg.Limits.ReadHeaderTimeout.D(),
-	})
+	acc, err := OpenAccounts(ctx, cfg, logger)
 	if err != nil {
 		return nil, err
 	}
-	s.auth = auth
+	auth, err := authn.New(cfg.AuthAPI, acc, authn.Options{
+		Logger:         logger,
+		RequestTimeout: cfg.Database.Timeout.D(),
+		BodyTimeout:    cfg.Limits.ReadHeaderTimeout.D(),
+	})
+	if err != nil {
+		acc.Close()
+		return nil, err
+	}
+	s.accounts, s.auth, s.tokens = acc, auth, acc.Tokens()
 	s.authHandler = auth.Handler()
-	s.authPrefix = cfg.Authn.AuthAPI.Prefix
+	s.authPrefix = cfg.AuthAPI.Prefix
 	if cfg.TLS.HSTS != nil {
 		s.hsts = *cfg.TLS.HSTS
 	}
 	s.requestPrefix = newRequestPrefix()
-	certs, err := newCertSource(cfg, auth.DB())
+	certs, err := newCertSource(cfg, acc.DB())
 	if err != nil {
-		auth.Close()
+		acc.Close()
 		return nil, err
 	}
 	s.certs = certs
 	rt, err := s.newRouting(cfg)
 	if err != nil {
-		auth.Close()
+		acc.Close()
 		return nil, err
 	}
 	s.routing.Store(rt)
@@ -146,7 +154,7 @@ func NewFromConfig(ctx context.Context, cfg *Config, opts Options) (*Server, err
 		}
 		return float64(n)
 	}))
-	for _, c := range auth.ReadinessChecks() {
+	for _, c := range acc.ReadinessChecks() {
 		s.readiness = append(s.readiness, readinessCheck{name: c.Name, check: c.Check})
 	}
 	return s, nil
@@ -159,7 +167,7 @@ func NewFromConfig(ctx context.Context, cfg *Config, opts Options) (*Server, err
 // once; the public ones once the instance is ready (see awaitReady). A
 // value on reload re-reads the config file.
 func (s *Server) Run(ctx context.Context, reload <-chan struct{}) error {
-	defer s.auth.Close()
+	defer s.accounts.Close()
 	s.logStartup()
 
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
@@ -170,7 +178,7 @@ func (s *Server) Run(ctx context.Context, reload <-chan struct{}) error {
 		wg.Go(func() { s.access.fast.out.run(bg) })
 	}
 	wg.Go(func() {
-		if err := s.auth.Run(bg); err != nil && !errors.Is(err, context.Canceled) {
+		if err := s.accounts.Run(bg); err != nil && !errors.Is(err, context.Canceled) {
 			s.logger.Error("account service stopped", "error", err)
 		}
 	})
@@ -451,7 +459,7 @@ func (s *Server) logStartup() {
 		listen = append(listen, "acme_hosts", s.certs.hosts)
 	}
 	s.logger.Info("listeners", listen...)
-	s.logger.Info("stores", s.auth.Describe()...)
+	s.logger.Info("stores", s.accounts.Describe()...)
 	for i, r := range s.cfg.Routes {
 		auth := r.Auth
 		if len(r.Roles) > 0 {

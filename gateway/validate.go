@@ -25,7 +25,11 @@ func (c *Config) Validate() error {
 	for i, tp := range c.TrustedProxies {
 		validateTrustedProxy(&p, fmt.Sprintf("trusted_proxies[%d]", i), tp)
 	}
-	p.Merge("", c.Authn.Validate())
+	p.Merge("", c.Database.Validate())
+	p.Merge("", c.Redis.Validate())
+	p.Merge("", c.Tokens.Validate())
+	p.Merge("", c.Accounts.Validate())
+	p.Merge("", c.AuthAPI.Validate())
 	p.Merge("", c.Upstream.Validate())
 	c.validateRoutes(&p)
 	c.validateOperations(&p)

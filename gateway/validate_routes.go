@@ -48,7 +48,7 @@ func (c *Config) validateRoutes(p *conf.Problems) {
 		}
 		checkUpgrades(p, path+".upgrades", rt.Upgrades)
 		c.validateUpstreamRef(p, path+".upstream", rt.Upstream)
-		if pre := c.Authn.AuthAPI.Prefix; strings.HasPrefix(pre, "/") && pre != "/" && hasPathPrefixFold(rt.Path, strings.ToLower(pre)) {
+		if pre := c.AuthAPI.Prefix; strings.HasPrefix(pre, "/") && pre != "/" && hasPathPrefixFold(rt.Path, strings.ToLower(pre)) {
 			p.Addf(path+".path", "%q is under auth_api.prefix %q: the auth API is never shadowed by a route", rt.Path, pre)
 		}
 	}
