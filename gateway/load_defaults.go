@@ -17,11 +17,6 @@ const (
 	defaultHSTS          = "max-age=31536000"
 	defaultACMEURL       = "https://acme-v02.api.letsencrypt.org/directory"
 	defaultACMECache     = "certs/acme"
-	defaultPoolTimeout   = 30 * time.Second
-	defaultDialTimeout   = 5 * time.Second
-	defaultIdlePerHost   = 256
-	defaultHealthEvery   = 10 * time.Second
-	defaultHealthWithin  = 2 * time.Second
 	defaultParkIdleAfter = time.Second
 )
 
@@ -77,23 +72,7 @@ func applyDefaults(c *Config, present func(path string) bool) {
 	c.Accounts.SetDefaults()
 	c.AuthAPI.SetDefaults()
 
-	h := &c.Upstream.IdentityHeaders
-	ifAbsent("identity_headers.user_id", &h.UserID, "X-Auth-User-Id")
-	ifAbsent("identity_headers.username", &h.Username, "X-Auth-User")
-	ifAbsent("identity_headers.email", &h.Email, "X-Auth-Email")
-	ifAbsent("identity_headers.roles", &h.Roles, "X-Auth-Roles")
-
-	for name, pool := range c.Upstream.Upstreams {
-		orDefault(&pool.Balance, "round_robin")
-		durDefault(&pool.Timeout, defaultPoolTimeout)
-		durDefault(&pool.DialTimeout, defaultDialTimeout)
-		if pool.MaxIdleConnsPerTarget == 0 {
-			pool.MaxIdleConnsPerTarget = defaultIdlePerHost
-		}
-		durDefault(&pool.HealthCheck.Interval, defaultHealthEvery)
-		durDefault(&pool.HealthCheck.Timeout, defaultHealthWithin)
-		c.Upstream.Upstreams[name] = pool
-	}
+	c.Upstream.SetDefaults(present)
 
 	l := &c.Limits
 	durDefault(&l.ReadHeaderTimeout, 10*time.Second)

@@ -13,10 +13,11 @@ type Balancer interface {
 	Pick(targets []*Target) (*Target, error)
 }
 
-// newBalancer resolves a pool's balance setting once, at construction.
+// newBalancer resolves a pool's balance setting (validated) once, at
+// construction.
 func newBalancer(name string) (Balancer, error) {
 	switch name {
-	case "", "round_robin":
+	case "round_robin":
 		return &RoundRobin{}, nil
 	case "least_conn":
 		return &LeastConn{}, nil
