@@ -60,8 +60,8 @@ const (
 )
 
 // requestOrigin reads Sec-Fetch-Site (W3C Fetch Metadata), else Origin
-// (RFC 6454 §7). "same-site" is cross-origin here: a sibling subdomain is
-// not us.
+// (RFC 6454 §7, SameOrigin). "same-site" is cross-origin here: a sibling
+// subdomain is not us.
 func requestOrigin(r *http.Request) originVerdict {
 	switch r.Header.Get("Sec-Fetch-Site") {
 	case "":
@@ -70,11 +70,10 @@ func requestOrigin(r *http.Request) originVerdict {
 	default:
 		return originCross
 	}
-	origin := r.Header.Get("Origin")
-	if origin == "" {
+	if r.Header.Get("Origin") == "" {
 		return originUnknown
 	}
-	if u, err := url.Parse(origin); err == nil && u.Host != "" && u.Host == r.Host {
+	if SameOrigin(r) {
 		return originSame
 	}
 	return originCross // includes "Origin: null"

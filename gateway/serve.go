@@ -160,7 +160,7 @@ func (s *Server) dispatch(x *exchange, r *http.Request, rt *routing, https bool,
 		// A cookie rides along on any request the browser makes, including
 		// a WebSocket handshake started by another site's script (CSWSH):
 		// with cookie auth the upgrade must come from one of our origins.
-		if src == authn.FromCookie && isUpgrade(r) && !sameOrigin(r) {
+		if src == authn.FromCookie && isUpgrade(r) && !authn.SameOrigin(r) {
 			s.writeError(w, r, problem.ErrCrossSite)
 			return
 		}
