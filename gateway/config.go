@@ -38,7 +38,14 @@ type Config struct {
 	// file is where the config was read from; problems are reported
 	// relative to it.
 	file string
+	// positions are where the keys present in file are, by key path:
+	// problems found only when the gateway starts are reported where they
+	// are configured, as the loader's are.
+	positions map[string]position
 }
+
+// position is a line and column in the config file, 1-based.
+type position struct{ line, col int }
 
 // Listen says where the gateway listens. An empty address disables that
 // listener.

@@ -114,7 +114,7 @@ func NewFromConfig(ctx context.Context, cfg *Config, opts Options) (*Server, err
 	}
 	acc, err := OpenAccounts(ctx, cfg, logger)
 	if err != nil {
-		return nil, err
+		return nil, cfg.located(err)
 	}
 	auth, err := authn.New(cfg.AuthAPI, acc, authn.Options{
 		Logger:         logger,
@@ -123,7 +123,7 @@ func NewFromConfig(ctx context.Context, cfg *Config, opts Options) (*Server, err
 	})
 	if err != nil {
 		acc.Close()
-		return nil, err
+		return nil, cfg.located(err)
 	}
 	s.accounts, s.auth, s.tokens = acc, auth, acc.Tokens()
 	s.authHandler = auth.Handler()
@@ -135,13 +135,13 @@ func NewFromConfig(ctx context.Context, cfg *Config, opts Options) (*Server, err
 	certs, err := newCertSource(cfg, acc.DB())
 	if err != nil {
 		acc.Close()
-		return nil, err
+		return nil, cfg.located(err)
 	}
 	s.certs = certs
 	rt, err := s.newRouting(cfg)
 	if err != nil {
 		acc.Close()
-		return nil, err
+		return nil, cfg.located(err)
 	}
 	s.routing.Store(rt)
 	s.metrics.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -422,7 +422,7 @@ func (s *Server) Reload(bg context.Context, wg *sync.WaitGroup) error {
 	}
 	rt, err := s.newRouting(cfg)
 	if err != nil {
-		return err
+		return cfg.located(err)
 	}
 	rt.start(bg, wg)
 	old := s.routing.Swap(rt)

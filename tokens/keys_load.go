@@ -63,6 +63,35 @@ func (t *AccessTokens) load(cfg Config, secretFile string) error {
 	return nil
 }
 
+// CheckKeyFiles reads the key files of a validated cfg — private_key_file
+// and the verify_keys that are files — and reports, at their key paths,
+// what New would refuse in them: the checks New makes when it loads them
+// (the same code), minus what needs the network (JWKS URLs) or writes to
+// disk (a generated HS256 secret). The loader runs it after Validate, so
+// that `authgate check` refuses a key the start would.
+func (c Config) CheckKeyFiles() error {
+	t := &AccessTokens{alg: c.Algorithm, method: signingMethod(c.Algorithm)}
+	var p conf.Problems
+	if c.Algorithm != AlgHS256 || c.Secret != "" {
+		if signing, ok := t.loadSigningKey(c, "", &p); ok {
+			t.static = append(t.static, signing)
+		}
+	}
+	for i, entry := range c.VerifyKeys {
+		if isJWKSURL(entry) {
+			continue
+		}
+		path := fmt.Sprintf("tokens.verify_keys[%d]", i)
+		k, err := t.loadVerifyKeyFile(entry)
+		if err != nil {
+			p.Addf(path, "%v", err)
+			continue
+		}
+		t.addStatic(path, k, &p)
+	}
+	return p.Err()
+}
+
 // loadSigningKey reads the one key that signs, from tokens.secret, the
 // secret file or tokens.private_key_file.
 func (t *AccessTokens) loadSigningKey(cfg Config, secretFile string, p *conf.Problems) (namedKey, bool) {

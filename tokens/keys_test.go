@@ -258,3 +258,47 @@ func TestDerivedKey(t *testing.T) {
 	}
 
 }
+
+// TestCheckKeyFiles: what New refuses in a key file, the loader's check
+// refuses too, at the same key path; what needs the network or the disk
+// (a JWKS URL, a secret to generate) is left to New.
+func TestCheckKeyFiles(t *testing.T) {
+	tests := []struct {
+		name string
+		alg  string
+		mod  func(t *testing.T, c *Config)
+		want []string // problem paths, sorted; nil = none
+	}{
+		{name: "ok-es256", alg: AlgES256},
+		{name: "ok-hs256-secret-to-generate", alg: AlgHS256, mod: func(t *testing.T, c *Config) { c.Secret = "" }},
+		{name: "ok-jwks-url-not-fetched", alg: AlgES256, mod: func(t *testing.T, c *Config) { c.VerifyKeys = []string{"https://127.0.0.1:1/jwks.json"} }},
+		{name: "fail-not-pem", alg: AlgEdDSA, mod: func(t *testing.T, c *Config) { c.PrivateKeyFile = writeTestFile(t, "k", []byte("not a key")) }, want: []string{"tokens.private_key_file"}},
+		{name: "fail-wrong-key-type", alg: AlgRS256, mod: func(t *testing.T, c *Config) { c.PrivateKeyFile = testdataKey("ec256-a.pem") }, want: []string{"tokens.private_key_file"}},
+		{name: "fail-rsa-1024", alg: AlgRS256, mod: func(t *testing.T, c *Config) { c.PrivateKeyFile = testdataKey("rsa1024.pem") }, want: []string{"tokens.private_key_file"}},
+		{name: "fail-verify-key-wrong-type", alg: AlgES256, mod: func(t *testing.T, c *Config) { c.VerifyKeys = []string{testdataKey("rsa2048-b.pem")} }, want: []string{"tokens.verify_keys[0]"}},
+		{name: "fail-verify-secret-short", alg: AlgHS256, mod: func(t *testing.T, c *Config) {
+			c.VerifyKeys = []string{writeTestFile(t, "old.secret", []byte("short\n"))}
+		}, want: []string{"tokens.verify_keys[0]"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := testConfig(t, tt.alg)
+			if tt.mod != nil {
+				tt.mod(t, &cfg)
+			}
+			if err := cfg.Validate(); err != nil {
+				t.Fatalf("Validate() = %v; the rows are valid configs", err)
+			}
+			err := cfg.CheckKeyFiles()
+			if got := problemPaths(t, err); !slices.Equal(got, tt.want) {
+				t.Fatalf("CheckKeyFiles() problems at %v; want %v (%v)", got, tt.want, err)
+			}
+			if tt.want == nil {
+				return
+			}
+			if _, nerr := New(cfg, Options{}); !slices.Equal(problemPaths(t, nerr), tt.want) {
+				t.Errorf("New() = %v; want the problems CheckKeyFiles reports, at %v", nerr, tt.want)
+			}
+		})
+	}
+}
