@@ -27,10 +27,10 @@ type Config struct {
 
 // Defaults of the auth_api section.
 const (
-	DefaultPrefix        = "/auth"
-	DefaultCookieName    = "authgate"
-	DefaultLoginLimit    = "5/min"
-	DefaultRegisterLimit = "10/hour"
+	defaultPrefix        = "/auth"
+	defaultCookieName    = "authgate"
+	defaultLoginLimit    = "5/min"
+	defaultRegisterLimit = "10/hour"
 )
 
 // SetDefaults fills what the file left out. The loader calls it once;
@@ -40,10 +40,10 @@ func (c *Config) SetDefaults() {
 		v   *string
 		def string
 	}{
-		{&c.Prefix, DefaultPrefix},
-		{&c.CookieName, DefaultCookieName},
-		{&c.LoginLimit, DefaultLoginLimit},
-		{&c.RegisterLimit, DefaultRegisterLimit},
+		{&c.Prefix, defaultPrefix},
+		{&c.CookieName, defaultCookieName},
+		{&c.LoginLimit, defaultLoginLimit},
+		{&c.RegisterLimit, defaultRegisterLimit},
 	} {
 		if *f.v == "" {
 			*f.v = f.def

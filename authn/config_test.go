@@ -89,7 +89,7 @@ func TestParseLimit(t *testing.T) {
 func TestRegisterLimitDefault(t *testing.T) {
 	var c Config
 	c.SetDefaults()
-	if c.RegisterLimit != DefaultRegisterLimit || DefaultRegisterLimit != "10/hour" {
+	if c.RegisterLimit != defaultRegisterLimit || defaultRegisterLimit != "10/hour" {
 		t.Errorf("register_limit default = %q; want %q", c.RegisterLimit, "10/hour")
 	}
 }

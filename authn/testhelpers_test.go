@@ -3,15 +3,12 @@ package authn
 import (
 	"log/slog"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/authgate/authgate/denylist"
 	"github.com/authgate/authgate/identity"
 	"github.com/authgate/authgate/internal/testenv"
-	"github.com/redis/go-redis/v9"
 )
 
 // testLogger sends a component's logs to the test log.
@@ -46,41 +43,6 @@ func testRedis(t *testing.T) (url, prefix string) {
 	t.Helper()
 	return testenv.RedisURL(t)
 }
-
-// newTestRedisClient returns a client built by denylist.NewRedisClient,
-// closed when the test ends.
-func newTestRedisClient(t *testing.T, url string) *redis.Client {
-	t.Helper()
-	c, err := denylist.NewRedisClient(url)
-	if err != nil {
-		t.Fatalf("NewRedisClient(%q): %v", url, err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
-}
-
-// fakeClock is a settable clock for a now field.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock(t time.Time) *fakeClock { return &fakeClock{t: t} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-// cutoffAt is an instant the clocks of the tests start at.
-var cutoffAt = time.Date(2026, 1, 1, 12, 0, 0, 400_000_000, time.UTC)
 
 // testClock is a clock that tests move forward.
 type testClock struct{ offset atomic.Int64 }

@@ -19,8 +19,8 @@ type Config struct {
 	KeyPrefix string `yaml:"key_prefix"`
 }
 
-// DefaultKeyPrefix is redis.key_prefix's default.
-const DefaultKeyPrefix = "authgate:"
+// defaultKeyPrefix is redis.key_prefix's default.
+const defaultKeyPrefix = "authgate:"
 
 // SetDefaults fills what the file left out. The loader calls it once;
 // nothing after it re-derives a default.
@@ -29,7 +29,7 @@ func (c *Config) SetDefaults() {
 		c.OnError = OnErrorDeny
 	}
 	if c.KeyPrefix == "" {
-		c.KeyPrefix = DefaultKeyPrefix
+		c.KeyPrefix = defaultKeyPrefix
 	}
 }
 

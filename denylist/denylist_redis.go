@@ -349,7 +349,7 @@ func (d *RedisDenylist) parseStored(key, val string) (entry, error) {
 	} else if uid, ok := strings.CutPrefix(rest, "user:"); ok {
 		e.kind, e.subject = kindUser, uid
 	} else {
-		return entry{}, errors.New("unknown key kind under deny:")
+		return entry{}, errors.New("unknown kind of key after the deny: prefix")
 	}
 	nb, exp, ok := strings.Cut(val, " ")
 	var err1, err2 error

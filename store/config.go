@@ -23,7 +23,7 @@ type Config struct {
 
 // Defaults of the database section.
 const (
-	DefaultURL     = "sqlite:data/authgate.db"
+	defaultURL     = "sqlite:data/authgate.db"
 	DefaultTimeout = 5 * time.Second
 )
 
@@ -31,7 +31,7 @@ const (
 // nothing after it re-derives a default.
 func (c *Config) SetDefaults() {
 	if c.URL == "" {
-		c.URL = DefaultURL
+		c.URL = defaultURL
 	}
 	if c.Timeout == 0 {
 		c.Timeout = conf.Duration(DefaultTimeout)

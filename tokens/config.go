@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 
@@ -32,29 +31,29 @@ type Config struct {
 
 // Defaults of the tokens section.
 const (
-	DefaultIssuer     = "authgate" // also the default audience
-	DefaultAlgorithm  = AlgHS256
-	DefaultAccessTTL  = 15 * time.Minute
-	DefaultRefreshTTL = 7 * 24 * time.Hour
+	defaultIssuer     = "authgate" // also the default audience
+	defaultAlgorithm  = AlgHS256
+	defaultAccessTTL  = 15 * time.Minute
+	defaultRefreshTTL = 7 * 24 * time.Hour
 )
 
 // SetDefaults fills what the file left out. The loader calls it once;
 // nothing after it re-derives a default.
 func (c *Config) SetDefaults() {
 	if c.Issuer == "" {
-		c.Issuer = DefaultIssuer
+		c.Issuer = defaultIssuer
 	}
 	if c.Audience == "" {
-		c.Audience = DefaultIssuer
+		c.Audience = defaultIssuer
 	}
 	if c.Algorithm == "" {
-		c.Algorithm = DefaultAlgorithm
+		c.Algorithm = defaultAlgorithm
 	}
 	if c.AccessTTL == 0 {
-		c.AccessTTL = conf.Duration(DefaultAccessTTL)
+		c.AccessTTL = conf.Duration(defaultAccessTTL)
 	}
 	if c.RefreshTTL == 0 {
-		c.RefreshTTL = conf.Duration(DefaultRefreshTTL)
+		c.RefreshTTL = conf.Duration(defaultRefreshTTL)
 	}
 }
 
@@ -146,16 +145,4 @@ func jwksURLProblem(raw string) error {
 		return errors.New("must use https: keys fetched over plain http could be swapped in transit")
 	}
 	return fmt.Errorf("unsupported scheme %q: write https://host/path/jwks.json or a PEM file name", u.Scheme)
-}
-
-// WellKnownSecret reports whether s is a signing secret published in
-// tutorials, sample configs or JWT debuggers (weakSecrets), compared without
-// case and surrounding space, or a single character repeated. Tokens signed
-// with one can be forged by anyone, so authgate refuses to start with one.
-func WellKnownSecret(s string) bool {
-	s = strings.ToLower(strings.TrimSpace(s))
-	if s == "" {
-		return false
-	}
-	return strings.Count(s, s[:1]) == len(s) || slices.Contains(weakSecrets, s)
 }

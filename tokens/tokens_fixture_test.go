@@ -58,7 +58,7 @@ func testConfig(tb testing.TB, alg string) Config {
 		Algorithm:  alg,
 		VerifyKeys: []string{b},
 		AccessTTL:  conf.Duration(testTTL),
-		RefreshTTL: conf.Duration(DefaultRefreshTTL),
+		RefreshTTL: conf.Duration(defaultRefreshTTL),
 	}
 	if alg == AlgHS256 {
 		cfg.Secret = string(readTestSecret(tb, a))
