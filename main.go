@@ -1,9 +1,3 @@
-// Command authgate is an authentication gateway: it terminates TLS, serves
-// the account and token API, and proxies to HTTP backends only requests
-// that carry a valid, unrevoked token with the roles a route asks for.
-//
-// This file parses the command line and wires packages together; the
-// behaviour lives in gateway, authn and upstream.
 package main
 
 import (

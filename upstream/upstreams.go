@@ -1,7 +1,3 @@
-// Package upstream is authgate's side towards the backends: named pools of
-// targets behind a balancer, active and passive health checking, and the
-// reverse proxy that writes the identity headers and makes sure no
-// client-sent copy of them, or of the forwarding headers, gets through.
 package upstream
 
 import (

@@ -1,7 +1,3 @@
-// Package conf holds the few config building blocks that every section of
-// authgate's YAML shares: durations and the path-addressed problems that
-// validation reports. It imports nothing of authgate's, so gateway, authn
-// and upstream can all use it without breaking the one-way import rule.
 package conf
 
 import (
