@@ -75,14 +75,8 @@ func ParseRate(s string) (n int, per time.Duration, err error) {
 	if err != nil || n < 1 {
 		return 0, 0, bad
 	}
-	switch strings.TrimSpace(unit) {
-	case "sec":
-		per = time.Second
-	case "min":
-		per = time.Minute
-	case "hour":
-		per = time.Hour
-	default:
+	per, ok = map[string]time.Duration{"sec": time.Second, "min": time.Minute, "hour": time.Hour}[strings.TrimSpace(unit)]
+	if !ok {
 		return 0, 0, bad
 	}
 	return n, per, nil

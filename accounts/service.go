@@ -1,6 +1,7 @@
 package accounts
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -97,10 +98,7 @@ type Service struct {
 // that disabling a user or changing a password revokes their tokens on
 // every running instance.
 func Open(ctx context.Context, cfg Sections, opts Options) (*Service, error) {
-	logger := opts.Logger
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
+	logger := cmp.Or(opts.Logger, slog.New(slog.DiscardHandler))
 	s := &Service{cfg: cfg, logger: logger, now: opts.Now}
 	if s.now == nil {
 		s.now = time.Now

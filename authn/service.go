@@ -1,6 +1,7 @@
 package authn
 
 import (
+	"cmp"
 	"crypto/rand"
 	"io"
 	"log/slog"
@@ -73,10 +74,7 @@ func newCookieNames(name string) cookieNames {
 // applied; validated again here, by the loader's rules) over the account
 // service acc, whose tokens and denylist authenticate requests.
 func New(cfg Config, acc *accounts.Service, opts Options) (*Service, error) {
-	logger := opts.Logger
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
+	logger := cmp.Or(opts.Logger, slog.New(slog.DiscardHandler))
 	s := &Service{
 		cfg:            cfg,
 		logger:         logger,

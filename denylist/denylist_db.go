@@ -1,6 +1,7 @@
 package denylist
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -64,9 +65,7 @@ type pollMark struct {
 // unreachable; anything else fails closed); accessTTL is tokens.access_ttl.
 // Nothing is trusted until Run's first poll has loaded the table.
 func NewDBDenylist(db *store.DB, onError string, accessTTL time.Duration, logger *slog.Logger) *DBDenylist {
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
+	logger = cmp.Or(logger, slog.New(slog.DiscardHandler))
 	d := &DBDenylist{
 		db:         db,
 		logger:     logger,

@@ -1,6 +1,7 @@
 package denylist
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -68,9 +69,7 @@ type RedisDenylist struct {
 // is tokens.access_ttl, the longest an entry must live. Nothing is trusted
 // until Run has subscribed and loaded.
 func NewRedisDenylist(client *redis.Client, prefix string, onError string, accessTTL time.Duration, logger *slog.Logger) *RedisDenylist {
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
+	logger = cmp.Or(logger, slog.New(slog.DiscardHandler))
 	return &RedisDenylist{
 		client:      client,
 		prefix:      prefix,

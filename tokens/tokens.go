@@ -1,6 +1,7 @@
 package tokens
 
 import (
+	"cmp"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
@@ -140,10 +141,7 @@ func newTokens(cfg Config, opts Options, setup func(*AccessTokens)) (*AccessToke
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	logger := opts.Logger
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
+	logger := cmp.Or(opts.Logger, slog.New(slog.DiscardHandler))
 	now := opts.Now
 	if now == nil {
 		now = time.Now

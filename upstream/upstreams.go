@@ -1,6 +1,7 @@
 package upstream
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -60,10 +61,7 @@ func New(cfg Config, opts Options) (*Upstreams, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	lg := opts.Logger
-	if lg == nil {
-		lg = slog.New(slog.DiscardHandler)
-	}
+	lg := cmp.Or(opts.Logger, slog.New(slog.DiscardHandler))
 	u := &Upstreams{
 		opts:     opts,
 		log:      lg,
