@@ -95,7 +95,7 @@ func newAPIServiceAt(t *testing.T, cfg stackConfig, now func() time.Time) *Servi
 		acc.Close()
 	})
 	s, err := New(cfg.AuthAPI, acc, Options{
-		Logger: testLogger(t), RequestTimeout: cfg.Database.Timeout.D(), BodyTimeout: 10 * time.Second, Now: now,
+		Logger: testLogger(t), RequestTimeout: cfg.Database.Timeout.D(), BodyTimeout: 10 * time.Second,
 	})
 	if err != nil {
 		t.Fatalf("New: %v", err)

@@ -28,8 +28,6 @@ type Options struct {
 	// on what a slow client may make it wait for before it can answer. 0:
 	// no bound.
 	BodyTimeout time.Duration
-	// Now is the clock; nil is time.Now. Tests set it.
-	Now func() time.Time
 }
 
 // Service is the /auth HTTP layer over the account service: the JSON API,
@@ -46,7 +44,6 @@ type Service struct {
 	bodyTimeout    time.Duration // Options.BodyTimeout
 
 	cookies cookieNames
-	now     func() time.Time
 	rand    io.Reader // CSRF cookie values; tests set it
 
 	web webAPI // the handler and what it serves, built once by New (api.go)
@@ -84,11 +81,7 @@ func New(cfg Config, acc *accounts.Service, opts Options) (*Service, error) {
 		requestTimeout: opts.RequestTimeout,
 		bodyTimeout:    opts.BodyTimeout,
 		cookies:        newCookieNames(cfg.CookieName),
-		now:            opts.Now,
 		rand:           rand.Reader,
-	}
-	if s.now == nil {
-		s.now = time.Now
 	}
 	if err := s.initWeb(); err != nil {
 		return nil, err
