@@ -15,9 +15,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/authgate/authgate/authn"
 	"github.com/authgate/authgate/gateway"
 	"github.com/authgate/authgate/internal/testenv"
+	"github.com/authgate/authgate/tokens"
 )
 
 // The rig: one backend, gateways built from a few options, and one client
@@ -113,10 +113,10 @@ func gatewayConfig(tb testing.TB, dir, backendURL string, o gwOptions) (cfgFile,
 		fmt.Fprintf(&b, "redis:\n  url: %q\n  key_prefix: %q\n", url, prefix)
 	}
 	switch o.alg {
-	case "", authn.AlgHS256:
+	case "", tokens.AlgHS256:
 		fmt.Fprintf(&b, "tokens:\n  algorithm: HS256\n  secret: %q\n", testSecret)
 	default:
-		key, err := authn.Keygen(o.alg)
+		key, err := tokens.Keygen(o.alg)
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -210,11 +210,11 @@ func (g *gw) mint(tb testing.TB, sid string) string {
 	if err != nil {
 		tb.Fatalf("Load: %v", err)
 	}
-	tokens, err := authn.NewTokens(cfg.Authn.Tokens, "")
+	issuer, err := tokens.New(cfg.Tokens, tokens.Options{})
 	if err != nil {
 		tb.Fatalf("NewTokens: %v", err)
 	}
-	tok, _, err := tokens.Issue("4711", authn.IssueInput{
+	tok, _, err := issuer.Issue("4711", tokens.IssueInput{
 		SessionID: sid, Username: "alice", Email: "alice@example.com", Roles: []string{"dev", "user"},
 	})
 	if err != nil {

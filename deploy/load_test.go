@@ -183,7 +183,7 @@ func TestConfigsLoad(t *testing.T) {
 				}
 				return
 			}
-			if r := cfg.Authn.Redis; r.URL != "" && r.OnError != "deny" {
+			if r := cfg.Redis; r.URL != "" && r.OnError != "deny" {
 				t.Errorf("%s: redis.on_error = %q; want deny: a deployment fails closed", d.configFile, r.OnError)
 			}
 		})

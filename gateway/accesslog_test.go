@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/authgate/authgate/authn"
 	"github.com/authgate/authgate/internal/testenv"
+	"github.com/authgate/authgate/tokens"
 )
 
 // TestAccessLogKeepsNoSecrets sends requests carrying a bearer token, the
@@ -35,7 +35,7 @@ func TestAccessLogKeepsNoSecrets(t *testing.T) {
     auth: public
     upstream: ` + dead + "\n")
 	startServerLogging(t, cfgFile, logs)
-	token := mintToken(t, cfgFile, authn.IssueInput{SessionID: "sid-log", Username: "alice"}, "7")
+	token := mintToken(t, cfgFile, tokens.IssueInput{SessionID: "sid-log", Username: "alice"}, "7")
 	const (
 		password  = "hunter2-Zq8"
 		appCookie = "app-cookie-Vx93kP"

@@ -17,8 +17,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/authgate/authgate/authn"
 	"github.com/authgate/authgate/internal/testenv"
+	"github.com/authgate/authgate/tokens"
 )
 
 // The end-to-end tests run a whole gateway (startServer) on loopback ports
@@ -255,17 +255,17 @@ func (b *backend) last(t testing.TB) received {
 
 // mintToken issues an access token the gateway started from cfgFile
 // accepts: the same key, issuer and audience (its denylist is empty).
-func mintToken(t testing.TB, cfgFile string, in authn.IssueInput, sub string) string {
+func mintToken(t testing.TB, cfgFile string, in tokens.IssueInput, sub string) string {
 	t.Helper()
 	cfg, err := Load(cfgFile)
 	if err != nil {
 		t.Fatalf("Load(%s): %v", cfgFile, err)
 	}
-	tokens, err := authn.NewTokens(cfg.Authn.Tokens, "")
+	issuer, err := tokens.New(cfg.Tokens, tokens.Options{})
 	if err != nil {
 		t.Fatalf("NewTokens: %v", err)
 	}
-	tok, _, err := tokens.Issue(sub, in)
+	tok, _, err := issuer.Issue(sub, in)
 	if err != nil {
 		t.Fatalf("Issue: %v", err)
 	}

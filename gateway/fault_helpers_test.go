@@ -21,7 +21,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/authgate/authgate/authn"
+	"github.com/authgate/authgate/denylist"
 	"github.com/authgate/authgate/internal/testenv"
 	"github.com/redis/go-redis/v9"
 )
@@ -418,7 +418,7 @@ func outcomeCounts(outs []loadOutcome) string {
 // when the test ends.
 func faultRedisClient(t testing.TB, url string) *redis.Client {
 	t.Helper()
-	c, err := authn.NewRedisClient(url)
+	c, err := denylist.NewRedisClient(url)
 	if err != nil {
 		t.Fatal(err)
 	}

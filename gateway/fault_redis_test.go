@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/authgate/authgate/authn"
+	"github.com/authgate/authgate/denylist"
 	"github.com/authgate/authgate/internal/testenv"
 )
 
@@ -132,8 +132,8 @@ routes:
 	// or authgate user disable, would do).
 	gate.SetClosed(true)
 	srv.Start()
-	direct := authn.NewRedisDenylist(faultRedisClient(t, srv.URL()), prefix, authn.OnErrorDeny, 15*time.Minute, nil)
-	if err := direct.Revoke(context.Background(), authn.Revocation{SessionID: sidOf(t, cutOff.access)}); err != nil {
+	direct := denylist.NewRedisDenylist(faultRedisClient(t, srv.URL()), prefix, denylist.OnErrorDeny, 15*time.Minute, nil)
+	if err := direct.Revoke(context.Background(), denylist.Revocation{SessionID: sidOf(t, cutOff.access)}); err != nil {
 		t.Fatalf("revoke on the restarted redis: %v", err)
 	}
 	for _, x := range gws {

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/authgate/authgate/authn"
+	"github.com/authgate/authgate/tokens"
 )
 
 // What a client may try to smuggle past the gateway: its own identity
@@ -158,7 +158,7 @@ func TestIdentityHeadersEndToEnd(t *testing.T) {
 			}
 			cfgFile := g.write(headersConfig(b, cidr))
 			startServer(t, cfgFile)
-			token := mintToken(t, cfgFile, authn.IssueInput{
+			token := mintToken(t, cfgFile, tokens.IssueInput{
 				SessionID: "sid-1", Username: "alice", Email: "alice@example.com", Roles: []string{"dev", "ops"},
 			}, "42")
 

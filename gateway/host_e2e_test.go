@@ -10,7 +10,7 @@ import (
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
 
-	"github.com/authgate/authgate/authn"
+	"github.com/authgate/authgate/tokens"
 )
 
 // hostConfusionConfig is the setup of the review that found Host
@@ -85,7 +85,7 @@ func TestHostSpellingsEndToEnd(t *testing.T) {
 	b := newBackend(t, "app")
 	g := newTestGateway(t)
 	cfg := g.write(hostConfusionConfig(b))
-	admin := mintToken(t, cfg, authn.IssueInput{SessionID: "host", Username: "root", Roles: []string{"admin"}}, "1")
+	admin := mintToken(t, cfg, tokens.IssueInput{SessionID: "host", Username: "root", Roles: []string{"admin"}}, "1")
 	startServer(t, cfg)
 
 	t.Run("http1-tls", func(t *testing.T) {

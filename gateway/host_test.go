@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/authgate/authgate/internal/problem"
 )
 
 func TestParseHost(t *testing.T) {
@@ -78,7 +80,7 @@ func TestParseHost(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := ParseHost(tt.in)
 			if tt.wantErr != nil {
-				if !errors.Is(err, tt.wantErr) || !errors.Is(err, ErrBadHost) {
+				if !errors.Is(err, tt.wantErr) || !errors.Is(err, problem.ErrBadHost) {
 					t.Errorf("ParseHost(%q) = %+v, %v; want %v", tt.in, got, err, tt.wantErr)
 				}
 				return
@@ -116,7 +118,7 @@ func BenchmarkParseHost(b *testing.B) {
 // Authority re-parses to itself, so both get one decision), and in any
 // letter case; the name it routes on is the host Go's URL parser — and so
 // a Go backend reading X-Forwarded-Host — sees; and whatever it refuses is
-// ErrBadHost, a 400.
+// problem.ErrBadHost, a 400.
 func FuzzHost(f *testing.F) {
 	for _, s := range []string{
 		"admin.test", "ADMIN.test.:443", "admin.test:443:", "admin.test:x:y", "admin.test..", "admin.test%2e",
@@ -138,8 +140,8 @@ func FuzzHost(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		h, err := ParseHost(s)
 		if err != nil {
-			if !errors.Is(err, ErrBadHost) {
-				t.Fatalf("ParseHost(%q) error %v is not ErrBadHost", s, err)
+			if !errors.Is(err, problem.ErrBadHost) {
+				t.Fatalf("ParseHost(%q) error %v is not problem.ErrBadHost", s, err)
 			}
 			return
 		}

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/authgate/authgate/authn"
+	"github.com/authgate/authgate/tokens"
 )
 
 // cookieLine is one Cookie header of n application cookies (name=value,
@@ -32,7 +32,7 @@ func TestManyCookies(t *testing.T) {
 	b := newBackend(t, "app")
 	g := newTestGateway(t)
 	cfg := g.write("routes:\n  - path: /\n    auth: required\n    upstream: " + b.URL + "\n")
-	token := mintToken(t, cfg, authn.IssueInput{SessionID: "cookies", Username: "heidi"}, "7")
+	token := mintToken(t, cfg, tokens.IssueInput{SessionID: "cookies", Username: "heidi"}, "7")
 	startServer(t, cfg)
 	c := g.client(false)
 	access := "__Host-authgate=" + token

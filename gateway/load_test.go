@@ -83,11 +83,11 @@ func TestLoadExpandsAfterParsing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := c.Authn.Tokens.Issuer, "x\naudience: evil\nsecret: y"; got != want {
+	if got, want := c.Tokens.Issuer, "x\naudience: evil\nsecret: y"; got != want {
 		t.Errorf("issuer = %q; want %q", got, want)
 	}
-	if c.Authn.Tokens.Audience != "authgate" || c.Authn.Tokens.Secret != "" {
-		t.Errorf("audience, secret = %q, %q; want the defaults: the variable must not add keys", c.Authn.Tokens.Audience, c.Authn.Tokens.Secret)
+	if c.Tokens.Audience != "authgate" || c.Tokens.Secret != "" {
+		t.Errorf("audience, secret = %q, %q; want the defaults: the variable must not add keys", c.Tokens.Audience, c.Tokens.Secret)
 	}
 }
 
@@ -104,14 +104,14 @@ tokens:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Authn.Accounts.BcryptCost != 13 {
-		t.Errorf("bcrypt_cost = %d; want 13 from ${COST}", c.Authn.Accounts.BcryptCost)
+	if c.Accounts.BcryptCost != 13 {
+		t.Errorf("bcrypt_cost = %d; want 13 from ${COST}", c.Accounts.BcryptCost)
 	}
-	if c.Authn.Tokens.Issuer != "null" {
-		t.Errorf("issuer = %q; want the string \"null\"", c.Authn.Tokens.Issuer)
+	if c.Tokens.Issuer != "null" {
+		t.Errorf("issuer = %q; want the string \"null\"", c.Tokens.Issuer)
 	}
-	if c.Authn.Tokens.AccessTTL.D() != 10*time.Minute {
-		t.Errorf("access_ttl = %s; want the default of the reference, 10m", c.Authn.Tokens.AccessTTL)
+	if c.Tokens.AccessTTL.D() != 10*time.Minute {
+		t.Errorf("access_ttl = %s; want the default of the reference, 10m", c.Tokens.AccessTTL)
 	}
 	if *c.Routes[0].LoginRedirect {
 		t.Errorf("login_redirect = true; want false from ${REDIRECT}")
@@ -154,8 +154,8 @@ identity_headers:
 		t.Fatal(err)
 	}
 	checks := []struct{ name, got, want string }{
-		{"unquoted", c.Authn.Tokens.Issuer, "from-dotenv-a"},
-		{"export and double quotes", c.Authn.Tokens.Audience, `quoted # not a comment "q"`},
+		{"unquoted", c.Tokens.Issuer, "from-dotenv-a"},
+		{"export and double quotes", c.Tokens.Audience, `quoted # not a comment "q"`},
 		{"environment wins", c.Upstream.IdentityHeaders.UserID, "X-Env"},
 		{"empty environment value still wins", c.Upstream.IdentityHeaders.Username, "X-A"},
 		{"comment stripped", c.Upstream.IdentityHeaders.Email, "X-value"},
@@ -233,7 +233,7 @@ routes:
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, pool := c.Authn, c.Upstream.Upstreams["users"]
+	a, pool := c, c.Upstream.Upstreams["users"]
 	checks := []struct {
 		name      string
 		got, want any
@@ -313,10 +313,10 @@ tokens:
 	checks := []struct{ name, got, want string }{
 		{"cert_file", c.TLS.CertFile, filepath.Join(dir, "certs/tls.crt")},
 		{"acme cache", c.TLS.ACME.Cache, filepath.Join(dir, "acme-cache")},
-		{"database", c.Authn.Database.URL, "sqlite:" + filepath.Join(dir, "data/x.db")},
-		{"private key", c.Authn.Tokens.PrivateKeyFile, filepath.Join(dir, "keys/ec.pem")},
-		{"verify key file", c.Authn.Tokens.VerifyKeys[0], filepath.Join(dir, "keys/ec.pem")},
-		{"verify key URL", c.Authn.Tokens.VerifyKeys[1], "https://example.com/jwks.json"},
+		{"database", c.Database.URL, "sqlite:" + filepath.Join(dir, "data/x.db")},
+		{"private key", c.Tokens.PrivateKeyFile, filepath.Join(dir, "keys/ec.pem")},
+		{"verify key file", c.Tokens.VerifyKeys[0], filepath.Join(dir, "keys/ec.pem")},
+		{"verify key URL", c.Tokens.VerifyKeys[1], "https://example.com/jwks.json"},
 		{"File()", c.File(), p},
 	}
 	for _, ch := range checks {

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/authgate/authgate/authn"
+	"github.com/authgate/authgate/tokens"
 )
 
 // parkedGauge reads authgate_parked_connections from the ops listener.
@@ -42,7 +42,7 @@ func TestParkedConnectionsEndToEnd(t *testing.T) {
 	g := newTestGateway(t)
 	cfgFile := g.write(headersConfig(b, "") + "limits:\n  park_idle_after: 100ms\n")
 	startServer(t, cfgFile)
-	token := mintToken(t, cfgFile, authn.IssueInput{
+	token := mintToken(t, cfgFile, tokens.IssueInput{
 		SessionID: "sid-park", Username: "alice", Email: "alice@example.com", Roles: []string{"dev"},
 	}, "42")
 

@@ -1,23 +1,19 @@
 package gateway
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 	"unicode/utf8"
 
+	"github.com/authgate/authgate/internal/problem"
 	"golang.org/x/text/unicode/norm"
 )
 
-// ErrBadPath is wrapped by every CanonicalPath error: the request path has a
-// spelling authgate will not guess about. The server answers 400.
-var ErrBadPath = errors.New("bad request path")
-
-func badPath(reason string) error { return fmt.Errorf("%w: %s", ErrBadPath, reason) }
+func badPath(reason string) error { return fmt.Errorf("%w: %s", problem.ErrBadPath, reason) }
 
 // CanonicalPath turns a request's escaped path (r.URL.EscapedPath()) into
 // the one spelling that both the route decision and the upstream use, or
-// fails with an error wrapping ErrBadPath.
+// fails with an error wrapping problem.ErrBadPath.
 //
 // Gateways have let protected paths through as public whenever they decided
 // on one spelling of a path and the upstream read another: Envoy did not

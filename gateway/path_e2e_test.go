@@ -4,7 +4,7 @@ import (
 	"net/http"
 	"testing"
 
-	"github.com/authgate/authgate/authn"
+	"github.com/authgate/authgate/tokens"
 )
 
 // TestPathSpellingsEndToEnd sends spellings of a path over the wire, as
@@ -24,7 +24,7 @@ func TestPathSpellingsEndToEnd(t *testing.T) {
     auth: required
     upstream: ` + b.URL + "\n")
 	startServer(t, cfgFile)
-	token := mintToken(t, cfgFile, authn.IssueInput{SessionID: "s", Username: "root"}, "1")
+	token := mintToken(t, cfgFile, tokens.IssueInput{SessionID: "s", Username: "root"}, "1")
 
 	tests := []struct {
 		name    string

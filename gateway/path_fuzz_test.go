@@ -5,10 +5,12 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/authgate/authgate/internal/problem"
 )
 
 // FuzzCanonicalPath checks, for any input:
-//   - CanonicalPath never panics, and fails only with ErrBadPath;
+//   - CanonicalPath never panics, and fails only with problem.ErrBadPath;
 //   - an accepted path is canonical: it starts with "/", has no "//", no
 //     dot segment, no forbidden character raw or encoded, only upper-case
 //     escapes, and canonicalising it again changes nothing;
@@ -39,8 +41,8 @@ func FuzzCanonicalPath(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in string) {
 		got, err := CanonicalPath(in)
 		if err != nil {
-			if !errors.Is(err, ErrBadPath) {
-				t.Fatalf("CanonicalPath(%q) error %v does not wrap ErrBadPath", in, err)
+			if !errors.Is(err, problem.ErrBadPath) {
+				t.Fatalf("CanonicalPath(%q) error %v does not wrap problem.ErrBadPath", in, err)
 			}
 			return
 		}

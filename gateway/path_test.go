@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/authgate/authgate/internal/problem"
 )
 
 func TestCanonicalPath(t *testing.T) {
@@ -104,8 +106,8 @@ func TestCanonicalPath(t *testing.T) {
 				if err == nil {
 					t.Fatalf("CanonicalPath(%q) = %q, nil; want an error", tt.in, got)
 				}
-				if !errors.Is(err, ErrBadPath) {
-					t.Fatalf("CanonicalPath(%q) error %v does not wrap ErrBadPath", tt.in, err)
+				if !errors.Is(err, problem.ErrBadPath) {
+					t.Fatalf("CanonicalPath(%q) error %v does not wrap problem.ErrBadPath", tt.in, err)
 				}
 				return
 			}

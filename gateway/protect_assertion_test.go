@@ -15,7 +15,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/authgate/authgate/authn"
+	"github.com/authgate/authgate/tokens"
 )
 
 // TestProtectAssertion: with identity_headers.assertion, the upstream of a
@@ -26,7 +26,7 @@ import (
 // is not an access token.
 func TestProtectAssertion(t *testing.T) {
 	b := pStartBackend(t)
-	keyPEM, err := authn.Keygen("ES256")
+	keyPEM, err := tokens.Keygen("ES256")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,7 +24,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/authgate/authgate/authn"
+	"github.com/authgate/authgate/accounts"
 )
 
 // Helpers of the end-to-end tests of protected routes (protect_test.go,
@@ -299,16 +299,16 @@ func pStartGateway(t testing.TB, dir, cfgFile string) *pGateway {
 // pAdmin runs fn with an account service of its own on cfgFile's
 // database, as the `authgate user` commands do: the running gateway learns
 // of what fn changes only through the database.
-func pAdmin(t testing.TB, cfgFile string, fn func(context.Context, *authn.Service) error) {
+func pAdmin(t testing.TB, cfgFile string, fn func(context.Context, *accounts.Service) error) {
 	t.Helper()
 	cfg, err := Load(cfgFile)
 	if err != nil {
 		t.Fatalf("Load(%s): %v", cfgFile, err)
 	}
 	ctx := context.Background()
-	admin, err := authn.NewAdmin(ctx, cfg.Authn, authn.Options{DataDir: cfg.DataDir()})
+	admin, err := OpenAccounts(ctx, cfg, nil)
 	if err != nil {
-		t.Fatalf("authn.NewAdmin: %v", err)
+		t.Fatalf("OpenAccounts: %v", err)
 	}
 	defer admin.Close()
 	if err := fn(ctx, admin); err != nil {
@@ -318,10 +318,10 @@ func pAdmin(t testing.TB, cfgFile string, fn func(context.Context, *authn.Servic
 
 // pAddUser creates a user through the admin path (what `authgate user add`
 // does).
-func pAddUser(t testing.TB, cfgFile string, nu authn.NewUser) *authn.User {
+func pAddUser(t testing.TB, cfgFile string, nu accounts.NewUser) *accounts.User {
 	t.Helper()
-	var u *authn.User
-	pAdmin(t, cfgFile, func(ctx context.Context, admin *authn.Service) (err error) {
+	var u *accounts.User
+	pAdmin(t, cfgFile, func(ctx context.Context, admin *accounts.Service) (err error) {
 		u, err = admin.AddUser(ctx, nu)
 		return err
 	})

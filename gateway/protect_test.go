@@ -13,7 +13,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/authgate/authgate/authn"
+	"github.com/authgate/authgate/accounts"
 )
 
 // The acceptance tests of route protection (issue 4), through the real
@@ -73,7 +73,7 @@ func pNewProtectFixture(t *testing.T) *pProtectFixture {
 	b := pStartBackend(t)
 	dir, cfgFile := pConfig(t, pProtectRoutes(b.URL()), pTokensHS256)
 	root := pUser{Username: "root", Email: "root@example.com", Password: "correct-horse-battery-root", Roles: "admin"}
-	u := pAddUser(t, cfgFile, authn.NewUser{Username: root.Username, Email: root.Email, Password: root.Password, Roles: []string{"admin"}})
+	u := pAddUser(t, cfgFile, accounts.NewUser{Username: root.Username, Email: root.Email, Password: root.Password, Roles: []string{"admin"}})
 	root.ID = fmt.Sprint(u.ID)
 	g := pStartGateway(t, dir, cfgFile)
 	f := &pProtectFixture{g: g, b: b, root: root, alice: g.register(t, "alice")}
@@ -549,7 +549,7 @@ func pProtectAdminChanges(t *testing.T, f *pProtectFixture) {
 		t.Fatalf("GET /roles/x as bob before the change = %d; want 403", resp.StatusCode)
 	}
 
-	pAdmin(t, f.g.cfgFile, func(ctx context.Context, admin *authn.Service) error {
+	pAdmin(t, f.g.cfgFile, func(ctx context.Context, admin *accounts.Service) error {
 		_, err := admin.SetRoles(ctx, "bob", []string{"admin"})
 		return err
 	})
@@ -571,7 +571,7 @@ func pProtectAdminChanges(t *testing.T, f *pProtectFixture) {
 		t.Errorf("backend got X-Auth-Roles %q; want admin", got)
 	}
 
-	pAdmin(t, f.g.cfgFile, func(ctx context.Context, admin *authn.Service) error {
+	pAdmin(t, f.g.cfgFile, func(ctx context.Context, admin *accounts.Service) error {
 		_, err := admin.SetActive(ctx, "bob", false)
 		return err
 	})

@@ -44,7 +44,7 @@ func TestRegistrationClosedByDefault(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := c.Authn.Accounts.Registration; got != "closed" {
+	if got := c.Accounts.Registration; got != "closed" {
 		t.Errorf("accounts.registration default = %q; want closed", got)
 	}
 	startServer(t, cfgFile)

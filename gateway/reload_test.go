@@ -10,7 +10,7 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/authgate/authgate/authn"
+	"github.com/authgate/authgate/tokens"
 )
 
 func routesTo(a, c *backend, extra string) string {
@@ -260,7 +260,7 @@ func TestReloadIdentityHeaders(t *testing.T) {
 	}
 	cfgFile := g.write(body(""))
 	rs := startServerLogging(t, cfgFile, logs)
-	token := mintToken(t, cfgFile, authn.IssueInput{SessionID: "s", Username: "alice"}, "9")
+	token := mintToken(t, cfgFile, tokens.IssueInput{SessionID: "s", Username: "alice"}, "9")
 	client := g.client(false)
 	reload := func(headers string) {
 		t.Helper()

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/authgate/authgate/authn"
+	"github.com/authgate/authgate/tokens"
 )
 
 // TestWebSocketNeedsToken: a WebSocket handshake on a protected route is
@@ -40,7 +40,7 @@ func TestWebSocketNeedsToken(t *testing.T) {
 	t.Cleanup(ws.Close)
 	g := newTestGateway(t)
 	cfg := g.write("routes:\n  - path: /\n    auth: required\n    upstream: " + ws.URL + "\n")
-	token := mintToken(t, cfg, authn.IssueInput{SessionID: "ws", Username: "kim"}, "9")
+	token := mintToken(t, cfg, tokens.IssueInput{SessionID: "ws", Username: "kim"}, "9")
 	startServer(t, cfg)
 	origin := "https://" + g.httpsAddr()
 

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/authgate/authgate/authn"
+	"github.com/authgate/authgate/identity"
+	"github.com/authgate/authgate/internal/problem"
 	"github.com/authgate/authgate/upstream"
 )
 
@@ -120,7 +122,7 @@ func (s *Server) dispatch(x *exchange, r *http.Request, rt *routing, https bool,
 	}
 	idx, ok := rt.router.Match(host.Name, r.Method, path)
 	if !ok {
-		s.writeError(w, r, errNoRoute)
+		s.writeError(w, r, problem.ErrNoRoute)
 		return
 	}
 	rh := rt.routes[idx]
@@ -130,7 +132,7 @@ func (s *Server) dispatch(x *exchange, r *http.Request, rt *routing, https bool,
 		return
 	}
 
-	var id *authn.Identity
+	var id *identity.Identity
 	if rh.required {
 		var src authn.Source
 		id, src, err = s.auth.Authenticate(r)
@@ -152,14 +154,14 @@ func (s *Server) dispatch(x *exchange, r *http.Request, rt *routing, https bool,
 		}
 		x.userID = id.UserID
 		if !id.HasAnyRole(rh.roles) {
-			s.writeError(w, r, authn.ErrForbidden)
+			s.writeError(w, r, problem.ErrForbidden)
 			return
 		}
 		// A cookie rides along on any request the browser makes, including
 		// a WebSocket handshake started by another site's script (CSWSH):
 		// with cookie auth the upgrade must come from one of our origins.
-		if src == authn.FromCookie && isUpgrade(r) && !sameOrigin(r) {
-			s.writeError(w, r, authn.ErrCrossSite)
+		if src == authn.FromCookie && isUpgrade(r) && !authn.SameOrigin(r) {
+			s.writeError(w, r, problem.ErrCrossSite)
 			return
 		}
 	}
@@ -169,7 +171,7 @@ func (s *Server) dispatch(x *exchange, r *http.Request, rt *routing, https bool,
 	// when the proxy writes the request.
 	upath, err := url.PathUnescape(rh.route.UpstreamPath(path))
 	if err != nil {
-		s.writeError(w, r, ErrBadPath)
+		s.writeError(w, r, problem.ErrBadPath)
 		return
 	}
 	f := &x.forward
@@ -184,7 +186,7 @@ func (s *Server) dispatch(x *exchange, r *http.Request, rt *routing, https bool,
 	f.Identity = id
 	f.RequestID = reqID
 	if id != nil && rt.assertion {
-		f.Assertion, err = s.auth.Assertion(id, rh.name)
+		f.Assertion, err = s.tokens.Assertion(id, rh.name)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
@@ -241,8 +243,8 @@ func wantsLoginPage(r *http.Request) bool {
 // login page: when it has no session, or its session is no longer good.
 // Malformed requests and outages are answered as they are.
 func sendsToLogin(err error) bool {
-	return errors.Is(err, authn.ErrNoCredentials) || errors.Is(err, authn.ErrInvalidToken) ||
-		errors.Is(err, authn.ErrTokenRevoked)
+	return errors.Is(err, problem.ErrNoCredentials) || errors.Is(err, problem.ErrInvalidToken) ||
+		errors.Is(err, problem.ErrTokenRevoked)
 }
 
 // redirectToAuth answers 302 to an auth API page (login or refresh) with

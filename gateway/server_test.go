@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/authgate/authgate/authn"
 	"github.com/authgate/authgate/internal/testenv"
+	"github.com/authgate/authgate/tokens"
 )
 
 // hygieneConfig serves app.example.com only, so that any other Host is
@@ -281,7 +281,7 @@ func TestProtectedRouteAtStart(t *testing.T) {
 				redis = fmt.Sprintf("redis:\n  url: %s\n  key_prefix: %q\n", url, prefix)
 			}
 			cfgFile := g.write(redis + "routes:\n  - path: /\n    auth: required\n    upstream: " + b.URL + "\n")
-			token := mintToken(t, cfgFile, authn.IssueInput{SessionID: "s", Username: "alice"}, "1")
+			token := mintToken(t, cfgFile, tokens.IssueInput{SessionID: "s", Username: "alice"}, "1")
 			startServer(t, cfgFile)
 			res, body := get(t, g.client(false), g.url("/x"), http.Header{"Authorization": {"Bearer " + token}})
 			if res.StatusCode != http.StatusOK {

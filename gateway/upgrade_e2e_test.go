@@ -17,7 +17,7 @@ import (
 	"golang.org/x/net/http2/h2c"
 	"golang.org/x/net/http2/hpack"
 
-	"github.com/authgate/authgate/authn"
+	"github.com/authgate/authgate/tokens"
 )
 
 // tunnelBackend is an application that switches protocols whenever it is
@@ -116,7 +116,7 @@ func TestUpgradeOnlyWebSocket(t *testing.T) {
     auth: required
     upstream: %[1]s
 `, b.URL))
-	token := mintToken(t, cfg, authn.IssueInput{SessionID: "up", Username: "kim"}, "7")
+	token := mintToken(t, cfg, tokens.IssueInput{SessionID: "up", Username: "kim"}, "7")
 	startServer(t, cfg)
 
 	for _, route := range []struct{ name, path, auth string }{

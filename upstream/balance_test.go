@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/authgate/authgate/internal/problem"
 )
 
 // testTargets returns n targets of one pool; down lists the ones a health
@@ -120,8 +122,8 @@ func TestRandom(t *testing.T) {
 
 func TestBalancersNoHealthyTarget(t *testing.T) {
 	for _, b := range []Balancer{&RoundRobin{}, &LeastConn{}, &Random{}} {
-		if got, err := b.Pick(testTargets(2, 0, 1)); !errors.Is(err, ErrNoHealthyTarget) {
-			t.Errorf("%T.Pick(all down) = %v, %v; want ErrNoHealthyTarget", b, got, err)
+		if got, err := b.Pick(testTargets(2, 0, 1)); !errors.Is(err, problem.ErrNoHealthyTarget) {
+			t.Errorf("%T.Pick(all down) = %v, %v; want problem.ErrNoHealthyTarget", b, got, err)
 		}
 	}
 }

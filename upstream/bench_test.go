@@ -73,7 +73,7 @@ func BenchmarkProxy(b *testing.B) {
 	}{{"public", false}, {"protected", true}} {
 		b.Run(tc.name, func(b *testing.B) {
 			u, _ := newTestUpstreams(b, testConfig(), nil)
-			h := mustHandler(b, u, back.URL, Route{Name: "api", Prefix: "/api"})
+			h := mustHandler(b, u, back.URL, Route{Name: "api"})
 			run(b, h, func(r *http.Request) *http.Request {
 				f := &Forward{Path: r.URL.Path, ClientIP: client, Proto: "https", Host: r.Host, RequestID: "0123456789abcdef"}
 				if tc.identity {

@@ -5,16 +5,17 @@ import (
 	"net/http"
 	"net/netip"
 
-	"github.com/authgate/authgate/authn"
+	"github.com/authgate/authgate/identity"
 )
 
 // Forward is what the gateway decided about a request before handing it to
 // the proxy. The proxy trusts it completely and the client not at all: it
 // never derives a path, client address or identity from the request itself.
 type Forward struct {
-	// Path is the canonical, decoded path the route decision was made on.
-	// The upstream receives exactly this (minus the route's prefix when it
-	// strips it), escaped once. It must start with "/".
+	// Path is the canonical, decoded path the route decision was made on,
+	// minus the route's prefix when it strips it (the gateway's
+	// Route.UpstreamPath): the upstream receives exactly this, escaped
+	// once. It must start with "/".
 	Path string
 	// ClientIP is the client's address as the gateway established it: the
 	// TCP peer, or, when the peer is a trusted proxy, from the forwarded
@@ -32,7 +33,7 @@ type Forward struct {
 	// The request's own Host header is never forwarded in its place.
 	Host string
 	// Identity is the verified identity, nil on public routes.
-	Identity *authn.Identity
+	Identity *identity.Identity
 	// Assertion is the signed JWT for identity_headers.assertion; "" when
 	// that header is off or the route is public.
 	Assertion string

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/authgate/authgate/internal/conf"
+	"github.com/authgate/authgate/internal/problem"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -47,8 +48,11 @@ func testKilledTarget(t *testing.T, health HealthCheck) {
 	reg := prometheus.NewRegistry()
 	u, _ := newTestUpstreams(t, Config{Upstreams: map[string]PoolConfig{"app": {
 		Targets:     targets,
-		HealthCheck: health,
+		HealthCheck: HealthCheck{Path: health.Path},
 	}}}, reg)
+	if health.Path != "" {
+		checkEvery(t, u, "app", health.Interval.D(), health.Timeout.D())
+	}
 	runUpstreams(t, u)
 	p := poolOf(t, u, "app")
 	victim := p.targets[1]
@@ -243,8 +247,8 @@ func TestPassiveEjection(t *testing.T) {
 	for range 2 {
 		if code, _ := serve(http.MethodPost, "payload"); code != http.StatusOK {
 			failed++
-			if err := el.last(); !errors.Is(err, ErrUpstreamUnavailable) {
-				t.Errorf("POST with body to dead target: error %v; want ErrUpstreamUnavailable", err)
+			if err := el.last(); !errors.Is(err, problem.ErrUpstreamUnavailable) {
+				t.Errorf("POST with body to dead target: error %v; want problem.ErrUpstreamUnavailable", err)
 			}
 		}
 	}
@@ -274,8 +278,9 @@ func TestActiveHealthCheck(t *testing.T) {
 	steady := newBackend(t, recordingHandler("steady"))
 	u, _ := newTestUpstreams(t, Config{Upstreams: map[string]PoolConfig{"app": {
 		Targets:     []string{flaky.URL + "/base", steady.URL},
-		HealthCheck: HealthCheck{Path: "/healthz", Interval: conf.Duration(10 * time.Millisecond), Timeout: conf.Duration(time.Second)},
+		HealthCheck: HealthCheck{Path: "/healthz"},
 	}}}, nil)
+	checkEvery(t, u, "app", 10*time.Millisecond, time.Second)
 	runUpstreams(t, u)
 	p := poolOf(t, u, "app")
 	h := mustHandler(t, u, "app", Route{})
@@ -314,11 +319,11 @@ func TestNoHealthyTarget(t *testing.T) {
 		h.ServeHTTP(w, WithForward(httptest.NewRequest(http.MethodGet, "/", nil), &Forward{Path: "/"}))
 		return w.Code
 	}
-	if code := serve(); code != http.StatusBadGateway || !errors.Is(el.last(), ErrUpstreamUnavailable) {
-		t.Errorf("first request to a dead single target: %d, %v; want 502, ErrUpstreamUnavailable", code, el.last())
+	if code := serve(); code != http.StatusBadGateway || !errors.Is(el.last(), problem.ErrUpstreamUnavailable) {
+		t.Errorf("first request to a dead single target: %d, %v; want 502, problem.ErrUpstreamUnavailable", code, el.last())
 	}
-	if code := serve(); code != http.StatusBadGateway || !errors.Is(el.last(), ErrNoHealthyTarget) {
-		t.Errorf("request while its only target is ejected: %d, %v; want 502, ErrNoHealthyTarget", code, el.last())
+	if code := serve(); code != http.StatusBadGateway || !errors.Is(el.last(), problem.ErrNoHealthyTarget) {
+		t.Errorf("request while its only target is ejected: %d, %v; want 502, problem.ErrNoHealthyTarget", code, el.last())
 	}
 }
 
@@ -326,8 +331,9 @@ func TestRunReturnsOnCancel(t *testing.T) {
 	back := newBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	u, _ := newTestUpstreams(t, Config{Upstreams: map[string]PoolConfig{"app": {
 		Targets:     []string{back.URL},
-		HealthCheck: HealthCheck{Path: "/", Interval: conf.Duration(time.Millisecond), Timeout: conf.Duration(time.Second)},
+		HealthCheck: HealthCheck{Path: "/"},
 	}}}, nil)
+	checkEvery(t, u, "app", time.Millisecond, time.Second)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- u.Run(ctx) }()
@@ -339,4 +345,14 @@ func TestRunReturnsOnCancel(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Errorf("Run() = %v; want nil after cancel", err)
 	}
+}
+
+// checkEvery makes pool name of u check every interval, each check
+// waiting up to timeout: faster than a config may say (there the timeout
+// must be shorter than the interval), and with a timeout that a check
+// under -race on a loaded machine stays within. Call it before Run.
+func checkEvery(t *testing.T, u *Upstreams, name string, interval, timeout time.Duration) {
+	t.Helper()
+	p := poolOf(t, u, name)
+	p.interval, p.timeout, p.cooldown = interval, timeout, interval
 }

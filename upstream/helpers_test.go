@@ -14,7 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/authgate/authgate/authn"
+	"github.com/authgate/authgate/identity"
+	"github.com/authgate/authgate/internal/problem"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -32,8 +33,8 @@ func testConfig() Config {
 	}}
 }
 
-func testIdentity() *authn.Identity {
-	return authn.NewIdentity(authn.Identity{
+func testIdentity() *identity.Identity {
+	return identity.New(identity.Identity{
 		UserID:   "42",
 		Username: "alice",
 		Email:    "alice@example.com",
@@ -53,7 +54,7 @@ func (l *errLog) write(w http.ResponseWriter, r *http.Request, err error) {
 	l.errs = append(l.errs, err)
 	l.mu.Unlock()
 	code := http.StatusBadGateway
-	if errors.Is(err, ErrUpstreamTimeout) {
+	if errors.Is(err, problem.ErrUpstreamTimeout) {
 		code = http.StatusGatewayTimeout
 	}
 	http.Error(w, err.Error(), code)
@@ -73,11 +74,19 @@ func (l *errLog) last() error {
 func newTestUpstreams(t testing.TB, cfg Config, reg prometheus.Registerer) (*Upstreams, *errLog) {
 	t.Helper()
 	el := &errLog{}
-	u, err := New(cfg, Options{ErrorWriter: el.write, Registerer: reg, GatewayCookies: testCookies})
+	u, err := New(defaulted(cfg), Options{ErrorWriter: el.write, Registerer: reg, GatewayCookies: testCookies})
 	if err != nil {
 		t.Fatalf("New() = %v; want nil", err)
 	}
 	return u, el
+}
+
+// defaulted is cfg with the loader's defaults applied to what it leaves
+// out (New runs the loader's Validate, and re-derives no default); the
+// identity headers stay as cfg names them.
+func defaulted(cfg Config) Config {
+	cfg.SetDefaults(func(string) bool { return true })
+	return cfg
 }
 
 // runUpstreams runs u's health checks until the test ends.

@@ -7,15 +7,14 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"strings"
+
+	"github.com/authgate/authgate/internal/problem"
 )
 
 // Route is what a proxy handler needs to know about the route it serves.
+// (strip_prefix is the gateway's: Forward.Path is the final path.)
 type Route struct {
 	Name string
-	// Prefix is the route's path prefix; with StripPrefix it is removed
-	// (on whole segments) from the path sent upstream.
-	Prefix      string
-	StripPrefix bool
 	// ForwardToken passes the Authorization header and the gateway's
 	// cookies on to the upstream; by default both are removed.
 	ForwardToken bool
@@ -28,20 +27,13 @@ type Route struct {
 // Rewrite's headers survive `Connection: X-Auth-User`).
 type proxy struct {
 	route    Route
-	prefix   string // Prefix without its trailing "/"; "" = nothing to strip
 	headers  *headerPlan
 	writeErr func(http.ResponseWriter, *http.Request, error)
 	rp       httputil.ReverseProxy
 }
 
-func (u *Upstreams) newProxy(rt http.RoundTripper, route Route) (*proxy, error) {
+func (u *Upstreams) newProxy(rt http.RoundTripper, route Route) *proxy {
 	h := &proxy{route: route, headers: u.headers, writeErr: u.opts.ErrorWriter}
-	if route.StripPrefix {
-		if !strings.HasPrefix(route.Prefix, "/") {
-			return nil, fmt.Errorf("route %q: strip_prefix needs a path starting with \"/\", got %q", route.Name, route.Prefix)
-		}
-		h.prefix = strings.TrimRight(route.Prefix, "/")
-	}
 	h.rp = httputil.ReverseProxy{
 		Rewrite:   h.rewrite,
 		Transport: rt,
@@ -53,7 +45,7 @@ func (u *Upstreams) newProxy(rt http.RoundTripper, route Route) (*proxy, error) 
 		ErrorHandler:   h.fail,
 		ErrorLog:       u.errorLog,
 	}
-	return h, nil
+	return h
 }
 
 // ServeHTTP proxies r, which must carry a Forward (see WithForward).
@@ -75,27 +67,12 @@ func (h *proxy) rewrite(pr *httputil.ProxyRequest) {
 	u := out.URL
 	// The path the route decision was made on, escaped once when the
 	// request is written (RawPath empty makes EscapedPath recompute it).
-	u.Path, u.RawPath = h.upstreamPath(f.Path), ""
+	u.Path, u.RawPath = f.Path, ""
 	// The query goes through as the client sent it; ReverseProxy would
 	// otherwise re-encode one it cannot parse.
 	u.RawQuery = in.URL.RawQuery
 	u.Opaque, u.User, u.Fragment = "", nil, ""
 	h.headers.rewrite(out, in, f, h.route.ForwardToken)
-}
-
-// upstreamPath removes the route's prefix, on a whole segment only, and
-// keeps a leading "/".
-func (h *proxy) upstreamPath(p string) string {
-	n := len(h.prefix)
-	switch {
-	case n == 0 || !strings.HasPrefix(p, h.prefix):
-		return p
-	case len(p) == n:
-		return "/"
-	case p[n] == '/':
-		return p[n:]
-	}
-	return p
 }
 
 func (h *proxy) modifyResponse(res *http.Response) error {
@@ -115,15 +92,15 @@ func (h *proxy) modifyResponse(res *http.Response) error {
 }
 
 // fail hands a proxy error to the gateway, wrapping anything that is not
-// already one of ours in ErrUpstreamUnavailable (a malformed response, a
+// already one of ours in problem.ErrUpstreamUnavailable (a malformed response, a
 // refused protocol switch).
 func (h *proxy) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var be *bodyError
 	switch {
-	case errors.Is(err, ErrNoHealthyTarget), errors.Is(err, ErrUpstreamTimeout),
-		errors.Is(err, ErrUpstreamUnavailable), errors.Is(err, context.Canceled), errors.As(err, &be):
+	case errors.Is(err, problem.ErrNoHealthyTarget), errors.Is(err, problem.ErrUpstreamTimeout),
+		errors.Is(err, problem.ErrUpstreamUnavailable), errors.Is(err, context.Canceled), errors.As(err, &be):
 	default:
-		err = fmt.Errorf("%w: %w", ErrUpstreamUnavailable, err)
+		err = fmt.Errorf("%w: %w", problem.ErrUpstreamUnavailable, err)
 	}
 	h.writeErr(w, r, err)
 }
