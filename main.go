@@ -1,9 +1,3 @@
-// Command authgate is an authentication gateway: it terminates TLS, serves
-// the account and token API, and proxies to HTTP backends only requests
-// that carry a valid, unrevoked token with the roles a route asks for.
-//
-// This file parses the command line and wires packages together; the
-// behaviour lives in gateway, authn and upstream.
 package main
 
 import (
@@ -19,9 +13,10 @@ import (
 	"syscall"
 	"text/tabwriter"
 
-	"github.com/authgate/authgate/authn"
+	"github.com/authgate/authgate/accounts"
 	"github.com/authgate/authgate/gateway"
 	"github.com/authgate/authgate/internal/conf"
+	"github.com/authgate/authgate/tokens"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -197,13 +192,13 @@ func user(args []string) error {
 	}
 	ctx := context.Background()
 	logger := gateway.NewLogger(os.Stderr, cfg.Log)
-	admin, err := authn.NewAdmin(ctx, cfg.Authn, authn.Options{Logger: logger, DataDir: cfg.DataDir()})
+	admin, err := gateway.OpenAccounts(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
 	defer admin.Close()
 
-	var u *authn.User
+	var u *accounts.User
 	switch sub {
 	case "add":
 		if username == "" || email == "" {
@@ -213,7 +208,7 @@ func user(args []string) error {
 		if err != nil {
 			return err
 		}
-		u, err = admin.AddUser(ctx, authn.NewUser{Username: username, Email: email, Password: password, Roles: roles})
+		u, err = admin.AddUser(ctx, accounts.NewUser{Username: username, Email: email, Password: password, Roles: roles})
 		if err != nil {
 			return err
 		}
@@ -277,7 +272,7 @@ func keygen(args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	out, err := authn.Keygen(*alg)
+	out, err := tokens.Keygen(*alg)
 	if err != nil {
 		return err
 	}

@@ -6,13 +6,13 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/authgate/authgate/internal/conf"
+	"github.com/authgate/authgate/internal/problem"
 )
 
 // The /auth HTTP layer: the JSON API (register, login, refresh, logout, me,
 // jwks), the browser login and logout pages, the OpenAPI document and the
-// Swagger UI. Handlers parse and answer; the Service methods decide; errors
-// go to the gateway's ErrorWriter (s.fail), which alone picks statuses.
+// Swagger UI. Handlers parse and answer; the account service decides; errors
+// go to s.fail, which answers them by internal/problem's one table.
 
 // webAPI is what New builds once for the HTTP layer.
 type webAPI struct {
@@ -36,25 +36,23 @@ type endpoint struct {
 // initWeb validates the auth_api section and builds the handler. It runs
 // once, in New.
 func (s *Service) initWeb() error {
-	var p conf.Problems
-	s.cfg.AuthAPI.validate(&p)
-	if err := p.Err(); err != nil {
+	if err := s.cfg.Validate(); err != nil {
 		return err
 	}
-	prefix := s.cfg.AuthAPI.Prefix
+	prefix := s.cfg.Prefix
 	w := &s.web
 	w.prefix = prefix
 	for _, loop := range []string{"/login", "/logout", "/refresh"} {
 		w.loopPaths = append(w.loopPaths, strings.ToLower(prefix+loop))
 	}
 	var err error
-	if w.csrfKey, err = s.tokens.derivedKey(csrfKeyLabel); err != nil {
+	if w.csrfKey, err = s.tokens.DerivedKey(csrfKeyLabel); err != nil {
 		return err
 	}
 	if w.pages, err = parsePages(); err != nil {
 		return err
 	}
-	if w.openapi, err = openAPIDocument(prefix, s.cfg.AuthAPI.CookieName); err != nil {
+	if w.openapi, err = openAPIDocument(prefix, s.cfg.CookieName); err != nil {
 		return err
 	}
 	if w.docs, err = newDocsAssets(prefix); err != nil {
@@ -113,10 +111,10 @@ func (s *Service) newMux(eps []endpoint) http.Handler {
 		allowed := strings.Join(methods, ", ")
 		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Allow", allowed)
-			s.fail(w, r, ErrMethodNotAllowed)
+			s.fail(w, r, problem.ErrMethodNotAllowed)
 		})
 	}
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { s.fail(w, r, ErrNotFound) })
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { s.fail(w, r, problem.ErrNotFound) })
 	return securityHeaders(s.withDeadlines(mux))
 }
 

@@ -4,6 +4,9 @@ import (
 	"encoding/json"
 	"net/http"
 	"time"
+
+	"github.com/authgate/authgate/accounts"
+	"github.com/authgate/authgate/internal/problem"
 )
 
 // userView is a user as the API shows it, in the FastAPI original's field
@@ -17,7 +20,7 @@ type userView struct {
 	CreatedAt string   `json:"created_at"` // RFC 3339, UTC
 }
 
-func newUserView(u *User) userView {
+func newUserView(u *accounts.User) userView {
 	roles := u.Roles
 	if roles == nil {
 		roles = []string{}
@@ -46,7 +49,7 @@ type registerRequest struct {
 func (s *Service) handleRegister(w http.ResponseWriter, r *http.Request) {
 	body, err := readBody(w, r, false)
 	if err == nil && body.kind != bodyJSON {
-		err = ErrUnsupportedMedia
+		err = problem.ErrUnsupportedMedia
 	}
 	if err != nil {
 		s.fail(w, r, err)
@@ -62,7 +65,7 @@ func (s *Service) handleRegister(w http.ResponseWriter, r *http.Request) {
 		raw  json.RawMessage
 	}{{"id", req.ID}, {"roles", req.Roles}, {"is_active", req.IsActive}} {
 		if len(f.raw) > 0 {
-			s.fail(w, r, &ValidationError{Field: f.name, Msg: "is assigned by the server and cannot be set"})
+			s.fail(w, r, &problem.ValidationError{Field: f.name, Msg: "is assigned by the server and cannot be set"})
 			return
 		}
 	}
@@ -81,7 +84,7 @@ func (s *Service) handleRegister(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	u, err := s.Register(r.Context(), username, email, password, clientIP(r))
+	u, err := s.accounts.Register(r.Context(), username, email, password, clientIP(r))
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -98,7 +101,7 @@ func (s *Service) handleMe(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	u, err := s.Me(r.Context(), id)
+	u, err := s.accounts.Me(r.Context(), id)
 	if err != nil {
 		s.fail(w, r, err)
 		return

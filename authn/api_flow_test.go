@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authgate/authgate/accounts"
+	"github.com/authgate/authgate/internal/problem"
 	"github.com/authgate/authgate/internal/testenv"
 )
 
@@ -16,9 +18,9 @@ import (
 // revokes, the other refuses too. Every exchange is validated against the
 // OpenAPI document.
 func TestAPIFlow(t *testing.T) {
-	for name, setup := range map[string]func(t *testing.T) Config{
-		"sqlite": func(t *testing.T) Config { return apiConfig(testenv.SQLiteURL(t)) },
-		"postgres+redis": func(t *testing.T) Config {
+	for name, setup := range map[string]func(t *testing.T) stackConfig{
+		"sqlite": func(t *testing.T) stackConfig { return apiConfig(testenv.SQLiteURL(t)) },
+		"postgres+redis": func(t *testing.T) stackConfig {
 			return withRedis(t, apiConfig(testenv.PostgresURL(t)))
 		},
 	} {
@@ -53,7 +55,7 @@ func testAPIFlow(t *testing.T, a, b *Service, ha, hb http.Handler) {
 	res, body = serve(t, ha, jsonRequest(http.MethodPost, "/auth/login", map[string]string{"username": "alice", "password": password}))
 	wantStatus(t, "login", res, body, http.StatusOK)
 	wantNoStore(t, "login", res)
-	pair := decode[TokenPair](t, body)
+	pair := decode[accounts.TokenPair](t, body)
 	if pair.TokenType != "bearer" || pair.ExpiresIn < 899 || pair.ExpiresIn > 900 || pair.AccessToken == "" || pair.RefreshToken == "" {
 		t.Errorf("login = %+v; want a bearer pair expiring in 900 s", pair)
 	}
@@ -72,7 +74,7 @@ func testAPIFlow(t *testing.T, a, b *Service, ha, hb http.Handler) {
 	res, body = serve(t, ha, jsonRequest(http.MethodPost, "/auth/refresh", map[string]string{"refresh_token": pair.RefreshToken}))
 	wantStatus(t, "refresh", res, body, http.StatusOK)
 	wantNoStore(t, "refresh", res)
-	next := decode[TokenPair](t, body)
+	next := decode[accounts.TokenPair](t, body)
 	if next.RefreshToken == pair.RefreshToken || next.AccessToken == pair.AccessToken {
 		t.Errorf("refresh returned the same tokens")
 	}
@@ -156,8 +158,8 @@ func wantCovered(t *testing.T, c *docChecker, ops ...string) {
 func wantRejected(t *testing.T, what string, s *Service, tok string) {
 	t.Helper()
 	_, _, err := s.Authenticate(bearer(apiRequest(http.MethodGet, "/x", "", ""), tok))
-	if !errors.Is(err, ErrTokenRevoked) {
-		t.Errorf("%s: Authenticate = %v; want %v", what, err, ErrTokenRevoked)
+	if !errors.Is(err, problem.ErrTokenRevoked) {
+		t.Errorf("%s: Authenticate = %v; want %v", what, err, problem.ErrTokenRevoked)
 	}
 }
 
@@ -168,7 +170,7 @@ func waitRejected(t *testing.T, what string, s *Service, tok string) {
 	t.Helper()
 	waitFor(t, what, func() bool {
 		_, _, err := s.Authenticate(bearer(apiRequest(http.MethodGet, "/x", "", ""), tok))
-		return errors.Is(err, ErrTokenRevoked)
+		return errors.Is(err, problem.ErrTokenRevoked)
 	})
 }
 

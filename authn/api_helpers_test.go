@@ -3,21 +3,24 @@ package authn
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/authgate/authgate/accounts"
+	"github.com/authgate/authgate/denylist"
 	"github.com/authgate/authgate/internal/conf"
 	"github.com/authgate/authgate/internal/testenv"
+	"github.com/authgate/authgate/store"
+	"github.com/authgate/authgate/tokens"
+	"golang.org/x/crypto/bcrypt"
 )
 
-// testProblem is the problem document the gateway writes (gateway/errors.go).
+// testProblem is the problem document internal/problem writes.
 type testProblem struct {
 	Type   string `json:"type"`
 	Title  string `json:"title"`
@@ -29,149 +32,97 @@ type testProblem struct {
 	} `json:"errors,omitempty"`
 }
 
-// testErrorClasses mirrors the authn rows of gateway/errors.go (authn
-// cannot import gateway: the import would be a cycle).
-var testErrorClasses = []struct {
-	err    error
-	status int
-	detail string
-	bearer string
-}{
-	{ErrNoCredentials, http.StatusUnauthorized, "Not authenticated", "-"},
-	{ErrAmbiguousCredentials, http.StatusBadRequest, "More than one credential was sent; send exactly one", "invalid_request"},
-	{ErrMalformedAuthorization, http.StatusBadRequest, `The Authorization header must be "Bearer <token>"`, "invalid_request"},
-	{ErrTokenRevoked, http.StatusUnauthorized, "Token has been revoked", "invalid_token"},
-	{ErrInvalidToken, http.StatusUnauthorized, "Could not validate credentials", "invalid_token"},
-	{ErrForbidden, http.StatusForbidden, "Not enough permissions", "insufficient_scope"},
-	{ErrDenylistUnavailable, http.StatusServiceUnavailable, "Token revocation status is unavailable; try again shortly", ""},
-	{ErrThrottleUnavailable, http.StatusServiceUnavailable, "Login is temporarily unavailable; try again shortly", ""},
-	{ErrStoreUnavailable, http.StatusServiceUnavailable, "The account store is unavailable; try again shortly", ""},
-	{ErrOverloaded, http.StatusServiceUnavailable, "Too many passwords are being checked at once; try again shortly", ""},
-	{ErrInvalidCredentials, http.StatusUnauthorized, "Incorrect username or password", ""},
-	{ErrRefreshReused, http.StatusUnauthorized, "Refresh token reuse detected; the session has been revoked", ""},
-	{ErrInvalidRefreshToken, http.StatusUnauthorized, "Invalid or expired refresh token", ""},
-	{ErrUserDisabled, http.StatusUnauthorized, "Inactive user", ""},
-	{ErrUsernameTaken, http.StatusConflict, "Username already registered", ""},
-	{ErrEmailTaken, http.StatusConflict, "Email already registered", ""},
-	{ErrRegistrationClosed, http.StatusForbidden, "Registration is closed", ""},
-	{ErrRequestTooLarge, http.StatusRequestEntityTooLarge, "Request body too large", ""},
-	{ErrUnsupportedMedia, http.StatusUnsupportedMediaType, "Send application/json (or a form for login)", ""},
-	{ErrMalformedRequest, http.StatusBadRequest, "", ""},
-	{ErrCrossSite, http.StatusForbidden, "Cross-site request refused", ""},
-	{ErrNotFound, http.StatusNotFound, "Not found", ""},
-	{ErrMethodNotAllowed, http.StatusMethodNotAllowed, "Method not allowed", ""},
-}
-
-// testErrorWriter answers like the gateway's writeError.
-func testErrorWriter(w http.ResponseWriter, r *http.Request, err error) {
-	status, detail, bearer := http.StatusInternalServerError, "Internal error", ""
-	for _, c := range testErrorClasses {
-		if errors.Is(err, c.err) {
-			status, detail, bearer = c.status, c.detail, c.bearer
-			break
-		}
-	}
-	var ve *ValidationError
-	var te *ThrottledError
-	switch {
-	case errors.As(err, &ve):
-		status, detail = http.StatusUnprocessableEntity, ""
-	case errors.As(err, &te):
-		status, detail = http.StatusTooManyRequests, ""
-		w.Header().Set("Retry-After", strconv.Itoa(int((te.RetryAfter+time.Second-1)/time.Second)))
-	}
-	if detail == "" {
-		detail = err.Error()
-	}
-	p := map[string]any{"type": "about:blank", "title": http.StatusText(status), "status": status, "detail": detail}
-	if ve != nil {
-		p["errors"] = []map[string]any{{"loc": []string{"body", ve.Field}, "msg": ve.Msg}}
-	}
-	h := w.Header()
-	switch bearer {
-	case "":
-	case "-":
-		h.Set("WWW-Authenticate", `Bearer realm="authgate"`)
-	default:
-		h.Set("WWW-Authenticate", `Bearer realm="authgate", error="`+bearer+`"`)
-	}
-	if status == http.StatusServiceUnavailable {
-		h.Set("Retry-After", "1")
-	}
-	body, _ := json.Marshal(p)
-	h.Set("Content-Type", "application/problem+json")
-	h.Set("Cache-Control", "no-store")
-	h.Del("Content-Length")
-	w.WriteHeader(status)
-	w.Write(body)
-}
-
 // testSecret is an HS256 secret for tests only.
 const testSecret = "q3Xv9LmT2pWz8RkN5bYc7HdJ4fGs6AeU"
 
-// apiConfig is a complete authn config for one test on dbURL.
-func apiConfig(dbURL string) Config {
-	return Config{
+// stackConfig is the configuration of an auth API and of the account side
+// under it, as the gateway's config composes them.
+type stackConfig struct {
+	Database store.Config
+	Redis    denylist.Config
+	Tokens   tokens.Config
+	Accounts accounts.Config
+	AuthAPI  Config
+}
+
+// apiConfig is a complete, defaulted configuration for one test on dbURL.
+func apiConfig(dbURL string) stackConfig {
+	return stackConfig{
 		// A request's deadline is database.timeout (5 s by default), and a
 		// login hashes with bcrypt: under -race on two cores shared with
 		// other packages' tests, a login that waits for the hashing bound
 		// can pass 5 s and be answered 503 (TestBrowserLoginFailures did,
 		// in a full run). These tests wait for the machine, not for the
 		// deadline; the ones about the deadline set their own.
-		Database: Database{URL: dbURL, Timeout: conf.Duration(time.Minute)},
-		Redis:    Redis{OnError: OnErrorDeny, KeyPrefix: "authgate:"},
-		Tokens: Tokens{
-			Issuer: "authgate", Audience: "authgate", Algorithm: AlgHS256, Secret: testSecret,
+		Database: store.Config{URL: dbURL, Timeout: conf.Duration(time.Minute)},
+		Redis:    denylist.Config{OnError: denylist.OnErrorDeny, KeyPrefix: "authgate:"},
+		Tokens: tokens.Config{
+			Issuer: "authgate", Audience: "authgate", Algorithm: tokens.AlgHS256, Secret: testSecret,
 			AccessTTL: conf.Duration(15 * time.Minute), RefreshTTL: conf.Duration(168 * time.Hour),
 		},
-		Accounts: Accounts{Registration: "open", BcryptCost: 10, MinPasswordLength: 8},
+		Accounts: accounts.Config{Registration: "open", BcryptCost: 10, MinPasswordLength: 8},
 		// The tests register many users from httptest's one address.
-		AuthAPI: AuthAPI{Prefix: "/auth", CookieName: "authgate", LoginLimit: "5/min", RegisterLimit: "1000/hour"},
+		AuthAPI: Config{Prefix: "/auth", CookieName: "authgate", LoginLimit: "5/min", RegisterLimit: "1000/hour"},
 	}
 }
 
 // withRedis points cfg at the test Redis under a prefix of this test's
 // own, whose keys are deleted when it ends.
-func withRedis(t *testing.T, cfg Config) Config {
+func withRedis(t *testing.T, cfg stackConfig) stackConfig {
 	t.Helper()
 	cfg.Redis.URL, cfg.Redis.KeyPrefix = testRedis(t)
 	return cfg
 }
 
-// newAPIService builds a Service through New, hashing passwords at
-// bcrypt's minimum cost, with its Run going and its denylist ready.
-func newAPIService(t *testing.T, cfg Config) *Service {
+// newAPIService builds an auth API over an account service opened from cfg
+// that hashes passwords at bcrypt's minimum cost, with the account
+// service's Run going and its denylist ready.
+func newAPIService(t *testing.T, cfg stackConfig) *Service {
 	t.Helper()
-	return newAPIServiceWith(t, cfg, nil)
+	return newAPIServiceAt(t, cfg, nil)
 }
 
-// newAPIServiceWith is newAPIService with setup run before Run starts (to
-// set clocks).
-func newAPIServiceWith(t *testing.T, cfg Config, setup func(*Service)) *Service {
+// newAPIServiceAt is newAPIService on the clock now (nil: time.Now).
+func newAPIServiceAt(t *testing.T, cfg stackConfig, now func() time.Time) *Service {
 	t.Helper()
-	s, err := New(context.Background(), cfg, Options{ErrorWriter: testErrorWriter, Logger: testLogger(t), DataDir: t.TempDir()})
+	acc, err := accounts.Open(context.Background(), accounts.Sections{
+		Database: cfg.Database, Redis: cfg.Redis, Tokens: cfg.Tokens, Accounts: cfg.Accounts,
+		LoginLimit: cfg.AuthAPI.LoginLimit, RegisterLimit: cfg.AuthAPI.RegisterLimit,
+	}, accounts.Options{Logger: testLogger(t), DataDir: t.TempDir(), Now: now, HashCost: bcrypt.MinCost})
 	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	s.users = newTestUsers(t, s.db, cfg.Accounts)
-	if setup != nil {
-		setup(s)
+		t.Fatalf("accounts.Open: %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { s.Run(ctx); close(done) }()
+	go func() { acc.Run(ctx); close(done) }()
 	t.Cleanup(func() {
 		cancel()
 		<-done
-		s.Close()
+		acc.Close()
 	})
-	waitFor(t, "denylist ready", s.deny.Ready)
+	s, err := New(cfg.AuthAPI, acc, Options{
+		Logger: testLogger(t), RequestTimeout: cfg.Database.Timeout.D(), BodyTimeout: 10 * time.Second,
+	})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	waitFor(t, "denylist ready", func() bool { return ready(acc, "denylist") })
 	return s
+}
+
+// ready reports whether acc's readiness check name passes.
+func ready(acc *accounts.Service, name string) bool {
+	for _, c := range acc.ReadinessChecks() {
+		if c.Name == name {
+			return c.Check(context.Background()) == nil
+		}
+	}
+	return false
 }
 
 // sqliteService is a Service on a fresh SQLite database with the embedded
 // denylist.
-func sqliteService(t *testing.T, edit func(*Config)) *Service {
+func sqliteService(t *testing.T, edit func(*stackConfig)) *Service {
 	t.Helper()
 	cfg := apiConfig(testenv.SQLiteURL(t))
 	if edit != nil {
@@ -244,11 +195,11 @@ func mustRegisterAPI(t *testing.T, h http.Handler, username, password string) {
 }
 
 // mustLoginAPI logs in through the JSON API and returns the pair.
-func mustLoginAPI(t *testing.T, h http.Handler, username, password string) TokenPair {
+func mustLoginAPI(t *testing.T, h http.Handler, username, password string) accounts.TokenPair {
 	t.Helper()
 	res, body := serve(t, h, jsonRequest(http.MethodPost, "/auth/login", map[string]string{"username": username, "password": password}))
 	wantStatus(t, "login "+username, res, body, http.StatusOK)
-	return decode[TokenPair](t, body)
+	return decode[accounts.TokenPair](t, body)
 }
 
 // bearer returns r with an Authorization: Bearer header.

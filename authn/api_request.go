@@ -13,6 +13,8 @@ import (
 	"net/url"
 	"reflect"
 	"strings"
+
+	"github.com/authgate/authgate/internal/problem"
 )
 
 // maxBodyBytes caps every request body of the auth API. The largest
@@ -37,11 +39,11 @@ type requestBody struct {
 
 // readBody reads r's body, at most maxBodyBytes, and checks its media type:
 // JSON always, a form when form is true. An empty body with no
-// Content-Type is bodyNone. Errors: ErrRequestTooLarge,
-// ErrUnsupportedMedia, ErrMalformedRequest.
+// Content-Type is bodyNone. Errors: problem.ErrRequestTooLarge,
+// problem.ErrUnsupportedMedia, problem.ErrMalformedRequest.
 func readBody(w http.ResponseWriter, r *http.Request, form bool) (requestBody, error) {
 	if r.ContentLength > maxBodyBytes {
-		return requestBody{}, ErrRequestTooLarge
+		return requestBody{}, problem.ErrRequestTooLarge
 	}
 	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
 	if err == nil {
@@ -51,61 +53,61 @@ func readBody(w http.ResponseWriter, r *http.Request, form bool) (requestBody, e
 	}
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {
-		return requestBody{}, ErrRequestTooLarge
+		return requestBody{}, problem.ErrRequestTooLarge
 	}
 	if isReadTimeout(err) {
-		return requestBody{}, ErrRequestTimeout
+		return requestBody{}, problem.ErrRequestTimeout
 	}
 	if err != nil {
-		return requestBody{}, fmt.Errorf("%w: reading the body: %w", ErrMalformedRequest, err)
+		return requestBody{}, fmt.Errorf("%w: reading the body: %w", problem.ErrMalformedRequest, err)
 	}
 	ct := r.Header.Get("Content-Type")
 	if ct == "" {
 		if len(data) == 0 {
 			return requestBody{kind: bodyNone}, nil
 		}
-		return requestBody{}, fmt.Errorf("%w: the body has no Content-Type", ErrUnsupportedMedia)
+		return requestBody{}, fmt.Errorf("%w: the body has no Content-Type", problem.ErrUnsupportedMedia)
 	}
 	mt, params, err := mime.ParseMediaType(ct)
 	if err != nil {
-		return requestBody{}, fmt.Errorf("%w: Content-Type cannot be parsed", ErrUnsupportedMedia)
+		return requestBody{}, fmt.Errorf("%w: Content-Type cannot be parsed", problem.ErrUnsupportedMedia)
 	}
 	// JSON is UTF-8 (RFC 8259 §8.1); a form's charset is ours to define.
 	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
-		return requestBody{}, fmt.Errorf("%w: charset must be utf-8", ErrUnsupportedMedia)
+		return requestBody{}, fmt.Errorf("%w: charset must be utf-8", problem.ErrUnsupportedMedia)
 	}
 	switch {
 	case mt == "application/json":
 		if len(bytes.TrimSpace(data)) == 0 {
-			return requestBody{}, fmt.Errorf("%w: the body is empty; send a JSON object", ErrMalformedRequest)
+			return requestBody{}, fmt.Errorf("%w: the body is empty; send a JSON object", problem.ErrMalformedRequest)
 		}
 		return requestBody{kind: bodyJSON, data: data}, nil
 	case mt == "application/x-www-form-urlencoded" && form:
 		vals, err := url.ParseQuery(string(data))
 		if err != nil {
-			return requestBody{}, fmt.Errorf("%w: the form cannot be parsed: %w", ErrMalformedRequest, err)
+			return requestBody{}, fmt.Errorf("%w: the form cannot be parsed: %w", problem.ErrMalformedRequest, err)
 		}
 		// RFC 6749 §3.1: parameters must not be included more than once.
 		for k, v := range vals {
 			if len(v) > 1 {
-				return requestBody{}, fmt.Errorf("%w: form field %q is repeated", ErrMalformedRequest, k)
+				return requestBody{}, fmt.Errorf("%w: form field %q is repeated", problem.ErrMalformedRequest, k)
 			}
 		}
 		return requestBody{kind: bodyForm, form: vals}, nil
 	}
-	return requestBody{}, fmt.Errorf("%w: %s", ErrUnsupportedMedia, mt)
+	return requestBody{}, fmt.Errorf("%w: %s", problem.ErrUnsupportedMedia, mt)
 }
 
 // decodeJSON decodes one JSON object into v. Syntax is strict (one value,
 // nothing after it); unknown fields are ignored, as the FastAPI original
-// did. A field of the wrong type is a *ValidationError naming it.
+// did. A field of the wrong type is a *problem.ValidationError naming it.
 func decodeJSON(data []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(v); err != nil {
 		return jsonError(err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return fmt.Errorf("%w: unexpected data after the JSON object", ErrMalformedRequest)
+		return fmt.Errorf("%w: unexpected data after the JSON object", problem.ErrMalformedRequest)
 	}
 	return nil
 }
@@ -115,15 +117,15 @@ func jsonError(err error) error {
 	var typ *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &syntax):
-		return fmt.Errorf("%w: invalid JSON at byte %d: %s", ErrMalformedRequest, syntax.Offset, syntax.Error())
+		return fmt.Errorf("%w: invalid JSON at byte %d: %s", problem.ErrMalformedRequest, syntax.Offset, syntax.Error())
 	case errors.Is(err, io.ErrUnexpectedEOF):
-		return fmt.Errorf("%w: the JSON ends too early", ErrMalformedRequest)
+		return fmt.Errorf("%w: the JSON ends too early", problem.ErrMalformedRequest)
 	case errors.As(err, &typ) && typ.Field == "":
-		return fmt.Errorf("%w: the body must be a JSON object, not %s", ErrMalformedRequest, typ.Value)
+		return fmt.Errorf("%w: the body must be a JSON object, not %s", problem.ErrMalformedRequest, typ.Value)
 	case errors.As(err, &typ):
-		return &ValidationError{Field: typ.Field, Msg: "must be " + jsonTypeName(typ.Type)}
+		return &problem.ValidationError{Field: typ.Field, Msg: "must be " + jsonTypeName(typ.Type)}
 	}
-	return fmt.Errorf("%w: %w", ErrMalformedRequest, err)
+	return fmt.Errorf("%w: %w", problem.ErrMalformedRequest, err)
 }
 
 func jsonTypeName(t reflect.Type) string {
@@ -145,7 +147,7 @@ func jsonTypeName(t reflect.Type) string {
 // field and an empty string are all "field required" (FastAPI's words).
 func required(field string, v *string) (string, error) {
 	if v == nil || *v == "" {
-		return "", &ValidationError{Field: field, Msg: "field required"}
+		return "", &problem.ValidationError{Field: field, Msg: "field required"}
 	}
 	return *v, nil
 }

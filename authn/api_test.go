@@ -2,14 +2,19 @@ package authn
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
+
+	"github.com/authgate/authgate/accounts"
 )
 
 func TestAPIErrors(t *testing.T) {
-	s := sqliteService(t, func(c *Config) { c.AuthAPI.LoginLimit = "100/min" })
+	s := sqliteService(t, func(c *stackConfig) { c.AuthAPI.LoginLimit = "100/min" })
 	h := checkedHandler(t, s)
 	mustRegisterAPI(t, h, "alice", browserPassword)
 	pair := mustLoginAPI(t, h, "alice", browserPassword)
@@ -109,7 +114,7 @@ func TestAPIErrors(t *testing.T) {
 		})
 	}
 	// No failed registration created an account.
-	users, err := s.ListUsers(context.Background())
+	users, err := s.accounts.ListUsers(context.Background())
 	if err != nil || len(users) != 1 {
 		t.Errorf("ListUsers = %d users, %v; want alice alone", len(users), err)
 	}
@@ -121,7 +126,7 @@ func withHeader(r *http.Request, k, v string) *http.Request {
 }
 
 func TestAPIRegistrationClosed(t *testing.T) {
-	s := sqliteService(t, func(c *Config) { c.Accounts.Registration = "closed" })
+	s := sqliteService(t, func(c *stackConfig) { c.Accounts.Registration = "closed" })
 	h := checkedHandler(t, s)
 	res, body := serve(t, h, jsonRequest(http.MethodPost, "/auth/register",
 		map[string]string{"username": "bob", "email": "bob@example.com", "password": browserPassword}))
@@ -155,7 +160,7 @@ func TestLoginFormOAuth2(t *testing.T) {
 			wantStatus(t, "form login", res, body, tt.want)
 			if tt.want == http.StatusOK {
 				wantNoStore(t, "form login", res)
-				if p := decode[TokenPair](t, body); p.TokenType != "bearer" || p.AccessToken == "" {
+				if p := decode[accounts.TokenPair](t, body); p.TokenType != "bearer" || p.AccessToken == "" {
 					t.Errorf("form login = %+v", p)
 				}
 				if len(res.Cookies()) != 0 {
@@ -171,7 +176,7 @@ func TestLoginFormOAuth2(t *testing.T) {
 }
 
 func TestLoginThrottleByClientIP(t *testing.T) {
-	s := sqliteService(t, func(c *Config) { c.AuthAPI.LoginLimit = "2/min" })
+	s := sqliteService(t, func(c *stackConfig) { c.AuthAPI.LoginLimit = "2/min" })
 	h := checkedHandler(t, s)
 	mustRegisterAPI(t, h, "alice", browserPassword)
 	login := func(ip, username, password string) (*http.Response, []byte) {
@@ -206,5 +211,28 @@ func TestClientIP(t *testing.T) {
 	}
 	if got := clientIP(WithClientIP(r, "198.51.100.7")); got != "198.51.100.7" {
 		t.Errorf("clientIP(WithClientIP(…, 198.51.100.7)) = %q", got)
+	}
+}
+
+// deadlineBody is a request body whose read is cut off by the read
+// deadline the auth API sets.
+type deadlineBody struct{}
+
+func (deadlineBody) Read([]byte) (int, error) {
+	return 0, fmt.Errorf("read tcp: %w", os.ErrDeadlineExceeded)
+}
+
+// TestAPIBodyTimeout: a body that does not arrive within the body timeout
+// is answered 408 by the one error table (internal/problem). The tests'
+// own copy of the table, which this package once kept, lacked the row and
+// answered 500.
+func TestAPIBodyTimeout(t *testing.T) {
+	s := sqliteService(t, nil)
+	r := apiRequest(http.MethodPost, "/auth/login", "application/json", "")
+	r.Body = io.NopCloser(deadlineBody{})
+	res, body := serve(t, s.Handler(), r)
+	wantStatus(t, "login with a body cut off by the deadline", res, body, http.StatusRequestTimeout)
+	if p := decode[testProblem](t, body); p.Detail != "Request body not received in time" {
+		t.Errorf("408 detail %q; want %q", p.Detail, "Request body not received in time")
 	}
 }

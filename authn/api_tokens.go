@@ -6,6 +6,10 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+
+	"github.com/authgate/authgate/accounts"
+	"github.com/authgate/authgate/identity"
+	"github.com/authgate/authgate/internal/problem"
 )
 
 // handleLogin is POST {prefix}/login. A form carrying the CSRF field comes
@@ -23,7 +27,7 @@ func (s *Service) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if requestOrigin(r) == originCross {
-		s.fail(w, r, ErrCrossSite)
+		s.fail(w, r, problem.ErrCrossSite)
 		return
 	}
 	username, password, err := loginCredentials(body)
@@ -31,7 +35,7 @@ func (s *Service) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	pair, err := s.Login(r.Context(), username, password, clientIP(r))
+	pair, err := s.accounts.Login(r.Context(), username, password, clientIP(r))
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -60,7 +64,7 @@ func loginCredentials(body requestBody) (username, password string, err error) {
 		// OAuth2 password grant: grant_type, scope and client_id may come
 		// along; scope and client_id mean nothing here.
 		if body.form.Has("grant_type") && body.form.Get("grant_type") != "password" {
-			return "", "", &ValidationError{Field: "grant_type", Msg: `must be "password"`}
+			return "", "", &problem.ValidationError{Field: "grant_type", Msg: `must be "password"`}
 		}
 		if username, err = formField(body.form, "username"); err != nil {
 			return "", "", err
@@ -68,7 +72,7 @@ func loginCredentials(body requestBody) (username, password string, err error) {
 		password, err = formField(body.form, "password")
 		return username, password, err
 	}
-	return "", "", fmt.Errorf("%w: send a JSON object or a form", ErrUnsupportedMedia)
+	return "", "", fmt.Errorf("%w: send a JSON object or a form", problem.ErrUnsupportedMedia)
 }
 
 // handleRefresh is POST {prefix}/refresh: the refresh token from the JSON
@@ -95,16 +99,16 @@ func (s *Service) handleRefresh(w http.ResponseWriter, r *http.Request) {
 		// it counts only for the session of the browser's access cookie.
 		var ok bool
 		if sid, ok = s.boundSession(r); !ok {
-			err = errRefreshNotBound
+			err = accounts.ErrRefreshNotBound
 		}
 	}
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	pair, err := s.refresh(r.Context(), token, sid)
+	pair, err := s.accounts.RefreshSession(r.Context(), token, sid)
 	if err != nil {
-		if fromCookie && sessionEnded(err) && !errors.Is(err, errRefreshNotBound) {
+		if fromCookie && sessionEnded(err) && !errors.Is(err, accounts.ErrRefreshNotBound) {
 			s.clearSessionCookies(w)
 		}
 		s.fail(w, r, err)
@@ -130,14 +134,14 @@ func bodyRefreshToken(body requestBody, grant bool) (string, error) {
 			return "", err
 		}
 		if req.RefreshToken != nil && *req.RefreshToken == "" {
-			return "", &ValidationError{Field: "refresh_token", Msg: "must not be empty"}
+			return "", &problem.ValidationError{Field: "refresh_token", Msg: "must not be empty"}
 		}
 		if req.RefreshToken != nil {
 			return *req.RefreshToken, nil
 		}
 	case bodyForm:
 		if grant && body.form.Has("grant_type") && body.form.Get("grant_type") != "refresh_token" {
-			return "", &ValidationError{Field: "grant_type", Msg: `must be "refresh_token"`}
+			return "", &problem.ValidationError{Field: "grant_type", Msg: `must be "refresh_token"`}
 		}
 		return body.form.Get("refresh_token"), nil
 	}
@@ -148,7 +152,7 @@ func bodyRefreshToken(body requestBody, grant bool) (string, error) {
 // (inBody), from `Authorization: Bearer` (when bearer is true; on logout
 // that header holds the access token) or from the refresh cookie. The same
 // token sent twice is one credential; two different ones are
-// ErrAmbiguousCredentials (RFC 6750 §2: one method only). fromCookie
+// problem.ErrAmbiguousCredentials (RFC 6750 §2: one method only). fromCookie
 // reports whether the cookie was among the sources.
 func (s *Service) refreshCredential(r *http.Request, inBody string, bearer bool) (token string, fromCookie bool, err error) {
 	var found []string
@@ -161,27 +165,27 @@ func (s *Service) refreshCredential(r *http.Request, inBody string, bearer bool)
 		case 1:
 			tok, ok := parseBearer(auth[0])
 			if !ok {
-				return "", false, ErrMalformedAuthorization
+				return "", false, problem.ErrMalformedAuthorization
 			}
 			found = append(found, tok)
 		default:
-			return "", false, ErrAmbiguousCredentials
+			return "", false, problem.ErrAmbiguousCredentials
 		}
 	}
 	cookie, hasCookie, unique := uniqueCookie(r.Header, s.cookies.refresh)
 	if !unique {
-		return "", false, ErrAmbiguousCredentials
+		return "", false, problem.ErrAmbiguousCredentials
 	}
 	if hasCookie && cookie != "" {
 		found = append(found, cookie)
 		fromCookie = true
 	}
 	if len(found) == 0 {
-		return "", false, ErrNoCredentials
+		return "", false, problem.ErrNoCredentials
 	}
 	for _, f := range found[1:] {
 		if f != found[0] {
-			return "", false, ErrAmbiguousCredentials
+			return "", false, problem.ErrAmbiguousCredentials
 		}
 	}
 	return found[0], fromCookie, nil
@@ -191,8 +195,8 @@ func (s *Service) refreshCredential(r *http.Request, inBody string, bearer bool)
 // over for good (as opposed to a store being briefly unavailable): then
 // the browser's cookies are useless and are cleared.
 func sessionEnded(err error) bool {
-	return errors.Is(err, ErrInvalidRefreshToken) || errors.Is(err, ErrRefreshReused) ||
-		errors.Is(err, ErrUserDisabled) || errors.Is(err, ErrNotFound) || errors.Is(err, ErrInvalidToken)
+	return errors.Is(err, problem.ErrInvalidRefreshToken) || errors.Is(err, problem.ErrRefreshReused) ||
+		errors.Is(err, problem.ErrUserDisabled) || errors.Is(err, problem.ErrNotFound) || errors.Is(err, problem.ErrInvalidToken)
 }
 
 // logoutResponse is the answer of POST {prefix}/logout.
@@ -227,7 +231,7 @@ func (s *Service) handleLogout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	refresh, refreshCookie, err := s.refreshCredential(r, inBody, false)
-	if errors.Is(err, ErrNoCredentials) {
+	if errors.Is(err, problem.ErrNoCredentials) {
 		err = nil
 	}
 	if err != nil {
@@ -243,13 +247,13 @@ func (s *Service) handleLogout(w http.ResponseWriter, r *http.Request) {
 	s.clearSessionCookies(w)
 	switch {
 	case accessErr == nil:
-	case refresh != "" && (errors.Is(accessErr, ErrNoCredentials) || errors.Is(accessErr, ErrInvalidToken) || errors.Is(accessErr, ErrTokenRevoked)):
+	case refresh != "" && (errors.Is(accessErr, problem.ErrNoCredentials) || errors.Is(accessErr, problem.ErrInvalidToken) || errors.Is(accessErr, problem.ErrTokenRevoked)):
 		id = nil // the refresh token alone decides
 	default:
 		s.fail(w, r, accessErr)
 		return
 	}
-	if err := s.Logout(r.Context(), id, refresh, all); err != nil {
+	if err := s.accounts.Logout(r.Context(), id, refresh, all); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -265,14 +269,14 @@ func allParam(q url.Values) (bool, error) {
 	}
 	all, err := strconv.ParseBool(v)
 	if err != nil {
-		return false, &ValidationError{Field: "all", Msg: "must be true or false"}
+		return false, &problem.ValidationError{Field: "all", Msg: "must be true or false"}
 	}
 	return all, nil
 }
 
 // accessIdentity is the one access token of r, verified and checked
 // against the denylist (Authenticate).
-func (s *Service) accessIdentity(r *http.Request) (*Identity, Source, error) {
+func (s *Service) accessIdentity(r *http.Request) (*identity.Identity, Source, error) {
 	token, src, err := s.credential(r)
 	if err != nil {
 		return nil, src, err

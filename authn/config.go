@@ -1,71 +1,16 @@
 package authn
 
-import "github.com/authgate/authgate/internal/conf"
+import (
+	"path"
+	"strings"
 
-// Config is the part of config.yaml that authn reads: the database, Redis,
-// token, account and /auth API sections. gateway.Config inlines it, so these
-// keys sit at the top level of the YAML file.
-//
-// A zero field means "use the default"; Defaults fills them once at load
-// time so that nothing on the request path re-derives configuration.
+	"github.com/authgate/authgate/accounts"
+	"github.com/authgate/authgate/internal/conf"
+)
+
+// Config is the auth_api section of config.yaml: where the account API
+// lives, its cookies and its rate limits.
 type Config struct {
-	Database Database `yaml:"database"`
-	Redis    Redis    `yaml:"redis"`
-	Tokens   Tokens   `yaml:"tokens"`
-	Accounts Accounts `yaml:"accounts"`
-	AuthAPI  AuthAPI  `yaml:"auth_api"`
-}
-
-// Database says where users, sessions and (without Redis) revocations live.
-type Database struct {
-	// URL is "sqlite:PATH" (the embedded default, sqlite:data/authgate.db)
-	// or "postgres://user:pass@host:5432/db?sslmode=disable".
-	URL string `yaml:"url"`
-	// Timeout bounds how long one account operation — a request to the
-	// /auth API — may take, database and Redis waits and password hashing
-	// (and the wait for a hashing slot) included, before it answers 503:
-	// a database that stops answering must not hold clients. Default 5s.
-	Timeout conf.Duration `yaml:"timeout"`
-}
-
-// Redis is optional. Without it the denylist is kept in the database and the
-// login throttle in memory.
-type Redis struct {
-	URL string `yaml:"url"` // redis://127.0.0.1:6379/0; "" = no Redis
-	// OnError decides what protected routes do while the denylist mirror
-	// cannot be trusted: "deny" (default, fail closed with 503) or "allow".
-	OnError string `yaml:"on_error"`
-	// KeyPrefix namespaces every key and channel authgate uses, so several
-	// deployments (and tests) can share one Redis. Default "authgate:".
-	KeyPrefix string `yaml:"key_prefix"`
-}
-
-// Tokens configures access-token signing and verification.
-type Tokens struct {
-	Issuer    string `yaml:"issuer"`    // default "authgate"
-	Audience  string `yaml:"audience"`  // default "authgate"
-	Algorithm string `yaml:"algorithm"` // HS256 (default) | RS256 | ES256 | EdDSA
-	// Secret is the HS256 key, at least 32 bytes. Empty: one is generated on
-	// first start and kept (0600) beside the SQLite database or under data/.
-	Secret string `yaml:"secret"`
-	// PrivateKeyFile is a PEM private key for RS256, ES256 or EdDSA.
-	PrivateKeyFile string `yaml:"private_key_file"`
-	// VerifyKeys are extra keys still accepted for verification during a
-	// rotation: PEM files or JWKS URLs.
-	VerifyKeys []string      `yaml:"verify_keys"`
-	AccessTTL  conf.Duration `yaml:"access_ttl"`  // default 15m
-	RefreshTTL conf.Duration `yaml:"refresh_ttl"` // default 168h
-}
-
-// Accounts configures registration and password rules.
-type Accounts struct {
-	Registration      string `yaml:"registration"`        // closed (default) | open
-	BcryptCost        int    `yaml:"bcrypt_cost"`         // default 12; 10..16
-	MinPasswordLength int    `yaml:"min_password_length"` // default 8
-}
-
-// AuthAPI configures the /auth endpoints and the browser session cookie.
-type AuthAPI struct {
 	Prefix     string `yaml:"prefix"`      // default "/auth"
 	CookieName string `yaml:"cookie_name"` // default "authgate"; sent as __Host-<name>
 	// LoginLimit is failed logins allowed per username and per client IP,
@@ -74,6 +19,83 @@ type AuthAPI struct {
 	// RegisterLimit is registrations (every POST {prefix}/register that
 	// gets past request validation, whatever its outcome) allowed per
 	// client address, written like LoginLimit; as many may be in progress
-	// at once per address. Default "10/hour".
+	// at once per address. Default "10/hour": a person signs up once, an
+	// office behind one address a few times an hour; a script creating
+	// accounts is held to ten an hour per address.
 	RegisterLimit string `yaml:"register_limit"`
+}
+
+// Defaults of the auth_api section.
+const (
+	defaultPrefix        = "/auth"
+	defaultCookieName    = "authgate"
+	defaultLoginLimit    = "5/min"
+	defaultRegisterLimit = "10/hour"
+)
+
+// SetDefaults fills what the file left out. The loader calls it once;
+// nothing after it re-derives a default.
+func (c *Config) SetDefaults() {
+	for _, f := range []struct {
+		v   *string
+		def string
+	}{
+		{&c.Prefix, defaultPrefix},
+		{&c.CookieName, defaultCookieName},
+		{&c.LoginLimit, defaultLoginLimit},
+		{&c.RegisterLimit, defaultRegisterLimit},
+	} {
+		if *f.v == "" {
+			*f.v = f.def
+		}
+	}
+}
+
+// Validate reports every problem of the section, at key paths from the top
+// of the file ("auth_api.prefix"). It expects SetDefaults to have run and
+// changes nothing.
+func (c Config) Validate() error {
+	var p conf.Problems
+
+	switch pre := c.Prefix; {
+	case !strings.HasPrefix(pre, "/"):
+		p.Addf("auth_api.prefix", "%q must start with \"/\"", pre)
+	case pre == "/":
+		p.Addf("auth_api.prefix", "must not be \"/\": the auth API needs a path of its own, e.g. /auth")
+	case strings.HasSuffix(pre, "/"):
+		p.Addf("auth_api.prefix", "%q must not end with \"/\"", pre)
+	case path.Clean(pre) != pre:
+		p.Addf("auth_api.prefix", "%q is not a clean path: write %q", pre, path.Clean(pre))
+	case strings.IndexFunc(pre, func(r rune) bool { return !isPrefixRune(r) }) >= 0:
+		p.Addf("auth_api.prefix", "%q may only hold letters, digits and -._~/", pre)
+	}
+	if !isCookieToken(c.CookieName) {
+		p.Addf("auth_api.cookie_name", "%q is not a valid cookie name: use letters, digits and -_ (RFC 6265 §4.1.1)", c.CookieName)
+	}
+	if _, _, err := accounts.ParseRate(c.LoginLimit); err != nil {
+		p.Add("auth_api.login_limit", err)
+	}
+	if _, _, err := accounts.ParseRate(c.RegisterLimit); err != nil {
+		p.Add("auth_api.register_limit", err)
+	}
+	return p.Err()
+}
+
+func isPrefixRune(r rune) bool {
+	return 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || strings.ContainsRune("-._~/", r)
+}
+
+// isCookieToken reports whether s is an RFC 6265 §4.1.1 cookie-name: an
+// RFC 2616 token (visible ASCII without separators).
+func isCookieToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte(`()<>@,;:\"/[]?={}`, c) >= 0 {
+			return false
+		}
+	}
+	return true
 }

@@ -3,6 +3,8 @@ package authn
 import (
 	"net/http"
 	"time"
+
+	"github.com/authgate/authgate/accounts"
 )
 
 // setSessionCookies stores a token pair in the browser.
@@ -17,8 +19,8 @@ import (
 // The refresh cookie is sent only to the refresh endpoint (Path), never to a
 // proxied app, and only same-site (SameSite=Strict). __Host- requires
 // Path=/, so it carries the __Secure- prefix instead.
-func (s *Service) setSessionCookies(w http.ResponseWriter, p *TokenPair) {
-	maxAge := int(time.Until(p.refreshExpires) / time.Second)
+func (s *Service) setSessionCookies(w http.ResponseWriter, p *accounts.TokenPair) {
+	maxAge := int(time.Until(p.RefreshExpires()) / time.Second)
 	if maxAge < 1 {
 		maxAge = 1
 	}
@@ -42,7 +44,7 @@ func (s *Service) accessCookie(value string, maxAge int) *http.Cookie {
 
 func (s *Service) refreshCookie(value string, maxAge int) *http.Cookie {
 	return &http.Cookie{
-		Name: s.cookies.refresh, Value: value, Path: s.cfg.AuthAPI.Prefix + "/refresh", MaxAge: maxAge,
+		Name: s.cookies.refresh, Value: value, Path: s.cfg.Prefix + "/refresh", MaxAge: maxAge,
 		Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode,
 	}
 }

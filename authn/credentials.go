@@ -3,6 +3,9 @@ package authn
 import (
 	"net/http"
 	"strings"
+
+	"github.com/authgate/authgate/identity"
+	"github.com/authgate/authgate/internal/problem"
 )
 
 // Source says where a request's credential came from.
@@ -21,15 +24,15 @@ const (
 // expired is not refreshed here: the gateway sends it to GET
 // {prefix}/refresh (ShouldRefresh), the one path its refresh cookie is
 // sent to; Authenticate never answers or sets a cookie itself.
-func (s *Service) Authenticate(r *http.Request) (*Identity, Source, error) {
+func (s *Service) Authenticate(r *http.Request) (*identity.Identity, Source, error) {
 	return s.accessIdentity(r)
 }
 
 // credential extracts the one access token of r. Exactly one credential may
 // be sent (RFC 6750 §2: "clients MUST NOT use more than one method"): two
 // Authorization headers, or a bearer token and an access cookie that differ,
-// or two access cookies that differ, are ErrAmbiguousCredentials. None at all
-// is ErrNoCredentials. An Authorization header with another scheme is not a
+// or two access cookies that differ, are problem.ErrAmbiguousCredentials. None at all
+// is problem.ErrNoCredentials. An Authorization header with another scheme is not a
 // credential we accept and is reported as malformed.
 func (s *Service) credential(r *http.Request) (string, Source, error) {
 	var bearer string
@@ -39,29 +42,29 @@ func (s *Service) credential(r *http.Request) (string, Source, error) {
 	case 1:
 		tok, ok := parseBearer(auth[0])
 		if !ok {
-			return "", 0, ErrMalformedAuthorization
+			return "", 0, problem.ErrMalformedAuthorization
 		}
 		bearer, hasBearer = tok, true
 	default:
-		return "", 0, ErrAmbiguousCredentials
+		return "", 0, problem.ErrAmbiguousCredentials
 	}
 	cookie, hasCookie, unique := uniqueCookie(r.Header, s.cookies.access)
 	if !unique {
-		return "", 0, ErrAmbiguousCredentials
+		return "", 0, problem.ErrAmbiguousCredentials
 	}
 	switch {
 	case hasBearer && hasCookie && cookie != bearer:
-		return "", 0, ErrAmbiguousCredentials
+		return "", 0, problem.ErrAmbiguousCredentials
 	case hasBearer:
 		return bearer, FromBearer, nil
 	case hasCookie && cookie != "":
 		if !isB64Token(cookie) {
 			// Not a token we could have set: refused before parsing.
-			return "", 0, ErrInvalidToken
+			return "", 0, problem.ErrInvalidToken
 		}
 		return cookie, FromCookie, nil
 	}
-	return "", 0, ErrNoCredentials
+	return "", 0, problem.ErrNoCredentials
 }
 
 // parseBearer reads `Bearer <token>` (RFC 6750 §2.1: the scheme is

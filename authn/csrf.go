@@ -1,15 +1,15 @@
 package authn
 
 import (
-	"crypto/hkdf"
 	"crypto/hmac"
 	"crypto/sha256"
-	"crypto/x509"
 	"encoding/base64"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+
+	"github.com/authgate/authgate/internal/problem"
 )
 
 // Cross-site request forgery defences of the login, logout and refresh
@@ -60,8 +60,8 @@ const (
 )
 
 // requestOrigin reads Sec-Fetch-Site (W3C Fetch Metadata), else Origin
-// (RFC 6454 §7). "same-site" is cross-origin here: a sibling subdomain is
-// not us.
+// (RFC 6454 §7, SameOrigin). "same-site" is cross-origin here: a sibling
+// subdomain is not us.
 func requestOrigin(r *http.Request) originVerdict {
 	switch r.Header.Get("Sec-Fetch-Site") {
 	case "":
@@ -70,11 +70,10 @@ func requestOrigin(r *http.Request) originVerdict {
 	default:
 		return originCross
 	}
-	origin := r.Header.Get("Origin")
-	if origin == "" {
+	if r.Header.Get("Origin") == "" {
 		return originUnknown
 	}
-	if u, err := url.Parse(origin); err == nil && u.Host != "" && u.Host == r.Host {
+	if SameOrigin(r) {
 		return originSame
 	}
 	return originCross // includes "Origin: null"
@@ -86,12 +85,12 @@ func requestOrigin(r *http.Request) originVerdict {
 func (s *Service) checkOrigin(r *http.Request, cookieAuth bool, csrfToken string) error {
 	switch requestOrigin(r) {
 	case originCross:
-		return ErrCrossSite
+		return problem.ErrCrossSite
 	case originSame:
 		return nil
 	}
 	if cookieAuth && !s.validCSRF(r, csrfToken) {
-		return fmt.Errorf("%w: a cookie without Origin, Sec-Fetch-Site or a CSRF token", ErrCrossSite)
+		return fmt.Errorf("%w: a cookie without Origin, Sec-Fetch-Site or a CSRF token", problem.ErrCrossSite)
 	}
 	return nil
 }
@@ -100,10 +99,10 @@ func (s *Service) checkOrigin(r *http.Request, cookieAuth bool, csrfToken string
 // CSRF field matching the cookie.
 func (s *Service) checkForm(r *http.Request, form url.Values) error {
 	if requestOrigin(r) == originCross {
-		return ErrCrossSite
+		return problem.ErrCrossSite
 	}
 	if !s.validCSRF(r, form.Get(csrfField)) {
-		return fmt.Errorf("%w: missing or stale CSRF token", ErrCrossSite)
+		return fmt.Errorf("%w: missing or stale CSRF token", problem.ErrCrossSite)
 	}
 	return nil
 }
@@ -167,23 +166,4 @@ func (s *Service) issueCSRF(w http.ResponseWriter, r *http.Request) (string, err
 		})
 	}
 	return s.csrfToken(cookie), nil
-}
-
-// derivedKey derives a 256-bit key for one purpose (label) from the
-// signing key: HKDF-SHA256 (RFC 5869) over the HS256 secret, or over the
-// PKCS #8 encoding of the private key. Every instance with the same signing
-// key derives the same key; the label keeps the uses apart.
-func (t *AccessTokens) derivedKey(label string) ([]byte, error) {
-	var material []byte
-	switch k := t.signKey.(type) {
-	case []byte:
-		material = k
-	default:
-		der, err := x509.MarshalPKCS8PrivateKey(k)
-		if err != nil {
-			return nil, fmt.Errorf("derive %s key: %w", label, err)
-		}
-		material = der
-	}
-	return hkdf.Key(sha256.New, material, nil, label, 32)
 }

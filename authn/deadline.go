@@ -10,23 +10,13 @@ import (
 
 // Bounds on how long one client may hold the account API.
 
-// defaultStoreTimeout is database.timeout's default: how long one account
-// operation may take before it answers 503.
-const defaultStoreTimeout = 5 * time.Second
-
-// defaultBodyTimeout is Options.BodyTimeout's default.
-const defaultBodyTimeout = 10 * time.Second
-
-// ErrRequestTimeout is a request body that did not arrive within
-// Options.BodyTimeout (408).
-var ErrRequestTimeout = errors.New("request body not received in time")
-
 // withDeadlines bounds every request of the account API:
 //
-//   - its context ends after database.timeout: the store, Redis and the
+//   - its context ends after Options.RequestTimeout (database.timeout):
+//     the store, Redis and the
 //     throttle honour it, and a database that stops answering costs a
-//     client a 503, not a hang (see pgConnector for why that needs more
-//     than a context);
+//     client a 503, not a hang (see store's pgConnector for why that
+//     needs more than a context);
 //   - its body must arrive within Options.BodyTimeout. The gateway leaves
 //     http.Server's ReadTimeout at 0 so that proxied uploads and streams
 //     are not cut off; without this, a client sending a login body one
@@ -37,16 +27,21 @@ var ErrRequestTimeout = errors.New("request body not received in time")
 //     without a body gets none: net/http is already watching its
 //     connection for the client going away, and a deadline would end
 //     that watch.
+//
+// A zero bound is no bound.
 func (s *Service) withDeadlines(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Body != nil && r.Body != http.NoBody {
+		if s.bodyTimeout > 0 && r.Body != nil && r.Body != http.NoBody {
 			// Ignored where unsupported (a ResponseWriter that cannot
 			// reach its connection): the body is still size-capped.
 			http.NewResponseController(w).SetReadDeadline(time.Now().Add(s.bodyTimeout))
 		}
-		ctx, cancel := context.WithTimeout(r.Context(), s.storeTimeout)
-		defer cancel()
-		next.ServeHTTP(w, r.WithContext(ctx))
+		if s.requestTimeout > 0 {
+			ctx, cancel := context.WithTimeout(r.Context(), s.requestTimeout)
+			defer cancel()
+			r = r.WithContext(ctx)
+		}
+		next.ServeHTTP(w, r)
 	})
 }
 

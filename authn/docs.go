@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+
+	"github.com/authgate/authgate/internal/problem"
 )
 
 // Swagger UI at {prefix}/docs, from swagger-ui-dist (the version is in
@@ -88,7 +90,7 @@ func (s *Service) handleDocs(w http.ResponseWriter, r *http.Request) {
 func (s *Service) handleDocsAsset(w http.ResponseWriter, r *http.Request) {
 	a, ok := s.web.docs.assets[r.PathValue("asset")]
 	if !ok {
-		s.fail(w, r, ErrNotFound)
+		s.fail(w, r, problem.ErrNotFound)
 		return
 	}
 	h := w.Header()

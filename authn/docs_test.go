@@ -16,7 +16,7 @@ var pageRefRE = regexp.MustCompile(`(?:src|href|data-spec-url)="([^"]*)"`)
 func TestDocs(t *testing.T) {
 	for _, prefix := range []string{"/auth", "/sso/v1"} {
 		t.Run(strings.TrimPrefix(prefix, "/"), func(t *testing.T) {
-			s := sqliteService(t, func(c *Config) { c.AuthAPI.Prefix = prefix })
+			s := sqliteService(t, func(c *stackConfig) { c.AuthAPI.Prefix = prefix })
 			h := s.Handler()
 			res, body := serve(t, h, apiRequest(http.MethodGet, prefix+"/docs", "", ""))
 			wantStatus(t, "GET docs", res, body, http.StatusOK)

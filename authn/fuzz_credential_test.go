@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/authgate/authgate/internal/problem"
 )
 
 // FuzzCredential drives the Authorization and Cookie parsers of the
@@ -58,8 +60,8 @@ func FuzzCredential(f *testing.F) {
 		tok, src, err := s.credential(r)
 		if err != nil {
 			switch {
-			case errors.Is(err, ErrNoCredentials), errors.Is(err, ErrAmbiguousCredentials),
-				errors.Is(err, ErrMalformedAuthorization), errors.Is(err, ErrInvalidToken):
+			case errors.Is(err, problem.ErrNoCredentials), errors.Is(err, problem.ErrAmbiguousCredentials),
+				errors.Is(err, problem.ErrMalformedAuthorization), errors.Is(err, problem.ErrInvalidToken):
 			default:
 				t.Fatalf("credential(%q) = %v; not a request-path sentinel", h, err)
 			}
@@ -72,16 +74,16 @@ func FuzzCredential(f *testing.F) {
 				t.Fatalf("credential(%q) source = %d", h, src)
 			}
 		}
-		if countDistinct(values) > 1 && !errors.Is(err, ErrAmbiguousCredentials) && len(h["Authorization"]) <= 1 &&
-			!errors.Is(err, ErrMalformedAuthorization) {
-			t.Fatalf("credential(%q) with access cookies %q = %q, %v; want %v", h, values, tok, err, ErrAmbiguousCredentials)
+		if countDistinct(values) > 1 && !errors.Is(err, problem.ErrAmbiguousCredentials) && len(h["Authorization"]) <= 1 &&
+			!errors.Is(err, problem.ErrMalformedAuthorization) {
+			t.Fatalf("credential(%q) with access cookies %q = %q, %v; want %v", h, values, tok, err, problem.ErrAmbiguousCredentials)
 		}
-		if len(h["Authorization"]) > 1 && !errors.Is(err, ErrAmbiguousCredentials) {
-			t.Fatalf("credential with two Authorization headers = %q, %v; want %v", tok, err, ErrAmbiguousCredentials)
+		if len(h["Authorization"]) > 1 && !errors.Is(err, problem.ErrAmbiguousCredentials) {
+			t.Fatalf("credential with two Authorization headers = %q, %v; want %v", tok, err, problem.ErrAmbiguousCredentials)
 		}
 		if b, ok := parseBearer(auth); ok && len(h["Authorization"]) == 1 && len(values) > 0 && countDistinct(values) == 1 &&
-			values[0] != b && !errors.Is(err, ErrAmbiguousCredentials) {
-			t.Fatalf("credential with bearer %q and cookie %q = %q, %v; want %v", b, values[0], tok, err, ErrAmbiguousCredentials)
+			values[0] != b && !errors.Is(err, problem.ErrAmbiguousCredentials) {
+			t.Fatalf("credential with bearer %q and cookie %q = %q, %v; want %v", b, values[0], tok, err, problem.ErrAmbiguousCredentials)
 		}
 	})
 }

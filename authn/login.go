@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+
+	"github.com/authgate/authgate/internal/problem"
 )
 
 // The browser login flow: GET {prefix}/login shows a form, its POST sets
@@ -113,10 +115,10 @@ func (s *Service) browserLogin(w http.ResponseWriter, r *http.Request, form url.
 		if username != "" {
 			field = "password"
 		}
-		s.pageError(w, r, "login", p, &ValidationError{Field: field, Msg: "field required"})
+		s.pageError(w, r, "login", p, &problem.ValidationError{Field: field, Msg: "field required"})
 		return
 	}
-	pair, err := s.Login(r.Context(), username, password, clientIP(r))
+	pair, err := s.accounts.Login(r.Context(), username, password, clientIP(r))
 	if err != nil {
 		s.pageError(w, r, "login", p, err)
 		return
@@ -134,10 +136,10 @@ func formOrQuery(r *http.Request, form url.Values, key string) string {
 	return r.URL.Query().Get(key)
 }
 
-// pageError re-renders page name for err. The status is the one the
-// gateway's error mapping gives err (the one place statuses are chosen),
-// learnt by letting the ErrorWriter answer into a recorder; a Retry-After
-// it sets is kept.
+// pageError re-renders page name for err. The status is the one
+// internal/problem's table gives err (the one place statuses are chosen),
+// learnt by letting s.fail answer into a recorder; a Retry-After it sets
+// is kept.
 func (s *Service) pageError(w http.ResponseWriter, r *http.Request, name string, p page, err error) {
 	rec := &statusRecorder{header: http.Header{}}
 	s.fail(rec, r, err)
@@ -155,11 +157,11 @@ func (s *Service) pageError(w http.ResponseWriter, r *http.Request, name string,
 
 // pageMessage is what a person is told about err on page name.
 func pageMessage(name string, err error, status int, retryAfter string) string {
-	var ve *ValidationError
+	var ve *problem.ValidationError
 	switch {
-	case errors.Is(err, ErrCrossSite):
+	case errors.Is(err, problem.ErrCrossSite):
 		return "This form has expired or was sent from another site. Please try again."
-	case errors.Is(err, ErrUserDisabled):
+	case errors.Is(err, problem.ErrUserDisabled):
 		return "This account is disabled."
 	case errors.As(err, &ve):
 		return "Enter your username and password."

@@ -4,6 +4,9 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+
+	"github.com/authgate/authgate/identity"
+	"github.com/authgate/authgate/internal/problem"
 )
 
 // The browser logout flow. Logging out changes state, so it is a POST with
@@ -41,7 +44,7 @@ func (s *Service) browserLogout(w http.ResponseWriter, r *http.Request, form url
 	all := form.Get("all") == "true" || r.URL.Query().Get("all") == "true"
 	s.clearSessionCookies(w)
 	if id := s.cookieSession(r); id != nil {
-		if err := s.Logout(r.Context(), id, "", all); err != nil && !errors.Is(err, ErrNotFound) {
+		if err := s.accounts.Logout(r.Context(), id, "", all); err != nil && !errors.Is(err, problem.ErrNotFound) {
 			// The cookies are gone from this browser, but the session may
 			// live on elsewhere: say so rather than pretend.
 			s.pageError(w, r, "logout", p, err)
@@ -59,7 +62,7 @@ func (s *Service) browserLogout(w http.ResponseWriter, r *http.Request, form url
 // cookieSession is the session named by the access cookie: a valid token,
 // or one that is ours but expired or cut off. Nil when there is no such
 // cookie or it is not ours.
-func (s *Service) cookieSession(r *http.Request) *Identity {
+func (s *Service) cookieSession(r *http.Request) *identity.Identity {
 	token, ok := cookieValue(r.Header, s.cookies.access)
 	if !ok || token == "" {
 		return nil
@@ -67,6 +70,6 @@ func (s *Service) cookieSession(r *http.Request) *Identity {
 	if id, err := s.tokens.Verify(token); err == nil {
 		return id
 	}
-	id, _ := s.tokens.expiredIdentity(token)
+	id, _ := s.tokens.ExpiredIdentity(token)
 	return id
 }

@@ -5,6 +5,10 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+
+	"github.com/authgate/authgate/accounts"
+	"github.com/authgate/authgate/identity"
+	"github.com/authgate/authgate/internal/problem"
 )
 
 // Transparent refresh for browsers. The access cookie lives as long as the
@@ -34,7 +38,7 @@ func (s *Service) ShouldRefresh(r *http.Request) bool {
 
 // renewable returns the identity of r's access cookie when ShouldRefresh
 // holds.
-func (s *Service) renewable(r *http.Request) (*Identity, bool) {
+func (s *Service) renewable(r *http.Request) (*identity.Identity, bool) {
 	if len(r.Header["Authorization"]) > 0 {
 		return nil, false
 	}
@@ -44,9 +48,9 @@ func (s *Service) renewable(r *http.Request) (*Identity, bool) {
 	}
 	id, err := s.tokens.Verify(token)
 	if err == nil {
-		return id, errors.Is(s.deny.Check(id), ErrTokenRevoked)
+		return id, errors.Is(s.deny.Check(id), problem.ErrTokenRevoked)
 	}
-	return s.tokens.expiredIdentity(token)
+	return s.tokens.ExpiredIdentity(token)
 }
 
 // boundSession is the session id in r's access cookie — a token we signed,
@@ -61,7 +65,7 @@ func (s *Service) boundSession(r *http.Request) (sid string, ok bool) {
 	if id, err := s.tokens.Verify(token); err == nil {
 		return id.SessionID, true
 	}
-	if id, ok := s.tokens.expiredIdentity(token); ok {
+	if id, ok := s.tokens.ExpiredIdentity(token); ok {
 		return id.SessionID, true
 	}
 	return "", false
@@ -90,8 +94,8 @@ func (s *Service) handleBrowserRefresh(w http.ResponseWriter, r *http.Request) {
 		s.sendToLogin(w, r, rd)
 		return
 	}
-	tokens := refreshCookies(r.Header, s.cookies.refresh)
-	if len(tokens) == 0 {
+	candidates := refreshCookies(r.Header, s.cookies.refresh)
+	if len(candidates) == 0 {
 		s.toLogin(w, r, rd)
 		return
 	}
@@ -105,15 +109,15 @@ func (s *Service) handleBrowserRefresh(w http.ResponseWriter, r *http.Request) {
 	// Of several refresh cookies (the browser's own and a planted one),
 	// the one of the access cookie's session is rotated; the others are
 	// refused untouched.
-	var pair *TokenPair
-	err := errRefreshNotBound
-	for _, token := range tokens {
-		if pair, err = s.refresh(r.Context(), token, sid); !errors.Is(err, errRefreshNotBound) {
+	var pair *accounts.TokenPair
+	err := accounts.ErrRefreshNotBound
+	for _, token := range candidates {
+		if pair, err = s.accounts.RefreshSession(r.Context(), token, sid); !errors.Is(err, accounts.ErrRefreshNotBound) {
 			break
 		}
 	}
 	switch {
-	case errors.Is(err, errRefreshNotBound):
+	case errors.Is(err, accounts.ErrRefreshNotBound):
 		s.sendToLogin(w, r, rd)
 		return
 	case err != nil && !sessionEnded(err):

@@ -9,6 +9,10 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/authgate/authgate/accounts"
+	"github.com/authgate/authgate/internal/problem"
+	"github.com/authgate/authgate/tokens"
 )
 
 // browserCookies is what a browser holds after logging in with the form.
@@ -66,7 +70,7 @@ func TestCookieRefresh(t *testing.T) {
 	res, body := post(map[string]string{"X-CSRF-Token": c.csrfToken}, c.access, c.refresh, c.csrf)
 	wantStatus(t, "refresh with cookie and CSRF token", res, body, http.StatusOK)
 	_, refresh := wantSessionCookies(t, "refresh with cookie", res, s)
-	if pair := decode[TokenPair](t, body); pair.RefreshToken != refresh.Value {
+	if pair := decode[accounts.TokenPair](t, body); pair.RefreshToken != refresh.Value {
 		t.Errorf("the body and the cookie hold different refresh tokens")
 	}
 	// A current browser, same-origin.
@@ -174,27 +178,21 @@ func TestBrowserRefresh(t *testing.T) {
 	wantClearedCookies(t, "no refresh cookie", res, s)
 }
 
-// testClock is a clock that tests move forward.
-type testClock struct{ offset atomic.Int64 }
-
-func (c *testClock) now() time.Time          { return time.Now().Add(time.Duration(c.offset.Load())) }
-func (c *testClock) advance(d time.Duration) { c.offset.Add(int64(d)) }
-
 func TestShouldRefreshAndTransparentRefresh(t *testing.T) {
 	clock := &testClock{}
 	cfg := apiConfig("sqlite:" + t.TempDir() + "/authgate.db")
-	s := newAPIServiceWith(t, cfg, func(s *Service) { s.tokens.now, s.now = clock.now, clock.now })
+	s := newAPIServiceAt(t, cfg, clock.now)
 	h := checkedHandler(t, s)
 	mustRegisterAPI(t, h, "bob", browserPassword)
 	c := browserLoginCookies(t, s, h, "bob")
 
-	foreign, err := NewTokens(Tokens{Issuer: "authgate", Audience: "authgate", Algorithm: AlgHS256,
-		Secret: "another-secret-0123456789abcdefghij", AccessTTL: cfg.Tokens.AccessTTL}, "")
+	foreign, err := tokens.New(tokens.Config{Issuer: "authgate", Audience: "authgate", Algorithm: tokens.AlgHS256,
+		Secret: "another-secret-0123456789abcdefghij", AccessTTL: cfg.Tokens.AccessTTL, RefreshTTL: cfg.Tokens.RefreshTTL},
+		tokens.Options{Now: clock.now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	foreign.now = clock.now
-	forged, _, err := foreign.Issue("1", IssueInput{SessionID: "s", Username: "bob"})
+	forged, _, err := foreign.Issue("1", tokens.IssueInput{SessionID: "s", Username: "bob"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,7 +227,7 @@ func TestShouldRefreshAndTransparentRefresh(t *testing.T) {
 			t.Errorf("%s: ShouldRefresh = %v; want %v", tt.name, got, tt.want)
 		}
 	}
-	if id, ok := s.tokens.expiredIdentity(forged); ok {
+	if id, ok := s.tokens.ExpiredIdentity(forged); ok {
 		t.Errorf("expiredIdentity(foreign token) = %v, true; want false", id)
 	}
 
@@ -238,8 +236,8 @@ func TestShouldRefreshAndTransparentRefresh(t *testing.T) {
 	// (a planted Path=/ refresh cookie would reach it); the browser is
 	// renewed through GET /auth/refresh.
 	for _, r := range []*http.Request{req("", c.access), req("", c.access, c.refresh)} {
-		if _, _, err := s.Authenticate(r); !errors.Is(err, ErrInvalidToken) {
-			t.Errorf("Authenticate(expired cookie, %d cookies) = %v; want %v", len(r.Cookies()), err, ErrInvalidToken)
+		if _, _, err := s.Authenticate(r); !errors.Is(err, problem.ErrInvalidToken) {
+			t.Errorf("Authenticate(expired cookie, %d cookies) = %v; want %v", len(r.Cookies()), err, problem.ErrInvalidToken)
 		}
 	}
 	res, body := serve(t, h, withCookies(apiRequest(http.MethodGet, "/auth/refresh?rd=%2Fapp", "", ""), c.access, c.refresh))
@@ -252,7 +250,7 @@ func TestShouldRefreshAndTransparentRefresh(t *testing.T) {
 	// A role change cuts the access token off but keeps the session: worth
 	// a refresh, which brings the new role.
 	clock.advance(time.Second)
-	if _, err := s.SetRoles(context.Background(), "bob", []string{"admin"}); err != nil {
+	if _, err := s.accounts.SetRoles(context.Background(), "bob", []string{"admin"}); err != nil {
 		t.Fatal(err)
 	}
 	if !s.ShouldRefresh(req("", access)) {
@@ -292,11 +290,11 @@ func TestCutoffSameMillisecond(t *testing.T) {
 	clock := &frozenClock{}
 	clock.ns.Store(time.Now().Truncate(time.Millisecond).Add(500 * time.Microsecond).UnixNano())
 	cfg := apiConfig("sqlite:" + t.TempDir() + "/authgate.db")
-	s := newAPIServiceWith(t, cfg, func(s *Service) { s.tokens.now, s.now = clock.now, clock.now })
+	s := newAPIServiceAt(t, cfg, clock.now)
 	h := checkedHandler(t, s)
 	mustRegisterAPI(t, h, "bob", browserPassword)
 	before := mustLoginAPI(t, h, "bob", browserPassword)
-	if _, err := s.SetRoles(context.Background(), "bob", []string{"admin"}); err != nil {
+	if _, err := s.accounts.SetRoles(context.Background(), "bob", []string{"admin"}); err != nil {
 		t.Fatal(err)
 	}
 	wantRejected(t, "token of the cut-off's millisecond", s, before.AccessToken)
@@ -305,14 +303,17 @@ func TestCutoffSameMillisecond(t *testing.T) {
 	wantNotRevoked(t, s, after.AccessToken)
 }
 
-// expiredCopy is tok, an access token of s, as if issued two hours ago:
-// the same user and session, expired an hour ago.
+// expiredCopy is tok, an access token of s, as if issued two hours ago
+// with the same key: the same user and session, long expired.
 func expiredCopy(t *testing.T, s *Service, tok string) string {
 	t.Helper()
 	id := mustVerify(t, s, tok)
 	past := time.Now().Add(-2 * time.Hour).Truncate(time.Second)
-	out, err := s.tokens.sign(typAccessToken, id.UserID, s.tokens.audience, past, past.Add(time.Hour),
-		IssueInput{SessionID: id.SessionID, Username: id.Username, Email: id.Email, Roles: id.Roles})
+	then, err := tokens.New(apiConfig("").Tokens, tokens.Options{Now: func() time.Time { return past }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := then.Issue(id.UserID, tokens.IssueInput{SessionID: id.SessionID, Username: id.Username, Email: id.Email, Roles: id.Roles})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/authgate/authgate/accounts"
+	"github.com/authgate/authgate/internal/problem"
 )
 
 const browserPassword = "correct horse battery"
@@ -60,7 +63,7 @@ func wantSessionCookies(t *testing.T, what string, res *http.Response, s *Servic
 	if access == nil || refresh == nil {
 		t.Fatalf("%s: Set-Cookie %q; want the access and the refresh cookie", what, res.Header.Values("Set-Cookie"))
 	}
-	maxAge := int(s.cfg.Tokens.RefreshTTL.D() / time.Second)
+	maxAge := int(apiConfig("").Tokens.RefreshTTL.D() / time.Second)
 	for _, c := range []struct {
 		c        *http.Cookie
 		path     string
@@ -71,7 +74,7 @@ func wantSessionCookies(t *testing.T, what string, res *http.Response, s *Servic
 			t.Errorf("%s: cookie %s; want a value, Path=%s, no Domain, Secure, HttpOnly, SameSite=%v, Max-Age about %d", what, c.c, c.path, c.sameSite, maxAge)
 		}
 	}
-	if !strings.HasPrefix(refresh.Value, RefreshTokenPrefix) {
+	if !strings.HasPrefix(refresh.Value, accounts.RefreshTokenPrefix) {
 		t.Errorf("%s: the refresh cookie does not hold a refresh token", what)
 	}
 	return access, refresh
@@ -184,11 +187,11 @@ func TestBrowserLoginFlow(t *testing.T) {
 }
 
 func TestBrowserLoginFailures(t *testing.T) {
-	s := sqliteService(t, func(c *Config) { c.AuthAPI.LoginLimit = "100/min" })
+	s := sqliteService(t, func(c *stackConfig) { c.AuthAPI.LoginLimit = "100/min" })
 	h := checkedHandler(t, s)
 	mustRegisterAPI(t, h, "bob", browserPassword)
 	mustRegisterAPI(t, h, "carol", browserPassword)
-	if _, err := s.SetActive(context.Background(), "carol", false); err != nil {
+	if _, err := s.accounts.SetActive(context.Background(), "carol", false); err != nil {
 		t.Fatal(err)
 	}
 	res, token, _ := loginPage(t, h, "/auth/login")
@@ -267,7 +270,7 @@ func TestBrowserLoginFailures(t *testing.T) {
 }
 
 func TestBrowserLoginThrottled(t *testing.T) {
-	s := sqliteService(t, func(c *Config) { c.AuthAPI.LoginLimit = "2/min" })
+	s := sqliteService(t, func(c *stackConfig) { c.AuthAPI.LoginLimit = "2/min" })
 	h := checkedHandler(t, s)
 	mustRegisterAPI(t, h, "bob", browserPassword)
 	res, token, _ := loginPage(t, h, "/auth/login")
@@ -298,14 +301,14 @@ func TestPageMessage(t *testing.T) {
 		retry  string
 		want   string
 	}{
-		{"ok-invalid-credentials", "login", ErrInvalidCredentials, 401, "", "Incorrect username or password."},
-		{"ok-disabled", "login", ErrUserDisabled, 401, "", "This account is disabled."},
-		{"ok-validation", "login", &ValidationError{Field: "username", Msg: "field required"}, 422, "", "Enter your username and password."},
-		{"ok-cross-site", "logout", ErrCrossSite, 403, "", "This form has expired or was sent from another site. Please try again."},
-		{"ok-throttled", "login", &ThrottledError{RetryAfter: 42 * time.Second}, 429, "42", "Too many failed sign-in attempts. Try again in 42 seconds."},
-		{"ok-throttled-no-retry", "login", &ThrottledError{}, 429, "", "Too many failed sign-in attempts. Try again later."},
-		{"ok-login-unavailable", "login", ErrThrottleUnavailable, 503, "1", "Signing in is temporarily unavailable. Try again in a moment."},
-		{"ok-logout-unavailable", "logout", ErrDenylistUnavailable, 503, "1",
+		{"ok-invalid-credentials", "login", problem.ErrInvalidCredentials, 401, "", "Incorrect username or password."},
+		{"ok-disabled", "login", problem.ErrUserDisabled, 401, "", "This account is disabled."},
+		{"ok-validation", "login", &problem.ValidationError{Field: "username", Msg: "field required"}, 422, "", "Enter your username and password."},
+		{"ok-cross-site", "logout", problem.ErrCrossSite, 403, "", "This form has expired or was sent from another site. Please try again."},
+		{"ok-throttled", "login", &problem.ThrottledError{RetryAfter: 42 * time.Second}, 429, "42", "Too many failed sign-in attempts. Try again in 42 seconds."},
+		{"ok-throttled-no-retry", "login", &problem.ThrottledError{}, 429, "", "Too many failed sign-in attempts. Try again later."},
+		{"ok-login-unavailable", "login", problem.ErrThrottleUnavailable, 503, "1", "Signing in is temporarily unavailable. Try again in a moment."},
+		{"ok-logout-unavailable", "logout", problem.ErrDenylistUnavailable, 503, "1",
 			"You are signed out of this browser, but the sign-out may not have reached every server yet. Try again in a moment."},
 		{"ok-internal", "login", context.Canceled, 500, "", "Something went wrong. Please try again."},
 	}

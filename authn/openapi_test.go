@@ -155,7 +155,7 @@ func (c *docChecker) covered() []string {
 func TestOpenAPIDocument(t *testing.T) {
 	loadOpenAPI(t, openAPIJSON)
 
-	s := sqliteService(t, func(c *Config) { c.AuthAPI.Prefix = "/sso/v1"; c.AuthAPI.CookieName = "sid" })
+	s := sqliteService(t, func(c *stackConfig) { c.AuthAPI.Prefix = "/sso/v1"; c.AuthAPI.CookieName = "sid" })
 	doc := loadOpenAPI(t, s.web.openapi)
 	if got := doc.Servers[0].URL; got != "/sso/v1" {
 		t.Errorf("servers[0].url = %q; want /sso/v1", got)

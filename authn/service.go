@@ -1,90 +1,52 @@
 package authn
 
 import (
-	"context"
+	"cmp"
 	"crypto/rand"
-	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
-	"path/filepath"
-	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/redis/go-redis/v9"
+	"github.com/authgate/authgate/accounts"
+	"github.com/authgate/authgate/denylist"
+	"github.com/authgate/authgate/internal/problem"
+	"github.com/authgate/authgate/tokens"
 )
 
-// Options are what the gateway hands the account service.
+// Options are what the gateway hands the auth API besides its config.
 type Options struct {
+	// Logger logs the errors that are no expected outcome; nil logs
+	// nothing.
 	Logger *slog.Logger
-	// ErrorWriter answers a request with the HTTP form of err. The gateway
-	// owns the mapping from errors to statuses (gateway/errors.go).
-	ErrorWriter func(w http.ResponseWriter, r *http.Request, err error)
-	Registerer  prometheus.Registerer // may be nil
-	// DataDir holds files that belong with the database: the generated
-	// HS256 secret when tokens.secret is empty.
-	DataDir string
+	// RequestTimeout bounds one request of the API — database, Redis and
+	// password hashing included — before it answers 503: the gateway
+	// passes database.timeout. 0: no bound.
+	RequestTimeout time.Duration
 	// BodyTimeout bounds how long a client may take to send the body of
-	// an account API request; 0 means 10s. The gateway passes
-	// limits.read_header_timeout: one bound on what a slow client may
-	// make it wait for before it can answer.
+	// a request. The gateway passes limits.read_header_timeout: one bound
+	// on what a slow client may make it wait for before it can answer. 0:
+	// no bound.
 	BodyTimeout time.Duration
 }
 
-// Check is one readiness check the gateway's /readyz runs.
-type Check struct {
-	Name  string
-	Check func(context.Context) error
-}
-
-// revocationList is the denylist as the service runs it: Denylist plus its
-// background loop and its health.
-type revocationList interface {
-	Denylist
-	Run(ctx context.Context) error
-	Ready() bool
-}
-
-// Service is the account and token service: users, sessions, access
-// tokens, the denylist and the login throttle, and the /auth API over them.
+// Service is the /auth HTTP layer over the account service: the JSON API,
+// the browser pages, the OpenAPI document, and the authentication of
+// protected requests (Authenticate).
 type Service struct {
 	cfg      Config
 	logger   *slog.Logger
-	fail     func(w http.ResponseWriter, r *http.Request, err error)
-	db       *DB
-	redis    *redis.Client // nil without Redis
-	users    *Users
-	sessions *Sessions
-	tokens   *AccessTokens
-	deny     revocationList
-	throttle Throttle
-	attempts *attemptGate // logins being verified, per throttle key
-	// registrations counts registrations per client address
-	// (auth_api.register_limit) and registering bounds how many are in
-	// progress at once per address, as throttle and attempts do for logins.
-	registrations Throttle
-	registering   *attemptGate
+	accounts *accounts.Service
+	tokens   *tokens.AccessTokens
+	deny     denylist.Denylist
 
-	storeTimeout time.Duration // database.timeout: bound on one account operation
-	bodyTimeout  time.Duration // Options.BodyTimeout
+	requestTimeout time.Duration // Options.RequestTimeout
+	bodyTimeout    time.Duration // Options.BodyTimeout
 
-	cookies    cookieNames
-	assertions assertionCache
-	now        func() time.Time
-	rand       io.Reader // CSRF cookie values; tests set it
-	secretNote string    // how the HS256 secret was obtained, for the startup log
+	cookies cookieNames
+	rand    io.Reader // CSRF cookie values; tests set it
 
-	web webAPI // the /auth HTTP layer, built once by New (api.go)
-
-	// afterPasswordCheck, when set, runs in Login between the password
-	// check and the session's creation, and inSessionTx inside the
-	// transaction that creates the session, with the account's row held:
-	// tests make an admin change land in those windows.
-	afterPasswordCheck, inSessionTx func()
-
-	closeOnce sync.Once
+	web webAPI // the handler and what it serves, built once by New (api.go)
 }
 
 // cookieNames are the gateway's cookies. The access cookie uses the
@@ -105,201 +67,26 @@ func newCookieNames(name string) cookieNames {
 	}
 }
 
-// New opens the database (applying migrations), loads the signing keys and
-// connects the denylist. cfg must have its defaults applied (gateway.Load
-// does that).
-func New(ctx context.Context, cfg Config, opts Options) (*Service, error) {
-	logger := opts.Logger
-	if logger == nil {
-		logger = slog.Default()
-	}
+// New builds the auth API for the auth_api section cfg (SetDefaults
+// applied; validated again here, by the loader's rules) over the account
+// service acc, whose tokens and denylist authenticate requests.
+func New(cfg Config, acc *accounts.Service, opts Options) (*Service, error) {
+	logger := cmp.Or(opts.Logger, slog.New(slog.DiscardHandler))
 	s := &Service{
-		cfg:     cfg,
-		logger:  logger,
-		fail:    opts.ErrorWriter,
-		cookies: newCookieNames(cfg.AuthAPI.CookieName),
-		now:     time.Now,
-		rand:    rand.Reader,
-
-		storeTimeout: cfg.Database.Timeout.D(),
-		bodyTimeout:  opts.BodyTimeout,
+		cfg:            cfg,
+		logger:         logger,
+		accounts:       acc,
+		tokens:         acc.Tokens(),
+		deny:           acc.Denylist(),
+		requestTimeout: opts.RequestTimeout,
+		bodyTimeout:    opts.BodyTimeout,
+		cookies:        newCookieNames(cfg.CookieName),
+		rand:           rand.Reader,
 	}
-	if s.storeTimeout <= 0 {
-		s.storeTimeout = defaultStoreTimeout
-	}
-	if s.bodyTimeout <= 0 {
-		s.bodyTimeout = defaultBodyTimeout
-	}
-	if s.cfg.AuthAPI.RegisterLimit == "" {
-		s.cfg.AuthAPI.RegisterLimit = defaultRegisterLimit
-	}
-	if s.fail == nil {
-		s.fail = func(w http.ResponseWriter, _ *http.Request, err error) {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-		}
-	}
-	ok := false
-	defer func() {
-		if !ok {
-			s.Close()
-		}
-	}()
-
-	db, err := OpenDB(ctx, cfg.Database.URL)
-	if err != nil {
-		return nil, err
-	}
-	s.db = db
-
-	secretFile := filepath.Join(opts.DataDir, "signing.secret")
-	tokens, err := NewTokens(cfg.Tokens, secretFile)
-	if err != nil {
-		return nil, err // already *conf.Problem values with tokens.* paths
-	}
-	s.tokens = tokens
-	generated := tokens.SecretGenerated()
-	switch {
-	case cfg.Tokens.Algorithm != "HS256":
-		s.secretNote = "private key " + cfg.Tokens.PrivateKeyFile
-	case cfg.Tokens.Secret != "":
-		s.secretNote = "tokens.secret"
-	case generated:
-		s.secretNote = "generated and kept (0600) in " + secretFile
-		logger.Warn("no tokens.secret configured: generated a signing secret and kept it", "file", secretFile,
-			"note", "every instance must share one secret: set tokens.secret (AUTHGATE_SECRET_KEY) before running more than one")
-	default:
-		s.secretNote = "read from " + secretFile
-	}
-
-	if s.users, err = NewUsers(ctx, db, cfg.Accounts); err != nil {
-		return nil, err
-	}
-	if s.sessions, err = NewSessions(db, cfg.Tokens.RefreshTTL.D()); err != nil {
-		return nil, err
-	}
-	accessTTL := cfg.Tokens.AccessTTL.D()
-	if cfg.Redis.URL != "" {
-		client, err := NewRedisClient(cfg.Redis.URL)
-		if err != nil {
-			return nil, fmt.Errorf("redis.url: %w", err)
-		}
-		s.redis = client
-		s.deny = NewRedisDenylist(client, cfg.Redis.KeyPrefix, cfg.Redis.OnError, accessTTL, logger)
-		if s.throttle, err = NewThrottleRedis(client, cfg.Redis.KeyPrefix, cfg.AuthAPI.LoginLimit); err != nil {
-			return nil, fmt.Errorf("auth_api.login_limit: %w", err)
-		}
-		if s.registrations, err = NewThrottleRedis(client, cfg.Redis.KeyPrefix, s.cfg.AuthAPI.RegisterLimit); err != nil {
-			return nil, fmt.Errorf("auth_api.register_limit: %w", err)
-		}
-	} else {
-		s.deny = NewDBDenylist(db, cfg.Redis.OnError, accessTTL, logger)
-		if s.throttle, err = NewThrottleMemory(cfg.AuthAPI.LoginLimit, 0); err != nil {
-			return nil, fmt.Errorf("auth_api.login_limit: %w", err)
-		}
-		if s.registrations, err = NewThrottleMemory(s.cfg.AuthAPI.RegisterLimit, 0); err != nil {
-			return nil, fmt.Errorf("auth_api.register_limit: %w", err)
-		}
-	}
-	limit, _, err := parseLimit(cfg.AuthAPI.LoginLimit)
-	if err != nil {
-		return nil, fmt.Errorf("auth_api.login_limit: %w", err)
-	}
-	s.attempts = newAttemptGate(limit, "")
-	regLimit, _, err := ParseRate(s.cfg.AuthAPI.RegisterLimit)
-	if err != nil {
-		return nil, fmt.Errorf("auth_api.register_limit: %w", err)
-	}
-	s.registering = newAttemptGate(regLimit, registerThrottled)
 	if err := s.initWeb(); err != nil {
 		return nil, err
 	}
-	ok = true
 	return s, nil
-}
-
-// NewAdmin is New for the command line: the same stores and denylist, so
-// that disabling a user or changing a password revokes their tokens on
-// every running instance.
-func NewAdmin(ctx context.Context, cfg Config, opts Options) (*Service, error) {
-	return New(ctx, cfg, opts)
-}
-
-// DB is the account database (the gateway keeps the shared ACME cache in
-// it).
-func (s *Service) DB() *DB { return s.db }
-
-// Run keeps the denylist mirror current, refreshes JWKS verify keys and
-// prunes expired sessions, until ctx ends.
-func (s *Service) Run(ctx context.Context) error {
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		if err := s.deny.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
-			s.logger.Error("denylist stopped", "error", err)
-		}
-	})
-	wg.Go(func() {
-		if err := s.tokens.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
-			s.logger.Error("verify-key refresh stopped", "error", err)
-		}
-	})
-	wg.Go(func() { s.pruneLoop(ctx) })
-	wg.Wait()
-	return ctx.Err()
-}
-
-func (s *Service) pruneLoop(ctx context.Context) {
-	t := time.NewTicker(10 * time.Minute)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if _, err := s.sessions.Prune(ctx, s.now()); err != nil {
-				s.logger.Warn("pruning expired sessions failed", "error", err)
-			}
-		}
-	}
-}
-
-// Close releases the database and Redis connections.
-func (s *Service) Close() error {
-	s.closeOnce.Do(func() {
-		if s.redis != nil {
-			s.redis.Close()
-		}
-		if s.db != nil {
-			s.db.Close()
-		}
-	})
-	return nil
-}
-
-// ReadinessChecks are the dependencies /readyz reports on.
-func (s *Service) ReadinessChecks() []Check {
-	return []Check{
-		{Name: "database", Check: func(ctx context.Context) error { return s.db.PingContext(ctx) }},
-		{Name: "denylist", Check: func(context.Context) error {
-			if !s.deny.Ready() {
-				return ErrDenylistUnavailable
-			}
-			return nil
-		}},
-	}
-}
-
-// Describe returns slog attributes naming the stores in use, for the
-// startup log. Passwords in URLs are redacted.
-func (s *Service) Describe() []any {
-	store := "postgres " + redactURL(s.cfg.Database.URL)
-	if s.db.Dialect == SQLite {
-		store = "sqlite " + s.db.Path
-	}
-	deny := "database (embedded)"
-	if s.redis != nil {
-		deny = "redis " + redactURL(s.cfg.Redis.URL) + " (on_error: " + s.cfg.Redis.OnError + ")"
-	}
-	return []any{"database", store, "denylist", deny, "signing", s.cfg.Tokens.Algorithm + ", " + s.secretNote}
 }
 
 // CookieNames are the cookies the gateway owns. The proxy removes them
@@ -309,5 +96,8 @@ func (s *Service) CookieNames() []string {
 	return []string{s.cookies.access, s.cookies.refresh, s.cookies.csrf}
 }
 
-// Prefix is auth_api.prefix.
-func (s *Service) Prefix() string { return s.cfg.AuthAPI.Prefix }
+// fail answers r with the problem document for err (internal/problem) and
+// logs an unexpected one.
+func (s *Service) fail(w http.ResponseWriter, r *http.Request, err error) {
+	problem.WriteLogged(w, r, err, s.logger)
+}

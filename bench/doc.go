@@ -6,4 +6,6 @@
 // benchmarks run with -bench, the RSS measurement with AUTHGATE_RSS_TEST=1).
 //
 //	go test -run '^$' -bench . -benchmem ./bench/
+//
+// It is imported by nothing and may import any of authgate's packages.
 package bench

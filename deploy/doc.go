@@ -5,4 +5,6 @@
 // YAML file parses, each deployment hands authgate exactly the environment
 // variables its config reads and every one that config needs, example files
 // hold placeholders only, and every config passes gateway.Load.
+//
+// It is imported by nothing and may import any of authgate's packages.
 package deploy

@@ -4,20 +4,29 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/authgate/authgate/accounts"
 	"github.com/authgate/authgate/authn"
+	"github.com/authgate/authgate/denylist"
 	"github.com/authgate/authgate/internal/conf"
+	"github.com/authgate/authgate/store"
+	"github.com/authgate/authgate/tokens"
 	"github.com/authgate/authgate/upstream"
 )
 
-// Config is the whole of config.yaml. It composes the sections that authn
-// and upstream own (inlined, so their keys are top-level) with the ones the
-// gateway reads itself.
+// Config is the whole of config.yaml. It composes the sections each
+// package owns — its struct, defaults and validation live there — with the
+// ones the gateway reads itself.
 type Config struct {
 	Listen         Listen   `yaml:"listen"`
 	TLS            TLS      `yaml:"tls"`
 	TrustedProxies []string `yaml:"trusted_proxies"` // CIDRs or addresses whose X-Forwarded-* are believed
 
-	Authn    authn.Config    `yaml:",inline"`
+	Database store.Config    `yaml:"database"`
+	Redis    denylist.Config `yaml:"redis"`
+	Tokens   tokens.Config   `yaml:"tokens"`
+	Accounts accounts.Config `yaml:"accounts"`
+	AuthAPI  authn.Config    `yaml:"auth_api"`
+	// Upstream holds two sections, identity_headers and upstreams.
 	Upstream upstream.Config `yaml:",inline"`
 
 	Routes []Route `yaml:"routes"`
@@ -29,7 +38,14 @@ type Config struct {
 	// file is where the config was read from; problems are reported
 	// relative to it.
 	file string
+	// positions are where the keys present in file are, by key path:
+	// problems found only when the gateway starts are reported where they
+	// are configured, as the loader's are.
+	positions map[string]position
 }
+
+// position is a line and column in the config file, 1-based.
+type position struct{ line, col int }
 
 // Listen says where the gateway listens. An empty address disables that
 // listener.
@@ -152,7 +168,7 @@ func (c *Config) Dir() string {
 // generated HS256 secret): beside the SQLite file, or data/ next to the
 // config when the database is PostgreSQL.
 func (c *Config) DataDir() string {
-	if p, ok := strings.CutPrefix(c.Authn.Database.URL, "sqlite:"); ok {
+	if p, ok := strings.CutPrefix(c.Database.URL, "sqlite:"); ok {
 		return filepath.Dir(strings.TrimPrefix(p, "//"))
 	}
 	return filepath.Join(c.Dir(), "data")

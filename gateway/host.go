@@ -1,11 +1,12 @@
 package gateway
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"net/netip"
 	"strings"
+
+	"github.com/authgate/authgate/internal/problem"
 )
 
 // Host is a request's authority — the Host header, the authority of an
@@ -25,10 +26,6 @@ type Host struct {
 	Authority string
 }
 
-// ErrBadHost: the request's authority is no host[:port] that authgate
-// routes. Answered 400.
-var ErrBadHost = errors.New("malformed Host header")
-
 // maxHostLen is the longest DNS name (RFC 1035 §2.3.4), without the
 // trailing dot.
 const maxHostLen = 253
@@ -40,15 +37,15 @@ const maxAuthorityLen = maxHostLen + 1 + 6
 // Why an authority is refused. Fixed texts: the client's bytes are never
 // echoed back.
 var (
-	errHostEmpty      = fmt.Errorf("%w: the host is empty", ErrBadHost)
-	errHostTooLong    = fmt.Errorf("%w: the host is longer than 253 characters", ErrBadHost)
-	errHostChar       = fmt.Errorf(`%w: a host name has only letters, digits, "-", "_" and dots between labels (an international name in its xn-- form, no percent-encoding)`, ErrBadHost)
-	errHostLabel      = fmt.Errorf(`%w: a host name has no empty label, none longer than 63 characters, and none starting or ending with "-"`, ErrBadHost)
-	errHostNumeric    = fmt.Errorf("%w: a host whose last label is a number must be an IPv4 address in four decimal parts without leading zeros", ErrBadHost)
-	errHostPort       = fmt.Errorf("%w: the port must be a number from 1 to 65535 in digits, without leading zeros", ErrBadHost)
-	errHostIPLiteral  = fmt.Errorf("%w: an address in brackets must be an IPv6 address, without a zone and not an IPv4-mapped one", ErrBadHost)
-	errHostNoBrackets = fmt.Errorf("%w: an IPv6 address must be written in brackets", ErrBadHost)
-	errHostNoTarget   = fmt.Errorf("%w: an absolute request-target must name a host", ErrBadHost)
+	errHostEmpty      = fmt.Errorf("%w: the host is empty", problem.ErrBadHost)
+	errHostTooLong    = fmt.Errorf("%w: the host is longer than 253 characters", problem.ErrBadHost)
+	errHostChar       = fmt.Errorf(`%w: a host name has only letters, digits, "-", "_" and dots between labels (an international name in its xn-- form, no percent-encoding)`, problem.ErrBadHost)
+	errHostLabel      = fmt.Errorf(`%w: a host name has no empty label, none longer than 63 characters, and none starting or ending with "-"`, problem.ErrBadHost)
+	errHostNumeric    = fmt.Errorf("%w: a host whose last label is a number must be an IPv4 address in four decimal parts without leading zeros", problem.ErrBadHost)
+	errHostPort       = fmt.Errorf("%w: the port must be a number from 1 to 65535 in digits, without leading zeros", problem.ErrBadHost)
+	errHostIPLiteral  = fmt.Errorf("%w: an address in brackets must be an IPv6 address, without a zone and not an IPv4-mapped one", problem.ErrBadHost)
+	errHostNoBrackets = fmt.Errorf("%w: an IPv6 address must be written in brackets", problem.ErrBadHost)
+	errHostNoTarget   = fmt.Errorf("%w: an absolute request-target must name a host", problem.ErrBadHost)
 )
 
 // ParseHost reads an authority (RFC 9110 §7.2: uri-host [":" port], with

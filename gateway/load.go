@@ -120,6 +120,10 @@ func (l Loader) Parse(file string, data []byte) (*Config, error) {
 	}
 	applyDefaults(cfg, w.present)
 	resolveFiles(cfg, dir)
+	cfg.positions = make(map[string]position, len(w.index))
+	for path, n := range w.index {
+		cfg.positions[path] = position{n.Line, n.Column}
+	}
 
 	errs := envErrs
 	for _, e := range w.problems {
@@ -142,6 +146,34 @@ func (l Loader) Parse(file string, data []byte) (*Config, error) {
 	}
 	slices.SortStableFunc(errs, compareErrors)
 	return nil, errors.Join(errs...)
+}
+
+// located gives each *conf.Problem of err the file, line and column of its
+// key, as the loader gives its own: a problem only the start can find (a
+// JWKS URL that does not answer, a kept secret others can read) is
+// reported where it is configured. Other errors stay as they are.
+func (c *Config) located(err error) error {
+	if err == nil || c.file == "" {
+		return err
+	}
+	var out []error
+	for _, e := range conf.Unjoin(err) {
+		var pr *conf.Problem
+		if !errors.As(e, &pr) {
+			out = append(out, e)
+			continue
+		}
+		// The nearest key present, as the loader points a missing key's
+		// problem at its parent.
+		path := pr.Path
+		pos, ok := c.positions[path]
+		for !ok && path != "" {
+			path = parentPath(path)
+			pos, ok = c.positions[path]
+		}
+		out = append(out, &ConfigError{File: c.file, Line: pos.line, Col: pos.col, Path: pr.Path, Msg: pr.Msg})
+	}
+	return errors.Join(out...)
 }
 
 // compareErrors orders problems as a reader meets them: .env before the

@@ -17,28 +17,8 @@ const (
 	defaultHSTS          = "max-age=31536000"
 	defaultACMEURL       = "https://acme-v02.api.letsencrypt.org/directory"
 	defaultACMECache     = "certs/acme"
-	defaultDatabaseURL   = "sqlite:data/authgate.db"
-	defaultCookieName    = "authgate"
-	defaultAuthPrefix    = "/auth"
-	defaultLoginLimit    = "5/min"
-	defaultRegisterLimit = "10/hour"
-	defaultRedisPrefix   = "authgate:"
-	defaultTokenIssuer   = "authgate"
-	defaultAccessTTL     = 15 * time.Minute
-	defaultRefreshTTL    = 7 * 24 * time.Hour
-	defaultBcryptCost    = 12
-	defaultMinPassword   = 8
-	defaultPoolTimeout   = 30 * time.Second
-	defaultDialTimeout   = 5 * time.Second
-	defaultIdlePerHost   = 256
-	defaultHealthEvery   = 10 * time.Second
-	defaultHealthWithin  = 2 * time.Second
 	defaultParkIdleAfter = time.Second
 )
-
-// defaultDatabaseTimeout is database.timeout's default (authn applies the
-// same when it is zero).
-const defaultDatabaseTimeout = 5 * time.Second
 
 // applyDefaults fills what the file leaves out. For most keys a zero value
 // means "default". The listeners, tls.hsts and the identity header names
@@ -86,47 +66,13 @@ func applyDefaults(c *Config, present func(path string) bool) {
 		c.TLS.HSTS = new(string)
 	}
 
-	a := &c.Authn
-	orDefault(&a.Database.URL, defaultDatabaseURL)
-	durDefault(&a.Database.Timeout, defaultDatabaseTimeout)
-	orDefault(&a.Redis.OnError, "deny")
-	orDefault(&a.Redis.KeyPrefix, defaultRedisPrefix)
-	orDefault(&a.Tokens.Issuer, defaultTokenIssuer)
-	orDefault(&a.Tokens.Audience, defaultTokenIssuer)
-	orDefault(&a.Tokens.Algorithm, "HS256")
-	durDefault(&a.Tokens.AccessTTL, defaultAccessTTL)
-	durDefault(&a.Tokens.RefreshTTL, defaultRefreshTTL)
-	// Closed unless the operator opens it: for "a legacy app behind a
-	// login", open registration would mean anyone can sign up (issue 16).
-	orDefault(&a.Accounts.Registration, "closed")
-	if a.Accounts.BcryptCost == 0 {
-		a.Accounts.BcryptCost = defaultBcryptCost
-	}
-	if a.Accounts.MinPasswordLength == 0 {
-		a.Accounts.MinPasswordLength = defaultMinPassword
-	}
-	orDefault(&a.AuthAPI.Prefix, defaultAuthPrefix)
-	orDefault(&a.AuthAPI.CookieName, defaultCookieName)
-	orDefault(&a.AuthAPI.LoginLimit, defaultLoginLimit)
-	orDefault(&a.AuthAPI.RegisterLimit, defaultRegisterLimit)
+	c.Database.SetDefaults()
+	c.Redis.SetDefaults()
+	c.Tokens.SetDefaults()
+	c.Accounts.SetDefaults()
+	c.AuthAPI.SetDefaults()
 
-	h := &c.Upstream.IdentityHeaders
-	ifAbsent("identity_headers.user_id", &h.UserID, "X-Auth-User-Id")
-	ifAbsent("identity_headers.username", &h.Username, "X-Auth-User")
-	ifAbsent("identity_headers.email", &h.Email, "X-Auth-Email")
-	ifAbsent("identity_headers.roles", &h.Roles, "X-Auth-Roles")
-
-	for name, pool := range c.Upstream.Upstreams {
-		orDefault(&pool.Balance, "round_robin")
-		durDefault(&pool.Timeout, defaultPoolTimeout)
-		durDefault(&pool.DialTimeout, defaultDialTimeout)
-		if pool.MaxIdleConnsPerTarget == 0 {
-			pool.MaxIdleConnsPerTarget = defaultIdlePerHost
-		}
-		durDefault(&pool.HealthCheck.Interval, defaultHealthEvery)
-		durDefault(&pool.HealthCheck.Timeout, defaultHealthWithin)
-		c.Upstream.Upstreams[name] = pool
-	}
+	c.Upstream.SetDefaults(present)
 
 	l := &c.Limits
 	durDefault(&l.ReadHeaderTimeout, 10*time.Second)
@@ -210,7 +156,7 @@ func resolveFiles(c *Config, dir string) {
 			*s = filepath.Join(dir, *s)
 		}
 	}
-	db := &c.Authn.Database.URL
+	db := &c.Database.URL
 	if rest, ok := strings.CutPrefix(*db, "sqlite:"); ok {
 		p := strings.TrimPrefix(rest, "//")
 		if p != "" && !filepath.IsAbs(p) && !strings.HasPrefix(p, ":") { // ":memory:"
@@ -223,10 +169,10 @@ func resolveFiles(c *Config, dir string) {
 	if c.TLS.ACME.Cache != "database" {
 		rel(&c.TLS.ACME.Cache)
 	}
-	rel(&c.Authn.Tokens.PrivateKeyFile)
-	for i := range c.Authn.Tokens.VerifyKeys {
-		if !strings.Contains(c.Authn.Tokens.VerifyKeys[i], "://") {
-			rel(&c.Authn.Tokens.VerifyKeys[i])
+	rel(&c.Tokens.PrivateKeyFile)
+	for i := range c.Tokens.VerifyKeys {
+		if !strings.Contains(c.Tokens.VerifyKeys[i], "://") {
+			rel(&c.Tokens.VerifyKeys[i])
 		}
 	}
 }

@@ -1,23 +1,19 @@
 package gateway
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 	"unicode/utf8"
 
+	"github.com/authgate/authgate/internal/problem"
 	"golang.org/x/text/unicode/norm"
 )
 
-// ErrBadPath is wrapped by every CanonicalPath error: the request path has a
-// spelling authgate will not guess about. The server answers 400.
-var ErrBadPath = errors.New("bad request path")
-
-func badPath(reason string) error { return fmt.Errorf("%w: %s", ErrBadPath, reason) }
+func badPath(reason string) error { return fmt.Errorf("%w: %s", problem.ErrBadPath, reason) }
 
 // CanonicalPath turns a request's escaped path (r.URL.EscapedPath()) into
 // the one spelling that both the route decision and the upstream use, or
-// fails with an error wrapping ErrBadPath.
+// fails with an error wrapping problem.ErrBadPath.
 //
 // Gateways have let protected paths through as public whenever they decided
 // on one spelling of a path and the upstream read another: Envoy did not
@@ -159,6 +155,12 @@ func normalizeEscapes(p string) ([]byte, error) {
 		if c != '%' {
 			if why := forbidden(c); why != "" {
 				return nil, badPath(why)
+			}
+			if c == '?' || c == '#' {
+				// An escaped path never holds them raw (net/url escapes
+				// both): one here is not a path character, and writing it
+				// as %3F or %23 would make a path that is refused above.
+				return nil, badPath(fmt.Sprintf("raw %q: it ends a path", c))
 			}
 			if c == '/' || staysRaw(c) {
 				buf = append(buf, c)

@@ -29,6 +29,8 @@ func TestCanonicalPath(t *testing.T) {
 		{name: "ok-upper-hex", in: "/caf%c3%a9", want: "/caf%C3%A9"},
 		{name: "fail-encoded-question-mark", in: "/a%3fb", wantErr: true},
 		{name: "fail-encoded-hash", in: "/a%23b", wantErr: true},
+		{name: "fail-raw-question-mark", in: "/a?b", wantErr: true},
+		{name: "fail-raw-hash", in: "/      #000000000", wantErr: true}, // found by FuzzCanonicalPath: it canonicalised to a refused path
 		{name: "ok-keep-percent-escape", in: "/100%25off", want: "/100%25off"},
 		{name: "ok-percent-escape-at-end", in: "/100%25", want: "/100%25"},
 		{name: "ok-encode-raw-space", in: "/my docs", want: "/my%20docs"},

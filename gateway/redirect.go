@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+
+	"github.com/authgate/authgate/internal/problem"
 )
 
 // redirectHandler serves the http listener while TLS is on: ACME HTTP-01
@@ -22,7 +24,7 @@ func (s *Server) redirectHandler(httpsPort string) http.Handler {
 			return
 		}
 		if host.Name == "" || !s.servesHost(host.Name) {
-			s.writeError(w, r, errUnknownHost)
+			s.writeError(w, r, problem.ErrUnknownHost)
 			return
 		}
 		// Only a request for a path has an https twin: "*" (RFC 9112
@@ -30,7 +32,7 @@ func (s *Server) redirectHandler(httpsPort string) http.Handler {
 		// CONNECT's authority-form (§3.2.3) names no resource at all.
 		target := r.URL.RequestURI()
 		if r.Method == http.MethodConnect || !strings.HasPrefix(target, "/") {
-			s.writeError(w, r, ErrBadPath)
+			s.writeError(w, r, problem.ErrBadPath)
 			return
 		}
 		authority := host.Name

@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"net/netip"
 	"reflect"
-	"strings"
 	"sync"
 
+	"github.com/authgate/authgate/internal/conf"
 	"github.com/authgate/authgate/upstream"
 )
 
@@ -103,23 +103,15 @@ func (rt *routing) stop() {
 	rt.upstreams.Close()
 }
 
-// parseTrustedProxies reads trusted_proxies: CIDRs, or single addresses.
+// parseTrustedProxies reads the validated trusted_proxies.
 func parseTrustedProxies(list []string) ([]netip.Prefix, error) {
 	var out []netip.Prefix
 	for i, s := range list {
-		if strings.Contains(s, "/") {
-			p, err := netip.ParsePrefix(s)
-			if err != nil {
-				return nil, fmt.Errorf("trusted_proxies[%d]: %w", i, err)
-			}
-			out = append(out, p.Masked())
-			continue
+		pre, ok := parseTrustedProxy(s)
+		if !ok {
+			return nil, &conf.Problem{Path: fmt.Sprintf("trusted_proxies[%d]", i), Msg: fmt.Sprintf("%q is not a CIDR or an IP address", s)}
 		}
-		a, err := netip.ParseAddr(s)
-		if err != nil {
-			return nil, fmt.Errorf("trusted_proxies[%d]: %w", i, err)
-		}
-		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+		out = append(out, pre)
 	}
 	return out, nil
 }
@@ -136,7 +128,9 @@ func restartOnlyChanges(a, b *Config) []string {
 	}{
 		{"listen", a.Listen, b.Listen},
 		{"tls", a.TLS, b.TLS},
-		{"database, redis, tokens, accounts or auth_api", a.Authn, b.Authn},
+		{"database, redis, tokens, accounts or auth_api",
+			[]any{a.Database, a.Redis, a.Tokens, a.Accounts, a.AuthAPI},
+			[]any{b.Database, b.Redis, b.Tokens, b.Accounts, b.AuthAPI}},
 		{"limits", a.Limits, b.Limits},
 		{"runtime", a.Runtime, b.Runtime},
 		{"log", a.Log, b.Log},

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
@@ -14,15 +15,17 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/authgate/authgate/accounts"
 	"github.com/authgate/authgate/authn"
 	"github.com/authgate/authgate/internal/park"
+	"github.com/authgate/authgate/tokens"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Options are what main hands the server.
 type Options struct {
 	ConfigPath string
-	Logger     *slog.Logger
+	Logger     *slog.Logger // nil logs nothing
 	Version    string
 }
 
@@ -36,10 +39,12 @@ type Server struct {
 	// cfg is the configuration the server started with. Listeners, TLS,
 	// database, Redis and tokens are fixed for the life of the process;
 	// a reload changes routes, pools, identity headers and trusted proxies.
-	cfg     *Config
-	certs   *certSource
-	auth    *authn.Service
-	metrics *metrics
+	cfg      *Config
+	certs    *certSource
+	accounts *accounts.Service    // users, sessions, the denylist and the stores under them
+	auth     *authn.Service       // the /auth API and the authentication of protected requests
+	tokens   *tokens.AccessTokens // signs the identity assertions
+	metrics  *metrics
 
 	// Resolved once from cfg for the request path.
 	hsts          string // Strict-Transport-Security value; "" = off
@@ -97,10 +102,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 
 // NewFromConfig is New for a config already loaded with Load.
 func NewFromConfig(ctx context.Context, cfg *Config, opts Options) (*Server, error) {
-	logger := opts.Logger
-	if logger == nil {
-		logger = slog.Default()
-	}
+	logger := cmp.Or(opts.Logger, slog.New(slog.DiscardHandler))
 	s := &Server{
 		configPath: opts.ConfigPath,
 		logger:     logger,
@@ -112,33 +114,36 @@ func NewFromConfig(ctx context.Context, cfg *Config, opts Options) (*Server, err
 		ready:      make(chan struct{}),
 		addrs:      map[string]net.Addr{},
 	}
-	auth, err := authn.New(ctx, cfg.Authn, authn.Options{
-		Logger:      logger,
-		ErrorWriter: s.writeError,
-		Registerer:  s.metrics.registry,
-		DataDir:     cfg.DataDir(),
-		BodyTimeout: cfg.Limits.ReadHeaderTimeout.D(),
+	acc, err := OpenAccounts(ctx, cfg, logger)
+	if err != nil {
+		return nil, cfg.located(err)
+	}
+	auth, err := authn.New(cfg.AuthAPI, acc, authn.Options{
+		Logger:         logger,
+		RequestTimeout: cfg.Database.Timeout.D(),
+		BodyTimeout:    cfg.Limits.ReadHeaderTimeout.D(),
 	})
 	if err != nil {
-		return nil, err
+		acc.Close()
+		return nil, cfg.located(err)
 	}
-	s.auth = auth
+	s.accounts, s.auth, s.tokens = acc, auth, acc.Tokens()
 	s.authHandler = auth.Handler()
-	s.authPrefix = cfg.Authn.AuthAPI.Prefix
+	s.authPrefix = cfg.AuthAPI.Prefix
 	if cfg.TLS.HSTS != nil {
 		s.hsts = *cfg.TLS.HSTS
 	}
 	s.requestPrefix = newRequestPrefix()
-	certs, err := newCertSource(cfg, auth.DB())
+	certs, err := newCertSource(cfg, acc.DB())
 	if err != nil {
-		auth.Close()
-		return nil, err
+		acc.Close()
+		return nil, cfg.located(err)
 	}
 	s.certs = certs
 	rt, err := s.newRouting(cfg)
 	if err != nil {
-		auth.Close()
-		return nil, err
+		acc.Close()
+		return nil, cfg.located(err)
 	}
 	s.routing.Store(rt)
 	s.metrics.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -151,7 +156,7 @@ func NewFromConfig(ctx context.Context, cfg *Config, opts Options) (*Server, err
 		}
 		return float64(n)
 	}))
-	for _, c := range auth.ReadinessChecks() {
+	for _, c := range acc.ReadinessChecks() {
 		s.readiness = append(s.readiness, readinessCheck{name: c.Name, check: c.Check})
 	}
 	return s, nil
@@ -164,7 +169,7 @@ func NewFromConfig(ctx context.Context, cfg *Config, opts Options) (*Server, err
 // once; the public ones once the instance is ready (see awaitReady). A
 // value on reload re-reads the config file.
 func (s *Server) Run(ctx context.Context, reload <-chan struct{}) error {
-	defer s.auth.Close()
+	defer s.accounts.Close()
 	s.logStartup()
 
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
@@ -175,7 +180,7 @@ func (s *Server) Run(ctx context.Context, reload <-chan struct{}) error {
 		wg.Go(func() { s.access.fast.out.run(bg) })
 	}
 	wg.Go(func() {
-		if err := s.auth.Run(bg); err != nil && !errors.Is(err, context.Canceled) {
+		if err := s.accounts.Run(bg); err != nil && !errors.Is(err, context.Canceled) {
 			s.logger.Error("account service stopped", "error", err)
 		}
 	})
@@ -253,52 +258,6 @@ loop:
 	wg.Wait()
 	s.logger.Info("stopped")
 	return runErr
-}
-
-// startupGrace bounds how long the public listeners wait at start for the
-// instance to become ready.
-const startupGrace = 10 * time.Second
-
-// awaitReady returns once every readiness check passes — above all, once
-// the denylist mirror has loaded — or after startupGrace, or when ctx
-// ends. Until then the public listeners are bound but not serving, so
-// connections wait in the backlog rather than meet a gateway that, failing
-// closed, answers 503 to every protected request while its mirror loads.
-// A dependency still down after the grace is the ordinary fail-closed
-// case, and /readyz, served meanwhile, says which.
-func (s *Server) awaitReady(ctx context.Context) {
-	grace := time.NewTimer(startupGrace)
-	defer grace.Stop()
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		failing := s.failingChecks(ctx)
-		if len(failing) == 0 {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-grace.C:
-			s.logger.Warn("not ready after "+startupGrace.String()+"; serving anyway, protected routes fail closed until ready",
-				"failing", failing)
-			return
-		case <-tick.C:
-		}
-	}
-}
-
-// failingChecks runs the readiness checks and names those that fail.
-func (s *Server) failingChecks(ctx context.Context) []string {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	var failing []string
-	for _, c := range s.readiness {
-		if err := c.check(ctx); err != nil {
-			failing = append(failing, c.name+": "+err.Error())
-		}
-	}
-	return failing
 }
 
 // listener is one of the gateway's http.Servers with its bound socket.
@@ -411,32 +370,6 @@ func (s *Server) newHTTPServer(h http.Handler, tlsConf *tls.Config) *http.Server
 		srv.Protocols.SetHTTP2(true)
 	}
 	return srv
-}
-
-// Reload re-reads the config file. A valid config swaps routes, pools,
-// identity headers and trusted proxies atomically: requests already in
-// flight finish on the old routing, new ones take the new. An invalid config
-// is reported and changes nothing.
-func (s *Server) Reload(bg context.Context, wg *sync.WaitGroup) error {
-	s.reloadMu.Lock()
-	defer s.reloadMu.Unlock()
-	cfg, err := Load(s.configPath)
-	if err != nil {
-		return err
-	}
-	for _, key := range restartOnlyChanges(s.cfg, cfg) {
-		s.logger.Warn("config change needs a restart to take effect; keeping the running value", "key", key)
-	}
-	rt, err := s.newRouting(cfg)
-	if err != nil {
-		return err
-	}
-	rt.start(bg, wg)
-	old := s.routing.Swap(rt)
-	old.stop()
-	s.logger.Info("configuration reloaded", "routes", len(cfg.Routes))
-	logWarnings(s.logger, cfg)
-	return nil
 }
 
 // newRequestPrefix is a random per-process prefix for request ids, so ids

@@ -7,7 +7,7 @@ import "strings"
 // bound (logListeners, once they are).
 func (s *Server) logStartup() {
 	s.logger.Info("authgate starting", "version", s.version, "config", s.configPath)
-	s.logger.Info("stores", s.auth.Describe()...)
+	s.logger.Info("stores", s.accounts.Describe()...)
 	for i, r := range s.cfg.Routes {
 		auth := r.Auth
 		if len(r.Roles) > 0 {

@@ -43,7 +43,7 @@ func WriteRouteTable(w io.Writer, c *Config) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintf(w, "\nauth API: %s/* (served by authgate; no route shadows it)\n", c.Authn.AuthAPI.Prefix)
+	_, err := fmt.Fprintf(w, "\nauth API: %s/* (served by authgate; no route shadows it)\n", c.AuthAPI.Prefix)
 	return err
 }
 
@@ -118,7 +118,7 @@ func Explain(c *Config, method, rawURL string) string {
 	}
 	fmt.Fprintf(&b, "host:     %s\n", orNone(u.Host))
 	fmt.Fprintf(&b, "path:     %s\n", canonical)
-	if pre := c.Authn.AuthAPI.Prefix; canonical == pre || strings.HasPrefix(canonical, pre+"/") {
+	if pre := c.AuthAPI.Prefix; canonical == pre || strings.HasPrefix(canonical, pre+"/") {
 		fmt.Fprintf(&b, "result:   served by the auth API (%s)\n", pre)
 		return b.String()
 	}
@@ -144,7 +144,7 @@ func Explain(c *Config, method, rawURL string) string {
 	}
 	if rt.Auth != "public" {
 		if rt.LoginRedirect == nil || *rt.LoginRedirect { // nil: the default, true
-			fmt.Fprintf(&b, "no token: 401 for API clients; browsers are sent to %s/login\n", c.Authn.AuthAPI.Prefix)
+			fmt.Fprintf(&b, "no token: 401 for API clients; browsers are sent to %s/login\n", c.AuthAPI.Prefix)
 		} else {
 			b.WriteString("no token: 401\n")
 		}

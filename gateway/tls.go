@@ -20,10 +20,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/authgate/authgate/store"
 	"golang.org/x/crypto/acme"
 	"golang.org/x/crypto/acme/autocert"
-
-	"github.com/authgate/authgate/authn"
 )
 
 // TLS modes (tls.mode).
@@ -55,7 +54,7 @@ type certSource struct {
 // newCertSource prepares certificates for cfg.TLS. Everything that can be
 // wrong (unreadable files, a bad CA file) fails here, before any listener
 // opens. db is needed only for tls.acme.cache: database.
-func newCertSource(cfg *Config, db *authn.DB) (*certSource, error) {
+func newCertSource(cfg *Config, db *store.DB) (*certSource, error) {
 	t := cfg.TLS
 	src := &certSource{mode: t.Mode}
 	switch t.Mode {
@@ -126,7 +125,7 @@ func exactRouteHosts(cfg *Config) []string {
 // allow-list — tls.acme.hosts, or else every exact host named in routes —
 // and never open: an open policy lets anyone who points a name at us make us
 // place orders until the CA's rate limit locks out the real names.
-func newACMEManager(cfg *Config, db *authn.DB) (*autocert.Manager, []string, error) {
+func newACMEManager(cfg *Config, db *store.DB) (*autocert.Manager, []string, error) {
 	a := cfg.TLS.ACME
 	hosts := a.Hosts
 	if len(hosts) == 0 {

@@ -6,9 +6,8 @@ import (
 	"errors"
 	"time"
 
+	"github.com/authgate/authgate/store"
 	"golang.org/x/crypto/acme/autocert"
-
-	"github.com/authgate/authgate/authn"
 )
 
 // dbCertCache is an autocert.Cache kept in the account database
@@ -16,7 +15,7 @@ import (
 // share one account key and one certificate per host instead of each
 // ordering its own and hitting the CA's rate limits.
 type dbCertCache struct {
-	db *authn.DB
+	db *store.DB
 }
 
 var _ autocert.Cache = (*dbCertCache)(nil)

@@ -17,7 +17,8 @@ import (
 // Validate reports every problem in c as path-addressed conf.Problems
 // (errors.Join of *conf.Problem). It expects defaults to have been applied,
 // as Load does. It is pure: it builds nothing and changes nothing, though
-// it stats the files the config names.
+// it stats the files the config names and reads the token keys (what the
+// start would refuse in them is a problem here too).
 func (c *Config) Validate() error {
 	var p conf.Problems
 	c.validateListen(&p)
@@ -25,7 +26,15 @@ func (c *Config) Validate() error {
 	for i, tp := range c.TrustedProxies {
 		validateTrustedProxy(&p, fmt.Sprintf("trusted_proxies[%d]", i), tp)
 	}
-	p.Merge("", c.Authn.Validate())
+	p.Merge("", c.Database.Validate())
+	p.Merge("", c.Redis.Validate())
+	if err := c.Tokens.Validate(); err != nil {
+		p.Merge("", err)
+	} else {
+		p.Merge("", c.Tokens.CheckKeyFiles())
+	}
+	p.Merge("", c.Accounts.Validate())
+	p.Merge("", c.AuthAPI.Validate())
 	p.Merge("", c.Upstream.Validate())
 	c.validateRoutes(&p)
 	c.validateOperations(&p)
@@ -201,20 +210,32 @@ func validHSTS(v string) bool {
 }
 
 func validateTrustedProxy(p *conf.Problems, path, s string) {
-	pre, err := netip.ParsePrefix(s)
-	if err != nil {
-		a, aerr := netip.ParseAddr(s)
-		if aerr != nil {
-			p.Addf(path, "%q is not a CIDR (10.0.0.0/8) or an IP address", s)
-			return
-		}
-		pre = netip.PrefixFrom(a, a.BitLen())
+	pre, ok := parseTrustedProxy(s)
+	if !ok {
+		p.Addf(path, "%q is not a CIDR (10.0.0.0/8) or an IP address", s)
+		return
 	}
 	if pre.Bits() == 0 {
 		// Believing X-Forwarded-For from everyone lets any client choose the
 		// address that login throttling and logs see.
 		p.Addf(path, "%q trusts every address: name the networks of your proxies", s)
 	}
+}
+
+// parseTrustedProxy reads one trusted_proxies entry: a CIDR, or an address
+// (a prefix of its own length; an IPv4-mapped one as IPv4). Validation and
+// the routing both read the list with it.
+func parseTrustedProxy(s string) (netip.Prefix, bool) {
+	if strings.Contains(s, "/") {
+		pre, err := netip.ParsePrefix(s)
+		return pre.Masked(), err == nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, false
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), true
 }
 
 // fileProblem checks that name is an existing regular file.

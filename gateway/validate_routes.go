@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/authgate/authgate/internal/conf"
+	"github.com/authgate/authgate/internal/problem"
 	"github.com/authgate/authgate/upstream"
 )
 
@@ -47,7 +48,7 @@ func (c *Config) validateRoutes(p *conf.Problems) {
 		}
 		checkUpgrades(p, path+".upgrades", rt.Upgrades)
 		c.validateUpstreamRef(p, path+".upstream", rt.Upstream)
-		if pre := c.Authn.AuthAPI.Prefix; strings.HasPrefix(pre, "/") && pre != "/" && hasPathPrefixFold(rt.Path, strings.ToLower(pre)) {
+		if pre := c.AuthAPI.Prefix; strings.HasPrefix(pre, "/") && pre != "/" && hasPathPrefixFold(rt.Path, strings.ToLower(pre)) {
 			p.Addf(path+".path", "%q is under auth_api.prefix %q: the auth API is never shadowed by a route", rt.Path, pre)
 		}
 	}
@@ -141,7 +142,7 @@ func routePathProblem(p string) string {
 	}
 	canon, err := CanonicalPath(p)
 	if err != nil {
-		return fmt.Sprintf("%q is not a usable path: %s", p, strings.TrimPrefix(err.Error(), ErrBadPath.Error()+": "))
+		return fmt.Sprintf("%q is not a usable path: %s", p, strings.TrimPrefix(err.Error(), problem.ErrBadPath.Error()+": "))
 	}
 	if canon != p {
 		return fmt.Sprintf("%q is not canonical: write %q (requests are matched after canonicalisation)", p, strings.TrimSuffix(canon, "/"))

@@ -16,7 +16,7 @@ import (
 // POST {prefix}/register can sign up and use the app.
 func (c *Config) Warnings() []string {
 	var out []string
-	if c.Authn.Accounts.Registration == "open" {
+	if c.Accounts.Registration == "open" {
 		var names []string
 		for i := range c.Routes {
 			if rt := &c.Routes[i]; rt.Auth == "required" && len(rt.Roles) == 0 {
@@ -27,7 +27,7 @@ func (c *Config) Warnings() []string {
 			out = append(out, fmt.Sprintf("accounts.registration is open and routes %s need only a login: "+
 				"anyone who can reach POST %s/register can sign up and use them; "+
 				"set accounts.registration: closed (accounts from `authgate user add`) or give those routes roles",
-				strings.Join(names, ", "), c.Authn.AuthAPI.Prefix))
+				strings.Join(names, ", "), c.AuthAPI.Prefix))
 		}
 	}
 	return out

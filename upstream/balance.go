@@ -1,18 +1,23 @@
 package upstream
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/authgate/authgate/internal/problem"
+)
 
 // Balancer picks the target for the next request among a pool's targets.
-// It must skip targets that are not Healthy and return ErrNoHealthyTarget
+// It must skip targets that are not Healthy and return problem.ErrNoHealthyTarget
 // when none is. Pick is called concurrently.
 type Balancer interface {
 	Pick(targets []*Target) (*Target, error)
 }
 
-// newBalancer resolves a pool's balance setting once, at construction.
+// newBalancer resolves a pool's balance setting (validated) once, at
+// construction.
 func newBalancer(name string) (Balancer, error) {
 	switch name {
-	case "", "round_robin":
+	case "round_robin":
 		return &RoundRobin{}, nil
 	case "least_conn":
 		return &LeastConn{}, nil
@@ -50,7 +55,7 @@ func nthHealthy(targets []*Target, k int) (*Target, error) {
 		}
 	}
 	if first == nil {
-		return nil, ErrNoHealthyTarget
+		return nil, problem.ErrNoHealthyTarget
 	}
 	return first, nil
 }

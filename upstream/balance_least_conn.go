@@ -1,6 +1,10 @@
 package upstream
 
-import "math/rand/v2"
+import (
+	"math/rand/v2"
+
+	"github.com/authgate/authgate/internal/problem"
+)
 
 // LeastConn sends a request to the healthy target with the fewest requests
 // in flight, breaking ties at random so that idle targets share the load.
@@ -38,7 +42,7 @@ func (b *LeastConn) Pick(targets []*Target) (*Target, error) {
 		}
 	}
 	if best == nil {
-		return nil, ErrNoHealthyTarget
+		return nil, problem.ErrNoHealthyTarget
 	}
 	return best, nil
 }

@@ -1,6 +1,10 @@
 package upstream
 
-import "math/rand/v2"
+import (
+	"math/rand/v2"
+
+	"github.com/authgate/authgate/internal/problem"
+)
 
 // Random sends each request to a healthy target chosen uniformly at random.
 // The zero value is ready to use.
@@ -14,7 +18,7 @@ var _ Balancer = (*Random)(nil)
 func (b *Random) Pick(targets []*Target) (*Target, error) {
 	h := countHealthy(targets)
 	if h == 0 {
-		return nil, ErrNoHealthyTarget
+		return nil, problem.ErrNoHealthyTarget
 	}
 	intN := b.intN
 	if intN == nil {

@@ -1,6 +1,10 @@
 package upstream
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+
+	"github.com/authgate/authgate/internal/problem"
+)
 
 // RoundRobin hands requests to the healthy targets in turn. It counts over
 // the healthy targets only, so that while one target is out the others
@@ -16,7 +20,7 @@ var _ Balancer = (*RoundRobin)(nil)
 func (b *RoundRobin) Pick(targets []*Target) (*Target, error) {
 	h := countHealthy(targets)
 	if h == 0 {
-		return nil, ErrNoHealthyTarget
+		return nil, problem.ErrNoHealthyTarget
 	}
 	n := b.next.Add(1) - 1
 	return nthHealthy(targets, int(n%uint64(h)))

@@ -29,21 +29,6 @@ func (c *Config) Validate() error {
 	return p.Err()
 }
 
-// reservedIdentityHeader reports whether name (lowercase) is a header the proxy or
-// the HTTP layer own. Naming an identity header after one of them would
-// either be overwritten by the transport or let an identity value be
-// confused with framing or credentials.
-func reservedIdentityHeader(name string) bool {
-	switch name {
-	case "authorization", "connection", "content-length", "content-type", "cookie",
-		"forwarded", "host", "keep-alive", "proxy-authenticate", "proxy-authorization",
-		"proxy-connection", "set-cookie", "te", "trailer", "transfer-encoding", "upgrade",
-		"x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "x-real-ip":
-		return true
-	}
-	return false
-}
-
 func (h *IdentityHeaders) validate(p *conf.Problems) {
 	fields := []struct{ key, name string }{
 		{"user_id", h.UserID},
@@ -58,15 +43,16 @@ func (h *IdentityHeaders) validate(p *conf.Problems) {
 		if f.name == "" {
 			continue // "" turns that header off
 		}
+		const invalid = "%q is not a valid header name: use letters, digits and - (RFC 9110 §5.1)"
 		if !ValidHeaderName(f.name) {
-			p.Addf(path, "%q is not a valid header name: use letters, digits and - (RFC 9110 §5.1)", f.name)
+			p.Addf(path, invalid, f.name)
 			continue
 		}
 		// The proxy strips client copies regardless of case and of "_"
 		// versus "-" (some servers treat them alike), so two names equal
 		// under that folding are the same header.
-		folded := strings.ToLower(strings.ReplaceAll(f.name, "_", "-"))
-		if reservedIdentityHeader(folded) {
+		folded := normalizeName(f.name)
+		if reservedHeader(folded) {
 			p.Addf(path, "%q is reserved: the proxy or HTTP itself sets it; pick an X-Auth-… name", f.name)
 			continue
 		}
@@ -75,11 +61,17 @@ func (h *IdentityHeaders) validate(p *conf.Problems) {
 			continue
 		}
 		seen[folded] = f.key
+		if strings.Contains(f.name, "_") {
+			// Servers drop or fold such names (nginx, CGI): the header
+			// the proxy sets might never arrive as written.
+			p.Addf(path, invalid, f.name)
+		}
 	}
 }
 
 // ValidHeaderName reports whether s is an RFC 9110 §5.1 field name: a
-// non-empty token.
+// non-empty token. It is the one check of header names (and of the other
+// tokens of the config: methods, upgrade protocols).
 func ValidHeaderName(s string) bool {
 	if s == "" {
 		return false

@@ -97,3 +97,21 @@ func TestConfigValidate(t *testing.T) {
 		})
 	}
 }
+
+// TestIdentityHeadersReservedByTheProxy: a name the proxy sets or manages
+// itself is refused by validation, so `authgate check` reports it with its
+// line. It used to pass check and fail the start: the header plan had a
+// second, longer list of reserved names.
+func TestIdentityHeadersReservedByTheProxy(t *testing.T) {
+	for _, name := range []string{"X-Request-Id", "X-Original-URL", "X-Rewrite-URL", "X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override", "x_request_id"} {
+		err := (&Config{IdentityHeaders: IdentityHeaders{UserID: name}}).Validate()
+		if err == nil || !strings.HasPrefix(err.Error(), "identity_headers.user_id: ") || !strings.Contains(err.Error(), "is reserved") {
+			t.Errorf("Validate(user_id: %s) = %v; want it reserved", name, err)
+		}
+	}
+	for _, name := range []string{"X-Forwarded-User", "X-Auth-Request-Id"} {
+		if err := (&Config{IdentityHeaders: IdentityHeaders{UserID: name}}).Validate(); err != nil {
+			t.Errorf("Validate(user_id: %s) = %v; want it accepted", name, err)
+		}
+	}
+}

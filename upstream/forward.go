@@ -11,9 +11,10 @@ import (
 // not at all: it never derives a path, client address or identity from the
 // request itself.
 type Forward struct {
-	// Path is the canonical, decoded path the route decision was made on.
-	// The upstream receives exactly this (minus the route's prefix when it
-	// strips it), escaped once. It must start with "/".
+	// Path is the canonical, decoded path the route decision was made on,
+	// minus the route's prefix when it strips it (the gateway's
+	// Route.UpstreamPath): the upstream receives exactly this, escaped
+	// once. It must start with "/".
 	Path string
 	// ClientIP is the client's address as the gateway established it: the
 	// TCP peer, or, when the peer is a trusted proxy, from the forwarded

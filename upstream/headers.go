@@ -6,8 +6,6 @@ import (
 	"net/netip"
 	"net/textproto"
 	"strings"
-
-	"github.com/authgate/authgate/internal/conf"
 )
 
 // headerPlan is everything the proxy does to request and response headers,
@@ -57,79 +55,54 @@ func baseRules() []headerRule {
 	}
 }
 
-// Names an identity header may not take: HTTP or the proxy itself gives
-// them another meaning. X-Forwarded-User and the like are fine (users of
-// oauth2-proxy know them); the ones the proxy sets are not.
+// reservedHeader reports whether name (normalised: lower case, "-" for
+// "_") may not name an identity header: HTTP gives it another meaning
+// (framing, hop-by-hop, credentials, cookies), or the proxy manages it
+// (baseRules: the forwarding headers, path rewrites, method overrides,
+// X-Request-Id). X-Forwarded-User and the like stay free: users of
+// oauth2-proxy know them. It is the one list: validation, and so both
+// `authgate check` and the start, refuse what it names.
 func reservedHeader(name string) bool {
 	switch name {
-	case "host", "content-length", "content-type", "transfer-encoding", "connection", "keep-alive",
-		"te", "trailer", "upgrade", "cookie", "proxy-authorization", "proxy-connection",
-		"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host":
+	case "authorization", "connection", "content-length", "content-type", "cookie",
+		"forwarded", "host", "keep-alive", "proxy-authenticate", "proxy-authorization",
+		"proxy-connection", "set-cookie", "te", "trailer", "transfer-encoding", "upgrade",
+		"x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "x-real-ip":
 		return true
 	}
-	_, managed := matchRule(baseRules(), name)
-	return managed && !strings.HasPrefix(name, "x-forwarded-")
+	r, managed := matchRule(baseRules(), name)
+	return managed && !r.prefix
 }
 
-// newHeaderPlan checks the identity header names and precomputes the plan.
-// Problems carry key paths relative to identity_headers.
-func newHeaderPlan(cfg IdentityHeaders, gatewayCookies []string) (*headerPlan, error) {
-	var probs conf.Problems
+// newHeaderPlan precomputes the plan for validated identity header names
+// (Config.Validate).
+func newHeaderPlan(cfg IdentityHeaders, gatewayCookies []string) *headerPlan {
 	p := &headerPlan{}
 	for _, c := range gatewayCookies {
 		if c != "" {
 			p.cookies = append(p.cookies, c)
 		}
 	}
-	fields := []struct {
-		key  string
+	for _, f := range []struct {
 		name string
 		dst  *string
 	}{
-		{"user_id", cfg.UserID, &p.userID},
-		{"username", cfg.Username, &p.username},
-		{"email", cfg.Email, &p.email},
-		{"roles", cfg.Roles, &p.roles},
-		{"assertion", cfg.Assertion, &p.assertion},
-	}
-	for _, f := range fields {
+		{cfg.UserID, &p.userID},
+		{cfg.Username, &p.username},
+		{cfg.Email, &p.email},
+		{cfg.Roles, &p.roles},
+		{cfg.Assertion, &p.assertion},
+	} {
 		if f.name == "" {
 			continue
 		}
-		norm := normalizeName(f.name)
-		switch _, dup := matchRule(p.rules, f.name); {
-		case !validToken(f.name) || strings.Contains(f.name, "_"):
-			probs.Addf(f.key, "%q is not a usable header name: letters, digits and \"-\" only", f.name)
-		case reservedHeader(norm):
-			probs.Addf(f.key, "%q is reserved: HTTP or the proxy gives it another meaning", f.name)
-		case dup:
-			probs.Addf(f.key, "%q is already used by another identity header", f.name)
-		default:
-			*f.dst = http.CanonicalHeaderKey(f.name)
-			p.rules = append(p.rules, headerRule{name: norm, keep: keepNever})
-		}
+		*f.dst = http.CanonicalHeaderKey(f.name)
+		p.rules = append(p.rules, headerRule{name: normalizeName(f.name), keep: keepNever})
 	}
 	// Identity rules come first so that an identity header named
 	// X-Forwarded-User is never kept from a trusted proxy.
 	p.rules = append(p.rules, baseRules()...)
-	return p, probs.Err()
-}
-
-// validToken reports whether s is an RFC 9110 §5.6.2 token.
-func validToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
-		default:
-			return false
-		}
-	}
-	return true
+	return p
 }
 
 // normalizeName lower-cases name and spells "_" as "-".

@@ -48,8 +48,11 @@ func testKilledTarget(t *testing.T, health HealthCheck) {
 	reg := prometheus.NewRegistry()
 	u, _ := newTestUpstreams(t, Config{Upstreams: map[string]PoolConfig{"app": {
 		Targets:     targets,
-		HealthCheck: health,
+		HealthCheck: HealthCheck{Path: health.Path},
 	}}}, reg)
+	if health.Path != "" {
+		checkEvery(t, u, "app", health.Interval.D(), health.Timeout.D())
+	}
 	runUpstreams(t, u)
 	p := poolOf(t, u, "app")
 	victim := p.targets[1]
@@ -275,8 +278,9 @@ func TestActiveHealthCheck(t *testing.T) {
 	steady := newBackend(t, recordingHandler("steady"))
 	u, _ := newTestUpstreams(t, Config{Upstreams: map[string]PoolConfig{"app": {
 		Targets:     []string{flaky.URL + "/base", steady.URL},
-		HealthCheck: HealthCheck{Path: "/healthz", Interval: conf.Duration(10 * time.Millisecond), Timeout: conf.Duration(time.Second)},
+		HealthCheck: HealthCheck{Path: "/healthz"},
 	}}}, nil)
+	checkEvery(t, u, "app", 10*time.Millisecond, time.Second)
 	runUpstreams(t, u)
 	p := poolOf(t, u, "app")
 	h := mustHandler(t, u, "app", Route{})
@@ -327,8 +331,9 @@ func TestRunReturnsOnCancel(t *testing.T) {
 	back := newBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	u, _ := newTestUpstreams(t, Config{Upstreams: map[string]PoolConfig{"app": {
 		Targets:     []string{back.URL},
-		HealthCheck: HealthCheck{Path: "/", Interval: conf.Duration(time.Millisecond), Timeout: conf.Duration(time.Second)},
+		HealthCheck: HealthCheck{Path: "/"},
 	}}}, nil)
+	checkEvery(t, u, "app", time.Millisecond, time.Second)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- u.Run(ctx) }()
@@ -340,4 +345,14 @@ func TestRunReturnsOnCancel(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Errorf("Run() = %v; want nil after cancel", err)
 	}
+}
+
+// checkEvery makes pool name of u check every interval, each check
+// waiting up to timeout: faster than a config may say (there the timeout
+// must be shorter than the interval), and with a timeout that a check
+// under -race on a loaded machine stays within. Call it before Run.
+func checkEvery(t *testing.T, u *Upstreams, name string, interval, timeout time.Duration) {
+	t.Helper()
+	p := poolOf(t, u, name)
+	p.interval, p.timeout, p.cooldown = interval, timeout, interval
 }

@@ -74,11 +74,19 @@ func (l *errLog) last() error {
 func newTestUpstreams(t testing.TB, cfg Config, reg prometheus.Registerer) (*Upstreams, *errLog) {
 	t.Helper()
 	el := &errLog{}
-	u, err := New(cfg, Options{ErrorWriter: el.write, Registerer: reg, GatewayCookies: testCookies})
+	u, err := New(defaulted(cfg), Options{ErrorWriter: el.write, Registerer: reg, GatewayCookies: testCookies})
 	if err != nil {
 		t.Fatalf("New() = %v; want nil", err)
 	}
 	return u, el
+}
+
+// defaulted is cfg with the loader's defaults applied to what it leaves
+// out (New runs the loader's Validate, and re-derives no default); the
+// identity headers stay as cfg names them.
+func defaulted(cfg Config) Config {
+	cfg.SetDefaults(func(string) bool { return true })
+	return cfg
 }
 
 // runUpstreams runs u's health checks until the test ends.

@@ -9,28 +9,18 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync/atomic"
 	"time"
 
-	"github.com/authgate/authgate/internal/conf"
+	"github.com/authgate/authgate/internal/problem"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Defaults for pools built from a route's upstream URL, and for a named
-// pool's zero fields (config validation normally fills those in first).
-const (
-	implicitPoolTimeout     = 30 * time.Second
-	implicitPoolDialTimeout = 5 * time.Second
-	implicitPoolIdleConns   = 256
-	fallbackHealthInterval  = 10 * time.Second
-	fallbackHealthTimeout   = 2 * time.Second
-	// passiveCooldown keeps a target that failed a connection out of
-	// rotation when no active check runs; with one, the check's interval
-	// is the cool-down and a passing check brings the target back.
-	passiveCooldown = 10 * time.Second
-)
+// passiveCooldown keeps a target that failed a connection out of rotation
+// when no active check runs; with one, the check's interval is the
+// cool-down and a passing check brings the target back.
+const passiveCooldown = 10 * time.Second
 
 // pool is a set of interchangeable targets behind one balancer and one
 // connection pool. It is the http.RoundTripper of every route that names
@@ -55,47 +45,33 @@ type pool struct {
 
 var _ http.RoundTripper = (*pool)(nil)
 
-// newPool builds a pool from its config. Problems are reported with key
-// paths relative to the pool ("targets[1]", "balance").
+// newPool builds a pool from a validated config, its defaults applied: a
+// named pool checked by Config.Validate, or a route's URL checked by
+// ParseTarget.
 func newPool(name string, cfg PoolConfig, log *slog.Logger) (*pool, error) {
-	var probs conf.Problems
+	b, err := newBalancer(cfg.Balance)
+	if err != nil {
+		return nil, err
+	}
 	p := &pool{
 		name:     name,
+		balancer: b,
 		now:      time.Now,
 		log:      log.With("pool", name),
 		cooldown: passiveCooldown,
 	}
-	b, err := newBalancer(cfg.Balance)
-	probs.Add("balance", err)
-	p.balancer = b
 	_, p.inFlight = b.(*LeastConn)
-
 	if cfg.HealthCheck.Path != "" {
 		p.checkPath = cfg.HealthCheck.Path
-		p.interval = orDefault(cfg.HealthCheck.Interval.D(), fallbackHealthInterval)
-		p.timeout = orDefault(cfg.HealthCheck.Timeout.D(), fallbackHealthTimeout)
+		p.interval = cfg.HealthCheck.Interval.D()
+		p.timeout = cfg.HealthCheck.Timeout.D()
 		p.cooldown = p.interval
-		if !strings.HasPrefix(p.checkPath, "/") {
-			probs.Addf("health_check.path", "%q must start with \"/\"", p.checkPath)
-		}
 	}
-
-	if len(cfg.Targets) == 0 {
-		probs.Addf("targets", "a pool needs at least one target")
-	}
-	seen := make(map[string]bool, len(cfg.Targets))
-	for i, raw := range cfg.Targets {
-		path := fmt.Sprintf("targets[%d]", i)
-		u, err := parseTarget(raw)
+	for _, raw := range cfg.Targets {
+		u, err := ParseTarget(raw)
 		if err != nil {
-			probs.Add(path, err)
-			continue
+			return nil, err
 		}
-		if seen[u.String()] {
-			probs.Addf(path, "%q is listed twice", raw)
-			continue
-		}
-		seen[u.String()] = true
 		t := &Target{pool: p, url: u, name: u.String(), basePath: strings.TrimSuffix(u.Path, "/")}
 		if p.checkPath != "" {
 			hu := *u
@@ -107,38 +83,8 @@ func newPool(name string, cfg PoolConfig, log *slog.Logger) (*pool, error) {
 		}
 		p.targets = append(p.targets, t)
 	}
-	if err := probs.Err(); err != nil {
-		return nil, err
-	}
-
-	idle := cfg.MaxIdleConnsPerTarget
-	if idle <= 0 {
-		idle = implicitPoolIdleConns
-	}
-	p.transport = newTransport(
-		orDefault(cfg.Timeout.D(), implicitPoolTimeout),
-		orDefault(cfg.DialTimeout.D(), implicitPoolDialTimeout),
-		idle, len(p.targets))
+	p.transport = newTransport(cfg.Timeout.D(), cfg.DialTimeout.D(), cfg.MaxIdleConnsPerTarget, len(p.targets))
 	return p, nil
-}
-
-// parseTarget accepts an absolute http(s) URL naming a host, with an
-// optional base path and nothing the proxy could not honour.
-func parseTarget(raw string) (*url.URL, error) {
-	u, err := url.Parse(raw)
-	switch {
-	case err != nil:
-		return nil, fmt.Errorf("invalid target URL: %w", err)
-	case u.Scheme != "http" && u.Scheme != "https":
-		return nil, fmt.Errorf("target %q: scheme must be http or https", raw)
-	case u.Opaque != "" || u.Hostname() == "":
-		return nil, fmt.Errorf("target %q: must name a host, as in http://10.0.0.5:8080", raw)
-	case u.User != nil:
-		return nil, fmt.Errorf("target %q: must not carry user info", raw)
-	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
-		return nil, fmt.Errorf("target %q: must not carry a query or fragment", raw)
-	}
-	return u, nil
 }
 
 // newTransport returns the pool's connection pool. Go's defaults keep only
@@ -163,13 +109,6 @@ func newTransport(timeout, dial time.Duration, idle, targets int) *http.Transpor
 		// never asks for gzip on its own and unpacks nothing.
 		DisableCompression: true,
 	}
-}
-
-func orDefault(d, def time.Duration) time.Duration {
-	if d <= 0 {
-		return def
-	}
-	return d
 }
 
 // RoundTrip sends the request, whose path and headers Rewrite has set, to a
@@ -262,7 +201,7 @@ func (p *pool) judge(req *http.Request, t *Target, body *bodyReader, err error) 
 		// The client went away or the gateway's deadline passed: not the
 		// target's fault.
 		if cerr == context.DeadlineExceeded {
-			return false, fmt.Errorf("%w: %s: %w", ErrUpstreamTimeout, t.name, cerr)
+			return false, fmt.Errorf("%w: %s: %w", problem.ErrUpstreamTimeout, t.name, cerr)
 		}
 		return false, fmt.Errorf("upstream %s: %w", t.name, cerr)
 	}
@@ -277,14 +216,14 @@ func (p *pool) judge(req *http.Request, t *Target, body *bodyReader, err error) 
 	var ne net.Error
 	if connected && errors.As(err, &ne) && ne.Timeout() {
 		// No response headers within the pool's timeout: slow, not dead.
-		return false, fmt.Errorf("%w: %s: %w", ErrUpstreamTimeout, t.name, err)
+		return false, fmt.Errorf("%w: %s: %w", problem.ErrUpstreamTimeout, t.name, err)
 	}
 	// Refused, reset, closed before a response, or an answer that is
 	// not HTTP: the target cannot serve. (An HTTP 5xx is an answer and
 	// never gets here.)
 	p.eject(t, err)
 	retry = req.Body == nil && (!connected || idempotent(req.Method))
-	return retry, fmt.Errorf("%w: %s: %w", ErrUpstreamUnavailable, t.name, err)
+	return retry, fmt.Errorf("%w: %s: %w", problem.ErrUpstreamUnavailable, t.name, err)
 }
 
 // idempotent reports whether RFC 9110 §9.2.2 lets a client retry method

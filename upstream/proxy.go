@@ -13,12 +13,9 @@ import (
 )
 
 // Route is what a proxy handler needs to know about the route it serves.
+// (strip_prefix is the gateway's: Forward.Path is the final path.)
 type Route struct {
 	Name string
-	// Prefix is the route's path prefix; with StripPrefix it is removed
-	// (on whole segments) from the path sent upstream.
-	Prefix      string
-	StripPrefix bool
 	// ForwardToken passes the Authorization header and the gateway's
 	// cookies on to the upstream; by default both are removed.
 	ForwardToken bool
@@ -39,7 +36,6 @@ type Route struct {
 // cost two.
 type Proxy struct {
 	route     Route
-	prefix    string // Prefix without its trailing "/"; "" = nothing to strip
 	headers   *headerPlan
 	writeErr  func(http.ResponseWriter, *http.Request, error)
 	rp        httputil.ReverseProxy // what every exchange copies
@@ -53,14 +49,8 @@ type exchange struct {
 	rp httputil.ReverseProxy
 }
 
-func (u *Upstreams) newProxy(rt http.RoundTripper, route Route) (*Proxy, error) {
+func (u *Upstreams) newProxy(rt http.RoundTripper, route Route) *Proxy {
 	p := &Proxy{route: route, headers: u.headers, writeErr: u.opts.ErrorWriter}
-	if route.StripPrefix {
-		if !strings.HasPrefix(route.Prefix, "/") {
-			return nil, fmt.Errorf("route %q: strip_prefix needs a path starting with \"/\", got %q", route.Name, route.Prefix)
-		}
-		p.prefix = strings.TrimRight(route.Prefix, "/")
-	}
 	p.rp = httputil.ReverseProxy{
 		Transport: rt,
 		// 0: ReverseProxy flushes Server-Sent Events and bodies of unknown
@@ -75,7 +65,7 @@ func (u *Upstreams) newProxy(rt http.RoundTripper, route Route) (*Proxy, error) 
 		x.rp.Rewrite, x.rp.ModifyResponse = x.rewrite, x.modifyResponse
 		return x
 	}
-	return p, nil
+	return p
 }
 
 // Serve proxies r as f says: the path, client address, identity and the
@@ -109,27 +99,12 @@ func (x *exchange) rewrite(pr *httputil.ProxyRequest) {
 	u := out.URL
 	// The path the route decision was made on, escaped once when the
 	// request is written (RawPath empty makes EscapedPath recompute it).
-	u.Path, u.RawPath = x.p.upstreamPath(f.Path), ""
+	u.Path, u.RawPath = f.Path, ""
 	// The query goes through as the client sent it; ReverseProxy would
 	// otherwise re-encode one it cannot parse.
 	u.RawQuery = in.URL.RawQuery
 	u.Opaque, u.User, u.Fragment = "", nil, ""
 	x.p.headers.rewrite(out, in, f, x.p.route.ForwardToken)
-}
-
-// upstreamPath removes the route's prefix, on a whole segment only, and
-// keeps a leading "/".
-func (p *Proxy) upstreamPath(path string) string {
-	n := len(p.prefix)
-	switch {
-	case n == 0 || !strings.HasPrefix(path, p.prefix):
-		return path
-	case len(path) == n:
-		return "/"
-	case path[n] == '/':
-		return path[n:]
-	}
-	return path
 }
 
 func (x *exchange) modifyResponse(res *http.Response) error {

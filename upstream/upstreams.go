@@ -1,10 +1,7 @@
-// Package upstream is authgate's side towards the backends: named pools of
-// targets behind a balancer, active and passive health checking, and the
-// reverse proxy that writes the identity headers and makes sure no
-// client-sent copy of them, or of the forwarding headers, gets through.
 package upstream
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -23,8 +20,8 @@ import (
 // Options are what the gateway hands over at construction.
 type Options struct {
 	// ErrorWriter answers a request the proxy could not complete. err
-	// wraps one of ErrNoHealthyTarget, ErrUpstreamTimeout or
-	// ErrUpstreamUnavailable, or context.Canceled (the client went away),
+	// wraps one of problem.ErrNoHealthyTarget, problem.ErrUpstreamTimeout or
+	// problem.ErrUpstreamUnavailable, or context.Canceled (the client went away),
 	// or the error reading the client's body. r may be the outbound
 	// request; its context is the inbound one's. Required.
 	ErrorWriter func(w http.ResponseWriter, r *http.Request, err error)
@@ -53,17 +50,18 @@ type Upstreams struct {
 	implicit map[string]*pool // pools of routes that name a URL, by URL
 }
 
-// New builds every named pool. It fails on anything it cannot use (an
-// unparsable target, an unknown balancer, an unusable header name) with
-// problems addressed by config key path.
+// New builds every named pool from cfg, with its defaults applied
+// (SetDefaults). It runs the loader's Validate first and fails on what it
+// reports: construction knows no rule of its own, so it can refuse nothing
+// that `authgate check` accepted.
 func New(cfg Config, opts Options) (*Upstreams, error) {
 	if opts.ErrorWriter == nil {
 		return nil, errors.New("upstream: Options.ErrorWriter is required")
 	}
-	lg := opts.Logger
-	if lg == nil {
-		lg = slog.New(slog.DiscardHandler)
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
+	lg := cmp.Or(opts.Logger, slog.New(slog.DiscardHandler))
 	u := &Upstreams{
 		opts:     opts,
 		log:      lg,
@@ -72,11 +70,7 @@ func New(cfg Config, opts Options) (*Upstreams, error) {
 		pools:    make(map[string]*pool, len(cfg.Upstreams)),
 		implicit: make(map[string]*pool),
 	}
-	var probs conf.Problems
-	headers, err := newHeaderPlan(cfg.IdentityHeaders, opts.GatewayCookies)
-	probs.Merge("identity_headers", err)
-	u.headers = headers
-
+	u.headers = newHeaderPlan(cfg.IdentityHeaders, opts.GatewayCookies)
 	names := make([]string, 0, len(cfg.Upstreams))
 	for name := range cfg.Upstreams {
 		names = append(names, name)
@@ -84,12 +78,12 @@ func New(cfg Config, opts Options) (*Upstreams, error) {
 	slices.Sort(names)
 	for _, name := range names {
 		p, err := newPool(name, cfg.Upstreams[name], lg)
-		probs.Merge(conf.Join("upstreams", name), err)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", conf.Join("upstreams", name), err)
+		}
 		u.pools[name] = p
 	}
-	if err := probs.Err(); err != nil {
-		return nil, err
-	}
+	var err error
 
 	// Metrics only once everything else is known to be usable, so that a
 	// failed New registers nothing.
@@ -126,7 +120,7 @@ func (u *Upstreams) Handler(ref string, route Route) (*Proxy, error) {
 		}
 		rt = p
 	}
-	return u.newProxy(rt, route)
+	return u.newProxy(rt, route), nil
 }
 
 func (u *Upstreams) implicitPool(ref string) (*pool, error) {
@@ -135,13 +129,12 @@ func (u *Upstreams) implicitPool(ref string) (*pool, error) {
 	if p, ok := u.implicit[ref]; ok {
 		return p, nil
 	}
-	p, err := newPool(ref, PoolConfig{Targets: []string{ref}}, u.log)
+	// A route's URL was checked by the loader (ParseTarget); its pool takes
+	// the defaults a named pool's absent keys get.
+	pc := PoolConfig{Targets: []string{ref}}
+	pc.SetDefaults()
+	p, err := newPool(ref, pc, u.log)
 	if err != nil {
-		// The only problem a one-URL pool can have is the URL itself.
-		var pr *conf.Problem
-		if errors.As(err, &pr) {
-			return nil, errors.New(pr.Msg)
-		}
 		return nil, err
 	}
 	if err := u.metrics.attach(p); err != nil {

@@ -1,12 +1,9 @@
-// Package conf holds the few config building blocks that every section of
-// authgate's YAML shares: durations and the path-addressed problems that
-// validation reports. It imports nothing of authgate's, so gateway, authn
-// and upstream can all use it without breaking the one-way import rule.
 package conf
 
 import (
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -145,4 +142,22 @@ func Join(prefix, path string) string {
 		return prefix + path
 	}
 	return prefix + "." + path
+}
+
+// CheckFile reports why name, a file the config names, cannot be used: it
+// does not exist, cannot be read, or is not a regular file. nil when it is
+// a regular file. Validation stats the files it is given, so that a
+// missing certificate or key is reported with the rest of the config's
+// problems rather than at start.
+func CheckFile(name string) error {
+	fi, err := os.Stat(name)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("file %s does not exist", name)
+	case err != nil:
+		return fmt.Errorf("file %s cannot be read: %v", name, errors.Unwrap(err))
+	case !fi.Mode().IsRegular():
+		return fmt.Errorf("%s is not a regular file", name)
+	}
+	return nil
 }

@@ -1,0 +1,159 @@
+package accounts
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/authgate/authgate/denylist"
+	"github.com/authgate/authgate/internal/conf"
+	"github.com/authgate/authgate/internal/testenv"
+	"github.com/authgate/authgate/store"
+	"github.com/authgate/authgate/tokens"
+	"github.com/redis/go-redis/v9"
+)
+
+// testSecret is an HS256 secret for tests only.
+const testSecret = "q3Xv9LmT2pWz8RkN5bYc7HdJ4fGs6AeU"
+
+// testSections is a complete, defaulted configuration of the account side
+// for one test on dbURL.
+func testSections(dbURL string) Sections {
+	return Sections{
+		Database: store.Config{URL: dbURL, Timeout: conf.Duration(store.DefaultTimeout)},
+		Redis:    denylist.Config{OnError: denylist.OnErrorDeny, KeyPrefix: "authgate:"},
+		Tokens: tokens.Config{
+			Issuer: "authgate", Audience: "authgate", Algorithm: tokens.AlgHS256, Secret: testSecret,
+			AccessTTL: conf.Duration(15 * time.Minute), RefreshTTL: conf.Duration(168 * time.Hour),
+		},
+		Accounts: Config{Registration: "open", BcryptCost: 10, MinPasswordLength: 8},
+		// The tests register many users from one address.
+		LoginLimit: "5/min", RegisterLimit: "1000/hour",
+	}
+}
+
+// newTestService opens a Service hashing passwords at bcrypt's minimum
+// cost, with its Run going and its denylist ready.
+func newTestService(t *testing.T, cfg Sections) *Service {
+	t.Helper()
+	return newTestServiceAt(t, cfg, nil, nil)
+}
+
+// newTestServiceWith is newTestService with setup run before Run starts.
+func newTestServiceWith(t *testing.T, cfg Sections, setup func(*Service)) *Service {
+	t.Helper()
+	return newTestServiceAt(t, cfg, nil, setup)
+}
+
+// newTestServiceAt is newTestServiceWith on the clock now (nil: time.Now).
+func newTestServiceAt(t *testing.T, cfg Sections, now func() time.Time, setup func(*Service)) *Service {
+	t.Helper()
+	s, err := Open(context.Background(), cfg, Options{Logger: testLogger(t), DataDir: t.TempDir(), Now: now, HashCost: bcrypt.MinCost})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	if setup != nil {
+		setup(s)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Run(ctx); close(done) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		s.Close()
+	})
+	waitFor(t, "denylist ready", s.deny.Ready)
+	return s
+}
+
+// sqliteService is a Service on a fresh SQLite database with the embedded
+// denylist.
+func sqliteService(t *testing.T, edit func(*Sections)) *Service {
+	t.Helper()
+	cfg := testSections(testenv.SQLiteURL(t))
+	if edit != nil {
+		edit(&cfg)
+	}
+	return newTestService(t, cfg)
+}
+
+// testLogger sends a component's logs to the test log.
+func testLogger(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSuffix(string(p), "\n"))
+	return len(p), nil
+}
+
+// waitFor polls cond until it holds and returns how long that took; it gives
+// up, failing the test, after 10 s. It asserts nothing about the time.
+func waitFor(t *testing.T, what string, cond func() bool) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for !cond() {
+		if time.Since(start) > 10*time.Second {
+			t.Fatalf("gave up after 10s waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return time.Since(start)
+}
+
+// testClock is a clock that tests move forward.
+type testClock struct{ offset atomic.Int64 }
+
+func (c *testClock) now() time.Time          { return time.Now().Add(time.Duration(c.offset.Load())) }
+func (c *testClock) advance(d time.Duration) { c.offset.Add(int64(d)) }
+
+// fakeClock is a settable clock for a now field.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newFakeClock(t time.Time) *fakeClock { return &fakeClock{t: t} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// cutoffAt is an instant the clocks of the tests start at.
+var cutoffAt = time.Date(2026, 1, 1, 12, 0, 0, 400_000_000, time.UTC)
+
+// testRedis returns the shared test Redis's URL and a key prefix of this
+// test's own; every key under the prefix is deleted when the test ends.
+func testRedis(t *testing.T) (url, prefix string) {
+	t.Helper()
+	return testenv.RedisURL(t)
+}
+
+// newTestRedisClient returns a client built by denylist.NewRedisClient,
+// closed when the test ends.
+func newTestRedisClient(t *testing.T, url string) *redis.Client {
+	t.Helper()
+	c, err := denylist.NewRedisClient(url)
+	if err != nil {
+		t.Fatalf("NewRedisClient(%q): %v", url, err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}

@@ -1,0 +1,329 @@
+package accounts
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/authgate/authgate/internal/problem"
+	"github.com/authgate/authgate/internal/testenv"
+	"github.com/authgate/authgate/store"
+)
+
+// originalSchema is the DDL SQLAlchemy emits on PostgreSQL for the original
+// FastAPI service's model:
+//
+//	id = Column(Integer, primary_key=True)
+//	username = Column(String, unique=True, index=True)
+//	email = Column(String, unique=True, index=True)
+//	hashed_password = Column(String)
+//	is_active = Column(Boolean, default=True)            # a Python-side default
+//	created_at = Column(DateTime, default=datetime.utcnow)
+//
+// Every column but id is nullable and has no server default.
+const originalSchema = `
+CREATE TABLE users (
+	id SERIAL NOT NULL,
+	username VARCHAR,
+	email VARCHAR,
+	hashed_password VARCHAR,
+	is_active BOOLEAN,
+	created_at TIMESTAMP WITHOUT TIME ZONE,
+	PRIMARY KEY (id)
+);
+CREATE UNIQUE INDEX ix_users_username ON users (username);
+CREATE UNIQUE INDEX ix_users_email ON users (email);`
+
+// passlibHash returns a bcrypt hash of password as passlib writes it:
+// "$2b$", the given cost.
+func passlibHash(t testing.TB, password string, cost int) string {
+	t.Helper()
+	h, err := bcrypt.GenerateFromPassword([]byte(password), cost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return "$2b$" + strings.TrimPrefix(string(h), "$2a$")
+}
+
+// A database of the original service is adopted as it is: migrations add
+// columns, NewUsers fills the keys, and its users log in with their old
+// passwords, whose hashes are upgraded on that login.
+func TestAdoptOriginalPostgresTable(t *testing.T) {
+	url := testenv.PostgresURL(t)
+	ctx := context.Background()
+	raw, err := sqlx.Open("postgres", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	if _, err := raw.Exec(originalSchema); err != nil {
+		t.Fatalf("create original schema: %v", err)
+	}
+	const password = "an old but fine password"
+	// The original used passlib's default cost, 12; 10 keeps this test
+	// quick under -race and takes the same code path.
+	legacyHash := passlibHash(t, password, 10)
+	created := time.Date(2023, 1, 2, 3, 4, 5, 678901000, time.UTC)
+	if _, err := raw.Exec(`INSERT INTO users (username, email, hashed_password, is_active, created_at)
+		VALUES ($1, $2, $3, $4, $5)`, "Legacy", "Legacy@Example.com", legacyHash, true, created); err != nil {
+		t.Fatal(err)
+	}
+
+	db := openAccountsDB(t, url)
+	u, err := NewUsers(ctx, db, defaulted(Config{BcryptCost: 10}))
+	if err != nil {
+		t.Fatalf("NewUsers on the original table: %v", err)
+	}
+	user, err := u.Authenticate(ctx, "legacy", password)
+	if err != nil {
+		t.Fatalf("Authenticate(legacy user, right password) = %v; want success", err)
+	}
+	if user.Username != "Legacy" || user.Email != "Legacy@Example.com" || !user.IsActive ||
+		len(user.Roles) != 0 || !user.CreatedAt.Equal(created) || !user.PasswordChangedAt.IsZero() {
+		t.Errorf("Authenticate(legacy) = %+v; want the original row, roles empty", user)
+	}
+	upgraded := storedPasswordHash(t, db, user.ID)
+	if !strings.HasPrefix(upgraded, hmacBcryptScheme+"$2a$10$") {
+		t.Errorf("hash after login = %.30q…; want the %s scheme at cost 10", upgraded, hmacBcryptScheme)
+	}
+	if _, err := u.Authenticate(ctx, "Legacy", password); err != nil {
+		t.Errorf("Authenticate after upgrade = %v; want success", err)
+	}
+	if _, err := u.Authenticate(ctx, "Legacy", "a wrong password"); !errors.Is(err, problem.ErrInvalidCredentials) {
+		t.Errorf("Authenticate(wrong password) = %v; want problem.ErrInvalidCredentials", err)
+	}
+
+	// A second start finds nothing to backfill. New accounts go into the
+	// adopted table although it has no server defaults, and the keys now
+	// guard case variants. (Minimum bcrypt cost from here on: speed.)
+	u = newTestUsers(t, db, Config{})
+	if _, err := u.Register(ctx, "LEGACY", "other@example.com", "correct horse battery"); !errors.Is(err, problem.ErrUsernameTaken) {
+		t.Errorf("Register(LEGACY) = %v; want problem.ErrUsernameTaken", err)
+	}
+	if _, err := u.Register(ctx, "Legacy", "other@example.com", "correct horse battery"); !errors.Is(err, problem.ErrUsernameTaken) {
+		t.Errorf("Register(Legacy) = %v; want problem.ErrUsernameTaken", err)
+	}
+	if _, err := u.Register(ctx, "other", "legacy@example.com", "correct horse battery"); !errors.Is(err, problem.ErrEmailTaken) {
+		t.Errorf("Register(legacy@example.com) = %v; want problem.ErrEmailTaken", err)
+	}
+	fresh, err := u.Register(ctx, "newcomer", "new@example.com", "correct horse battery")
+	if err != nil || !fresh.IsActive || fresh.CreatedAt.IsZero() {
+		t.Fatalf("Register(newcomer) = %+v, %v; want an active user with a creation time", fresh, err)
+	}
+}
+
+// Legacy hashes verify as plain bcrypt truncated at 72 bytes (what passlib
+// did), and only they do; any legacy or other-cost hash is replaced at
+// login.
+func TestLegacyHashes(t *testing.T) {
+	for name, newURL := range testenv.Databases() {
+		t.Run(name, func(t *testing.T) {
+			db := openAccountsDB(t, newURL(t))
+			u := newTestUsers(t, db, Config{})
+			ctx := context.Background()
+			long := strings.Repeat("L", 72)
+			tests := []struct {
+				name     string
+				hash     string
+				login    string
+				wantErr  error
+				upgraded bool
+			}{
+				{name: "ok-2b", hash: passlibHash(t, "legacy password", 5), login: "legacy password", upgraded: true},
+				{name: "ok-2a", hash: strings.Replace(passlibHash(t, "legacy password", 5), "$2b$", "$2a$", 1), login: "legacy password", upgraded: true},
+				{name: "ok-2y", hash: strings.Replace(passlibHash(t, "legacy password", 5), "$2b$", "$2y$", 1), login: "legacy password", upgraded: true},
+				// passlib truncated: the legacy hash of a long password accepts
+				// any password with the same first 72 bytes, once. The hash
+				// written at that login does not.
+				{name: "ok-2b-truncated", hash: passlibHash(t, long, 5), login: long + "anything", upgraded: true},
+				{name: "ok-current-other-cost", hash: mustHash(t, 5, "current password"), login: "current password", upgraded: true},
+				{name: "ok-current", hash: mustHash(t, bcrypt.MinCost, "current password"), login: "current password"},
+				{name: "fail-2b-wrong", hash: passlibHash(t, "legacy password", 5), login: "Legacy password", wantErr: problem.ErrInvalidCredentials},
+				{name: "fail-unknown-scheme", hash: "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA", login: "x", wantErr: problem.ErrInvalidCredentials},
+				{name: "fail-empty-hash", hash: "", login: "", wantErr: problem.ErrInvalidCredentials},
+				{name: "fail-scheme-bad-inner", hash: hmacBcryptScheme + "garbage", login: "x", wantErr: problem.ErrInvalidCredentials},
+			}
+			for i, tt := range tests {
+				t.Run(tt.name, func(t *testing.T) {
+					username := fmt.Sprintf("legacy%d", i)
+					var id int64
+					err := db.QueryRowx(db.Rebind(`INSERT INTO users (username, email, hashed_password, is_active, created_at, username_key, email_key, roles)
+						VALUES (?, ?, ?, ?, ?, ?, ?, '') RETURNING id`),
+						username, username+"@example.com", tt.hash, true, time.Now().UTC(), username, username+"@example.com").Scan(&id)
+					if err != nil {
+						t.Fatal(err)
+					}
+					_, err = u.Authenticate(ctx, username, tt.login)
+					if !errors.Is(err, tt.wantErr) {
+						t.Fatalf("Authenticate(%q) with hash %.8q… = %v; want %v", tt.login, tt.hash, err, tt.wantErr)
+					}
+					after := storedPasswordHash(t, db, id)
+					if changed := after != tt.hash; changed != tt.upgraded {
+						t.Fatalf("hash changed = %v; want %v (now %.40q…)", changed, tt.upgraded, after)
+					}
+					if !tt.upgraded {
+						return
+					}
+					if !strings.HasPrefix(after, hmacBcryptScheme+"$2a$04$") {
+						t.Errorf("upgraded hash = %.40q…; want the current scheme at the configured cost", after)
+					}
+					if _, err := u.Authenticate(ctx, username, tt.login); err != nil {
+						t.Errorf("Authenticate after upgrade = %v; want success", err)
+					}
+					if tt.name == "ok-2b-truncated" {
+						if _, err := u.Authenticate(ctx, username, long+"something else"); !errors.Is(err, problem.ErrInvalidCredentials) {
+							t.Errorf("after upgrade, same 72-byte prefix = %v; want problem.ErrInvalidCredentials", err)
+						}
+					}
+				})
+			}
+		})
+	}
+}
+
+func mustHash(t testing.TB, cost int, password string) string {
+	t.Helper()
+	h, err := (&passwordHasher{cost: cost}).hash(context.Background(), password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// Rows of the original service that are one account after normalisation
+// stop NewUsers with an error naming them, and nothing is written.
+func TestBackfillCollision(t *testing.T) {
+	for name, newURL := range testenv.Databases() {
+		t.Run(name, func(t *testing.T) {
+			db := openAccountsDB(t, newURL(t))
+			rows := [][2]string{
+				{"alice", "a1@example.com"},
+				{"Ａｌｉｃｅ", "a2@example.com"},
+				{"bob", "Bob@Example.com"},
+				{"robert", "bob@example.com"},
+				{"carol", "carol@example.com"},
+			}
+			for _, r := range rows {
+				if _, err := db.Exec(db.Rebind(`INSERT INTO users (username, email, hashed_password, is_active, created_at, roles)
+					VALUES (?, ?, 'x', ?, ?, '')`), r[0], r[1], true, time.Now().UTC()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			_, err := newUsers(context.Background(), db, Config{Registration: registrationOpen, BcryptCost: bcrypt.MinCost, MinPasswordLength: 8})
+			if err == nil {
+				t.Fatal("NewUsers with colliding rows = nil error; want one naming them")
+			}
+			for _, want := range []string{`username "alice": user 1 ("alice"), user 2 ("Ａｌｉｃｅ")`, `email "bob@example.com": user 3 ("Bob@Example.com"), user 4 ("bob@example.com")`} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("NewUsers error = %q; want it to contain %q", err, want)
+				}
+			}
+			if strings.Contains(err.Error(), "carol") {
+				t.Errorf("NewUsers error = %q; names a row that does not collide", err)
+			}
+			var filled int
+			if err := db.Get(&filled, `SELECT COUNT(*) FROM users WHERE username_key IS NOT NULL OR email_key IS NOT NULL`); err != nil {
+				t.Fatal(err)
+			}
+			if filled != 0 {
+				t.Errorf("%d rows got keys although NewUsers failed; want 0", filled)
+			}
+			// Resolved by the operator: the next start backfills.
+			if _, err := db.Exec(db.Rebind(`DELETE FROM users WHERE id IN (?, ?)`), 2, 4); err != nil {
+				t.Fatal(err)
+			}
+			u := newTestUsers(t, db, Config{})
+			got, err := u.ByUsername(context.Background(), "ALICE")
+			if err != nil || got.ID != 1 {
+				t.Errorf("ByUsername(ALICE) = %+v, %v; want user 1", got, err)
+			}
+		})
+	}
+}
+
+// A database that cannot be reached, is closed, or does not answer in time
+// is problem.ErrStoreUnavailable (503) — never problem.ErrInvalidCredentials.
+func TestStoreUnavailable(t *testing.T) {
+	ctx := context.Background()
+	t.Run("fail-unreachable-postgres", func(t *testing.T) {
+		x, err := sqlx.Open("postgres", "postgres://postgres@"+testenv.RefusedAddr(t)+"/authgate?sslmode=disable&connect_timeout=2")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer x.Close()
+		db := &store.DB{DB: x, Dialect: store.Postgres}
+		if _, err := NewUsers(ctx, db, defaulted(Config{BcryptCost: 10})); !errors.Is(err, problem.ErrStoreUnavailable) {
+			t.Errorf("NewUsers(unreachable) = %v; want problem.ErrStoreUnavailable", err)
+		}
+		s, err := NewSessions(db, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, _, err := s.Create(ctx, 1, nil); !errors.Is(err, problem.ErrStoreUnavailable) {
+			t.Errorf("Sessions.Create(unreachable) = %v; want problem.ErrStoreUnavailable", err)
+		}
+		if _, err := s.Rotate(ctx, RefreshTokenPrefix+"x", ""); !errors.Is(err, problem.ErrStoreUnavailable) {
+			t.Errorf("Sessions.Rotate(unreachable) = %v; want problem.ErrStoreUnavailable", err)
+		}
+	})
+	t.Run("fail-sqlite-cannot-open", func(t *testing.T) {
+		x, err := sqlx.Open("sqlite", "file:"+t.TempDir()+"/missing/dir/authgate.db")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer x.Close()
+		if _, err := NewUsers(ctx, &store.DB{DB: x, Dialect: store.SQLite}, defaulted(Config{BcryptCost: 10})); !errors.Is(err, problem.ErrStoreUnavailable) {
+			t.Errorf("NewUsers(sqlite file in a missing directory) = %v; want problem.ErrStoreUnavailable", err)
+		}
+	})
+	for name, newURL := range testenv.Databases() {
+		t.Run("fail-closed-"+name, func(t *testing.T) {
+			db := openAccountsDB(t, newURL(t))
+			u := newTestUsers(t, db, Config{})
+			mustRegister(t, u, "alice", "alice@example.com", "correct horse battery")
+			s, err := NewSessions(db, time.Hour)
+			if err != nil {
+				t.Fatal(err)
+			}
+			db.Close()
+			if _, err := u.Authenticate(ctx, "alice", "correct horse battery"); !errors.Is(err, problem.ErrStoreUnavailable) {
+				t.Errorf("Authenticate(closed DB) = %v; want problem.ErrStoreUnavailable", err)
+			}
+			if _, err := u.List(ctx); !errors.Is(err, problem.ErrStoreUnavailable) {
+				t.Errorf("List(closed DB) = %v; want problem.ErrStoreUnavailable", err)
+			}
+			if _, err := s.RevokeUser(ctx, 1); !errors.Is(err, problem.ErrStoreUnavailable) {
+				t.Errorf("RevokeUser(closed DB) = %v; want problem.ErrStoreUnavailable", err)
+			}
+		})
+		t.Run("fail-deadline-"+name, func(t *testing.T) {
+			u := newTestUsers(t, openAccountsDB(t, newURL(t)), Config{})
+			dctx, cancel := context.WithDeadline(ctx, time.Now().Add(-time.Second))
+			defer cancel()
+			if _, err := u.Get(dctx, 1); !errors.Is(err, problem.ErrStoreUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("Get(expired deadline) = %v; want problem.ErrStoreUnavailable and DeadlineExceeded", err)
+			}
+			cctx, cancel := context.WithCancel(ctx)
+			cancel()
+			if _, err := u.Get(cctx, 1); errors.Is(err, problem.ErrStoreUnavailable) || !errors.Is(err, context.Canceled) {
+				t.Errorf("Get(cancelled) = %v; want context.Canceled, not problem.ErrStoreUnavailable", err)
+			}
+		})
+	}
+}
+
+// A NULL is_active (possible in the original table) reads as disabled, as
+// it did in the original service.
+func TestNullIsActiveIsDisabled(t *testing.T) {
+	r := userRow{IsActive: sql.NullBool{}}
+	if r.user().IsActive {
+		t.Error("NULL is_active read as active; want disabled")
+	}
+}
