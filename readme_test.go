@@ -3,24 +3,24 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
-
-	"github.com/authgate/authgate/internal/testenv"
 )
 
 // TestReadmeTour runs the README's five-minute tour as written — the
 // committed config.yaml, `authgate` with no flags, then every command of the
 // tour's shell block — so the tour cannot drift from what the binary does.
-// Only the ports are changed (to free ones), because the test suite runs in
-// parallel with other servers.
+// Only the ports are changed: the listeners bind port 0, because the test
+// suite runs in parallel with other servers, and the tour is pointed at
+// the port the gateway's "listeners" log line says it got.
 func TestReadmeTour(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
@@ -46,11 +46,10 @@ func TestReadmeTour(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	https, http, ops := freePort(t), freePort(t), freePort(t)
 	cfgText := strings.NewReplacer(
-		`":8443"`, strconv.Quote(":"+https),
-		`":8080"`, strconv.Quote(":"+http),
-		`"127.0.0.1:9090"`, strconv.Quote("127.0.0.1:"+ops),
+		`":8443"`, `":0"`,
+		`":8080"`, `":0"`,
+		`"127.0.0.1:9090"`, `"127.0.0.1:0"`,
 	).Replace(string(cfg))
 	if cfgText == string(cfg) {
 		t.Fatal("config.yaml no longer names the default ports the test replaces")
@@ -64,29 +63,33 @@ func TestReadmeTour(t *testing.T) {
 	srv := exec.CommandContext(ctx, bin)
 	srv.Dir = dir
 	srv.Env = append(os.Environ(), "AUTHGATE_SECRET_KEY=")
-	var logs bytes.Buffer
-	srv.Stdout, srv.Stderr = &logs, &logs
+	logs := &syncBuffer{}
+	srv.Stdout, srv.Stderr = logs, logs
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
+	exited := make(chan struct{})
+	go func() { srv.Wait(); close(exited) }()
 	defer func() {
 		cancel()
-		srv.Wait()
+		<-exited
 		if t.Failed() {
 			t.Logf("gateway log:\n%s", logs.String())
 		}
 	}()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		c, err := net.Dial("tcp", "127.0.0.1:"+https)
-		if err == nil {
-			c.Close()
-			break
+	// The listeners line comes once they are bound; connections made from
+	// then on wait until the gateway serves.
+	var https string
+	deadline := time.After(30 * time.Second)
+	for https == "" {
+		select {
+		case <-exited:
+			t.Fatalf("gateway exited before it listened:\n%s", logs.String())
+		case <-deadline:
+			t.Fatalf("gateway did not log its listeners within 30 s:\n%s", logs.String())
+		case <-time.After(50 * time.Millisecond): // poll interval
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("gateway did not listen within 30 s")
-		}
-		time.Sleep(50 * time.Millisecond)
+		https = loggedPort(logs.String(), "https")
 	}
 
 	script = strings.ReplaceAll(script, "localhost:8443", "localhost:"+https)
@@ -129,7 +132,38 @@ func tourScript(t *testing.T, readme string) string {
 	return m[1]
 }
 
-func freePort(t *testing.T) string {
-	t.Helper()
-	return strconv.Itoa(testenv.FreePort(t))
+// loggedPort returns the port of listener name from the "listeners" line
+// of a JSON log, or "" when there is none yet.
+func loggedPort(log, name string) string {
+	for line := range strings.SplitSeq(log, "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(line), &m) != nil || m["msg"] != "listeners" {
+			continue
+		}
+		v, _ := m[name].(string)
+		addr, _, _ := strings.Cut(v, " ")
+		if _, port, err := net.SplitHostPort(addr); err == nil {
+			return port
+		}
+	}
+	return ""
+}
+
+// syncBuffer is a bytes.Buffer that the process's output goroutine and the
+// test may use at once.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

@@ -20,7 +20,7 @@ import (
 // the half that matters most undone.
 func TestRevokeDuringDenylistOutage(t *testing.T) {
 	cfg := testSections(testenv.SQLiteURL(t))
-	cfg.Redis.URL = "redis://127.0.0.1:" + strconv.Itoa(testenv.FreePort(t)) + "/0" // nothing listens
+	cfg.Redis.URL = "redis://" + testenv.RefusedAddr(t) + "/0" // nothing listens
 	cfg.Redis.KeyPrefix = "authgate_test_outage:"
 	s, err := Open(context.Background(), cfg, Options{Logger: testLogger(t), DataDir: t.TempDir(), HashCost: bcrypt.MinCost})
 	if err != nil {

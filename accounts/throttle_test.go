@@ -200,7 +200,7 @@ func TestThrottleRedisStoresNoNames(t *testing.T) {
 }
 
 func TestThrottleRedisUnavailable(t *testing.T) {
-	url := "redis://127.0.0.1:" + strconv.Itoa(testenv.FreePort(t)) + "/0" // nothing listens
+	url := "redis://" + testenv.RefusedAddr(t) + "/0" // nothing listens
 	th, _ := NewThrottleRedis(newTestRedisClient(t, url), "authgate_test_none:", "5/min")
 	ctx := context.Background()
 	if _, err := th.Check(ctx, "user:alice"); !errors.Is(err, problem.ErrThrottleUnavailable) {

@@ -253,7 +253,7 @@ func TestBackfillCollision(t *testing.T) {
 func TestStoreUnavailable(t *testing.T) {
 	ctx := context.Background()
 	t.Run("fail-unreachable-postgres", func(t *testing.T) {
-		x, err := sqlx.Open("postgres", fmt.Sprintf("postgres://postgres@127.0.0.1:%d/authgate?sslmode=disable&connect_timeout=2", testenv.FreePort(t)))
+		x, err := sqlx.Open("postgres", "postgres://postgres@"+testenv.RefusedAddr(t)+"/authgate?sslmode=disable&connect_timeout=2")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -48,10 +48,10 @@ func TestRegisterFloodLatency(t *testing.T) {
 	}
 	back := newBackend(t)
 	g := &gw{dir: t.TempDir()}
-	g.cfgFile, g.base, _, _ = gatewayConfig(t, g.dir, back.URL, gwOptions{
-		bcrypt: 12, extraYAML: "trusted_proxies: [127.0.0.1]\n",
-	})
-	startProcess(t, withoutEnv(os.Environ(), "GOGC", "GOMEMLIMIT"), bin, "serve", "--config", g.cfgFile)
+	o := gwOptions{bcrypt: 12, extraYAML: "trusted_proxies: [127.0.0.1]\n"}
+	g.cfgFile, _ = gatewayConfig(t, g.dir, back.URL, o)
+	_, logFile := startProcess(t, withoutEnv(os.Environ(), "GOGC", "GOMEMLIMIT"), bin, "serve", "--config", g.cfgFile)
+	g.base = baseURL(o, loggedListeners(t, logFile))
 	client := newClient(t)
 	waitFor(t, "the gateway to serve", func() bool {
 		res, err := client.Get(g.base + "/public/x")
@@ -112,6 +112,7 @@ func TestRegisterFloodLatency(t *testing.T) {
 			})
 		}
 		// Let the flood build up, measure while it runs, then one login.
+		// (The flood's length is the measurement, not synchronisation.)
 		time.Sleep(2 * time.Second)
 		under := measureGets(t, client, g.base+"/api/items", token, gets)
 		start := time.Now()

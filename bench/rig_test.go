@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -67,7 +68,7 @@ type gwOptions struct {
 	tls       bool   // tls.mode self_signed on an https listener, else off
 	database  string // database.url; "" = SQLite in the gateway's directory
 	gogc      int    // runtime.gogc, only meaningful to a separate process
-	ops       bool   // serve the ops listener (/metrics) on a free port
+	ops       bool   // serve the ops listener (/metrics)
 	bcrypt    int    // accounts.bcrypt_cost; 0 = 10, the lowest allowed
 	extraYAML string // appended at the top level
 }
@@ -83,21 +84,20 @@ type gw struct {
 
 // gatewayConfig writes a config for o, with a public route under /public
 // and a protected one under /api, both to backendURL, and returns the
-// file's path, the listener's base URL, the Redis key prefix and the ops
-// listener's address.
-func gatewayConfig(tb testing.TB, dir, backendURL string, o gwOptions) (cfgFile, base, prefix, ops string) {
+// file's path and the Redis key prefix. Its listeners bind port 0: the
+// gateway reports the ports it got (Server.Addr, or the "listeners" log
+// line of a separate process; see baseURL).
+func gatewayConfig(tb testing.TB, dir, backendURL string, o gwOptions) (cfgFile, prefix string) {
 	tb.Helper()
 	var b strings.Builder
-	port := testenv.FreePort(tb)
+	ops := ""
 	if o.ops {
-		ops = fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(tb))
+		ops = "127.0.0.1:0"
 	}
 	if o.tls {
-		fmt.Fprintf(&b, "listen:\n  https: \"127.0.0.1:%d\"\n  http: \"\"\n  ops: %q\ntls:\n  mode: self_signed\n", port, ops)
-		base = fmt.Sprintf("https://127.0.0.1:%d", port)
+		fmt.Fprintf(&b, "listen:\n  https: \"127.0.0.1:0\"\n  http: \"\"\n  ops: %q\ntls:\n  mode: self_signed\n", ops)
 	} else {
-		fmt.Fprintf(&b, "listen:\n  https: \"\"\n  http: \"127.0.0.1:%d\"\n  ops: %q\ntls:\n  mode: \"off\"\n", port, ops)
-		base = fmt.Sprintf("http://127.0.0.1:%d", port)
+		fmt.Fprintf(&b, "listen:\n  https: \"\"\n  http: \"127.0.0.1:0\"\n  ops: %q\ntls:\n  mode: \"off\"\n", ops)
 	}
 	db := o.database
 	if db == "" {
@@ -152,7 +152,45 @@ func gatewayConfig(tb testing.TB, dir, backendURL string, o gwOptions) (cfgFile,
 	if err := os.WriteFile(cfgFile, []byte(b.String()), 0o600); err != nil {
 		tb.Fatal(err)
 	}
-	return cfgFile, base, prefix, ops
+	return cfgFile, prefix
+}
+
+// baseURL is the URL of the listener that serves routes, given the bound
+// address of each listener.
+func baseURL(o gwOptions, addrs map[string]string) string {
+	if o.tls {
+		return "https://" + addrs["https"]
+	}
+	return "http://" + addrs["http"]
+}
+
+// loggedListeners waits until the log file of a gateway running as a
+// process holds its "listeners" line and returns the bound address of
+// each listener it names.
+func loggedListeners(tb testing.TB, logFile string) map[string]string {
+	tb.Helper()
+	var addrs map[string]string
+	waitFor(tb, "the gateway's listeners line in "+logFile, func() bool {
+		data, err := os.ReadFile(logFile)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		for line := range strings.SplitSeq(string(data), "\n") {
+			var m map[string]any
+			if json.Unmarshal([]byte(line), &m) != nil || m["msg"] != "listeners" {
+				continue
+			}
+			addrs = map[string]string{}
+			for _, name := range []string{"https", "http", "ops"} {
+				if v, ok := m[name].(string); ok {
+					addrs[name], _, _ = strings.Cut(v, " ") // the address, then what it serves
+				}
+			}
+			return true
+		}
+		return false
+	})
+	return addrs
 }
 
 // startGateway runs a gateway in this process until the test or benchmark
@@ -162,7 +200,7 @@ func gatewayConfig(tb testing.TB, dir, backendURL string, o gwOptions) (cfgFile,
 func startGateway(tb testing.TB, backendURL string, o gwOptions) *gw {
 	tb.Helper()
 	dir := tb.TempDir()
-	cfgFile, base, prefix, _ := gatewayConfig(tb, dir, backendURL, o)
+	cfgFile, prefix := gatewayConfig(tb, dir, backendURL, o)
 	logFile, err := os.Create(filepath.Join(dir, "authgate.log"))
 	if err != nil {
 		tb.Fatal(err)
@@ -199,7 +237,13 @@ func startGateway(tb testing.TB, backendURL string, o gwOptions) *gw {
 	case <-time.After(30 * time.Second):
 		tb.Fatal("gateway did not start within 30 s")
 	}
-	return &gw{Server: srv, base: base, cfgFile: cfgFile, dir: dir, prefix: prefix}
+	addrs := map[string]string{}
+	for _, name := range []string{"https", "http", "ops"} {
+		if a := srv.Addr(name); a != nil {
+			addrs[name] = a.String()
+		}
+	}
+	return &gw{Server: srv, base: baseURL(o, addrs), cfgFile: cfgFile, dir: dir, prefix: prefix}
 }
 
 // mint issues an access token the gateway accepts, for a user with the

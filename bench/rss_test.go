@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,8 +19,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/authgate/authgate/internal/testenv"
 )
 
 // TestIdleConnectionsRSS measures resident memory with many idle
@@ -86,11 +85,12 @@ func TestIdleConnectionsRSS(t *testing.T) {
 			extra += "runtime:\n  release_memory_after: " + v + "\n"
 		}
 		useTLS := os.Getenv("AUTHGATE_RSS_TLS") == "1"
-		g.cfgFile, g.base, g.prefix, ops = gatewayConfig(t, g.dir, back.URL, gwOptions{
-			alg: "ES256", redis: true, ops: true, tls: useTLS, extraYAML: extra,
-		})
+		o := gwOptions{alg: "ES256", redis: true, ops: true, tls: useTLS, extraYAML: extra}
+		g.cfgFile, g.prefix = gatewayConfig(t, g.dir, back.URL, o)
+		pid, logFile := startProcess(t, env, gwBin, "serve", "--config", g.cfgFile)
+		addrs := loggedListeners(t, logFile)
+		g.base, ops = baseURL(o, addrs), addrs["ops"]
 		addr := g.base[strings.Index(g.base, "//")+2:]
-		pid := startProcess(t, env, gwBin, "serve", "--config", g.cfgFile)
 		request := "GET /api/items HTTP/1.1\r\nHost: " + addr + "\r\nAuthorization: Bearer " + g.mint(t, "rss-session") + "\r\n\r\n"
 		measureIdleRSS := measureIdleRSS
 		if useTLS {
@@ -107,16 +107,26 @@ func TestIdleConnectionsRSS(t *testing.T) {
 		}
 	})
 	t.Run("bare-proxy", func(t *testing.T) {
-		addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
-		pid := startProcess(t, env, bareBin, "-listen", addr, "-target", back.URL)
+		pid, logFile := startProcess(t, env, bareBin, "-listen", "127.0.0.1:0", "-target", back.URL)
+		var addr string
+		waitFor(t, "the bare proxy's listening line", func() bool {
+			data, err := os.ReadFile(logFile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m := regexp.MustCompile(`listening on (\S+)`).FindSubmatch(data); m != nil {
+				addr = string(m[1])
+			}
+			return addr != ""
+		})
 		request := "GET /api/items HTTP/1.1\r\nHost: " + addr + "\r\n\r\n"
 		measureIdleRSS(t, pid, addr, request, conns, settle, func() string { return "" })
 	})
 }
 
-// startProcess runs bin until the test ends and returns its pid. Its
-// stderr goes to a file in the test's directory.
-func startProcess(t *testing.T, env []string, bin string, args ...string) int {
+// startProcess runs bin until the test ends and returns its pid and the
+// file in the test's directory its stderr goes to.
+func startProcess(t *testing.T, env []string, bin string, args ...string) (pid int, stderrFile string) {
 	t.Helper()
 	logFile, err := os.Create(filepath.Join(t.TempDir(), "stderr.log"))
 	if err != nil {
@@ -133,7 +143,7 @@ func startProcess(t *testing.T, env []string, bin string, args ...string) int {
 		cmd.Wait()
 		logFile.Close()
 	})
-	return cmd.Process.Pid
+	return cmd.Process.Pid, logFile.Name()
 }
 
 // measureIdleRSS opens conns connections to addr, sends request on each
@@ -189,7 +199,7 @@ func measureIdle(t *testing.T, pid int, addr, request string, conns int, settle 
 		}
 		return err == nil
 	})
-	time.Sleep(time.Second)
+	time.Sleep(time.Second) // a measurement, not synchronisation: let the start-up garbage settle
 	base := status(t, pid)["VmRSS"]
 
 	open := make([]net.Conn, conns)
@@ -227,7 +237,7 @@ func measureIdle(t *testing.T, pid int, addr, request string, conns int, settle 
 	}
 
 	report := func(when string) uint64 {
-		time.Sleep(time.Second)
+		time.Sleep(time.Second) // a measurement, not synchronisation: let the last connections settle
 		st := status(t, pid)
 		rss := st["VmRSS"]
 		// A connection that was closed reads EOF or a reset at once. On
@@ -374,6 +384,6 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond) // poll interval
 	}
 }

@@ -170,7 +170,7 @@ func TestRedisDenylistKeysExpire(t *testing.T) {
 }
 
 func TestRedisDenylistWithoutRedis(t *testing.T) {
-	url := "redis://127.0.0.1:" + strconv.Itoa(testenv.FreePort(t)) + "/0" // nothing listens
+	url := "redis://" + testenv.RefusedAddr(t) + "/0" // nothing listens
 	d := startRedisDenylist(t, url, "authgate_test_none:", OnErrorDeny, time.Minute)
 	err := d.Revoke(context.Background(), Revocation{SessionID: "s"})
 	if !errors.Is(err, problem.ErrDenylistUnavailable) {

@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -20,7 +19,7 @@ func TestAccessLogKeepsNoSecrets(t *testing.T) {
 	b := newBackend(t, "app")
 	g := newTestGateway(t)
 	logs := &logBuffer{}
-	dead := fmt.Sprintf("http://127.0.0.1:%d", testenv.FreePort(t)) // nothing listens there
+	dead := "http://" + testenv.RefusedAddr(t) // nothing listens there
 	cfgFile := g.write(`routes:
   - name: app
     path: /app
@@ -34,7 +33,8 @@ func TestAccessLogKeepsNoSecrets(t *testing.T) {
     path: /dead
     auth: public
     upstream: ` + dead + "\n")
-	startServerLogging(t, cfgFile, logs)
+	g.logTo = logs
+	g.run(cfgFile)
 	token := mintToken(t, cfgFile, tokens.IssueInput{SessionID: "sid-log", Username: "alice"}, "7")
 	const (
 		password  = "hunter2-Zq8"

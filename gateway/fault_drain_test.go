@@ -14,7 +14,7 @@ import (
 func TestShutdownDelay(t *testing.T) {
 	b := newBackend(t, "app")
 	g := newTestGateway(t)
-	s := startStoppable(t, g.write("limits:\n  shutdown_delay: 3s\n"+publicRoute(b)), nil)
+	s := g.start("limits:\n  shutdown_delay: 3s\n" + publicRoute(b))
 	c := g.client(false)
 	if res, _ := get(t, http.DefaultClient, g.opsURL("/readyz"), nil); res.StatusCode != http.StatusOK {
 		t.Fatalf("/readyz before the stop = %d; want 200", res.StatusCode)

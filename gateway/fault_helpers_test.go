@@ -2,13 +2,11 @@ package gateway
 
 import (
 	"bytes"
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
@@ -29,8 +27,8 @@ import (
 // The fault tests break the services authgate depends on — a Redis, a
 // PostgreSQL, an instance of authgate itself — while clients keep using
 // the gateway. Each starts its own copy of the service it breaks, on a
-// free port, and never touches the shared ones. This file holds what they
-// share.
+// Unix socket in a directory of its own, and never touches the shared
+// ones. This file holds what they share.
 
 // needService skips the test loudly when a program it needs is missing,
 // and fails it under CI=true, like testenv does for unreachable services.
@@ -43,74 +41,21 @@ func needService(t testing.TB, what string, err error) {
 	t.Skip(msg)
 }
 
-// stoppableServer is a gateway a test can stop (as SIGTERM would) and
-// start again on the same config, several times.
-type stoppableServer struct {
-	*Server
-	cancel context.CancelFunc
-	done   chan error
-	once   sync.Once
-	err    error
-}
-
-// startStoppable builds and runs a Server from cfgFile and waits until it
-// serves. It is stopped when the test ends unless the test stopped it.
-func startStoppable(t testing.TB, cfgFile string, logTo io.Writer) *stoppableServer {
-	t.Helper()
-	if logTo == nil {
-		logTo = io.Discard
-	}
-	if testing.Verbose() {
-		logTo = io.MultiWriter(logTo, os.Stderr)
-	}
-	logger := slog.New(slog.NewJSONHandler(logTo, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	ctx, cancel := context.WithCancel(context.Background())
-	s, err := New(ctx, Options{ConfigPath: cfgFile, Logger: logger, Version: "test"})
-	if err != nil {
-		cancel()
-		t.Fatalf("New(%s): %v", cfgFile, err)
-	}
-	ss := &stoppableServer{Server: s, cancel: cancel, done: make(chan error, 1)}
-	go func() { ss.done <- s.Run(ctx, nil) }()
-	t.Cleanup(func() {
-		if err := ss.stop(); err != nil {
-			t.Errorf("stop: %v", err)
-		}
-	})
-	select {
-	case <-s.Ready():
-	case err := <-ss.done:
-		t.Fatalf("Run: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("server did not start listening within 30 s")
-	}
-	return ss
-}
-
-// stop cancels Run's context — what SIGTERM does in main — and waits for
-// Run to return: it drains in-flight requests first.
-func (s *stoppableServer) stop() error {
-	s.once.Do(func() {
-		s.cancel()
-		select {
-		case s.err = <-s.done:
-		case <-time.After(60 * time.Second):
-			s.err = errors.New("Run did not return within 60 s of the cancel")
-		}
-	})
-	return s.err
-}
-
 // privatePostgres is a PostgreSQL cluster of the test's own: initdb into
-// a temporary directory, pg_ctl on a free port, trust authentication.
+// a temporary directory, pg_ctl, trust authentication. It listens on a
+// Unix socket in that directory and on no TCP port; clients reach it
+// through a Gate on a loopback port bound once for the whole test. A test
+// stops and starts it again under gateways configured with its address,
+// and a TCP port of its own, let go of while it is stopped, could be
+// taken meanwhile by another package's tests running in parallel.
 // initdb refuses to run as root, so under root the binaries run as the
 // postgres OS user (runuser) and the directory is handed to that user.
 type privatePostgres struct {
 	t    testing.TB
-	bin  string // directory of initdb and pg_ctl
-	dir  string // cluster data directory
-	port int
+	bin  string   // directory of initdb and pg_ctl
+	dir  string   // cluster data directory; the socket is in its parent
 	as   []string // command prefix: runuser -u postgres -- (under root)
+	gate *testenv.Gate
 }
 
 func startPrivatePostgres(t testing.TB) *privatePostgres {
@@ -124,9 +69,9 @@ func startPrivatePostgres(t testing.TB) *privatePostgres {
 		}
 	}
 	sort.Strings(bins)
-	p := &privatePostgres{t: t, bin: filepath.Dir(bins[len(bins)-1]), port: testenv.FreePort(t)}
+	p := &privatePostgres{t: t, bin: filepath.Dir(bins[len(bins)-1])}
 	// Not t.TempDir: its parent is private to root, and the server runs
-	// as postgres.
+	// as postgres; and a socket's path must be short.
 	root, err := os.MkdirTemp("", "authgate-pg-")
 	if err != nil {
 		t.Fatal(err)
@@ -147,6 +92,7 @@ func startPrivatePostgres(t testing.TB) *privatePostgres {
 		p.as = []string{"runuser", "-u", "postgres", "--"}
 	}
 	p.run("initdb", "-D", p.dir, "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8")
+	p.gate = testenv.NewGate(t, filepath.Join(root, ".s.PGSQL.5432"))
 	p.start()
 	t.Cleanup(func() {
 		p.signalAll(syscall.SIGCONT)
@@ -156,9 +102,11 @@ func startPrivatePostgres(t testing.TB) *privatePostgres {
 	return p
 }
 
-// url is a connection URL for the cluster's postgres database.
+// url is a connection URL for the cluster's postgres database, through
+// the gate. While the cluster is stopped, the gate resets every
+// connection it accepts.
 func (p *privatePostgres) url() string {
-	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", p.port)
+	return "postgres://postgres@" + p.gate.Addr() + "/postgres?sslmode=disable"
 }
 
 // command runs one of the server binaries, as the postgres user under
@@ -179,7 +127,8 @@ func (p *privatePostgres) run(name string, args ...string) {
 // start starts the cluster and waits until it accepts connections.
 func (p *privatePostgres) start() {
 	p.t.Helper()
-	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off", p.port, filepath.Dir(p.dir))
+	// The port (default 5432) only names the socket.
+	opts := fmt.Sprintf("-k %s -c listen_addresses='' -c fsync=off -c full_page_writes=off", filepath.Dir(p.dir))
 	p.run("pg_ctl", "-D", p.dir, "-w", "-t", "30", "-l", filepath.Join(filepath.Dir(p.dir), "server.log"), "-o", opts, "start")
 }
 
@@ -319,17 +268,23 @@ type loadOutcome struct {
 
 // loadRecorder runs clients in a loop and keeps every loadOutcome.
 type loadRecorder struct {
-	mu   sync.Mutex
-	outs []loadOutcome
-	stop chan struct{}
-	wg   sync.WaitGroup
+	mu    sync.Mutex
+	outs  []loadOutcome
+	names map[string]bool // every name a client was started under
+	stop  chan struct{}
+	wg    sync.WaitGroup
 }
 
-func newLoadRecorder() *loadRecorder { return &loadRecorder{stop: make(chan struct{})} }
+func newLoadRecorder() *loadRecorder {
+	return &loadRecorder{names: map[string]bool{}, stop: make(chan struct{})}
+}
 
 // run starts one client goroutine that sends req (built fresh each time)
 // until halt, recording each loadOutcome under name.
 func (l *loadRecorder) run(name string, c *http.Client, req func() *http.Request) {
+	l.mu.Lock()
+	l.names[name] = true
+	l.mu.Unlock()
 	l.wg.Go(func() {
 		for {
 			select {
@@ -348,9 +303,42 @@ func (l *loadRecorder) run(name string, c *http.Client, req func() *http.Request
 			l.mu.Lock()
 			l.outs = append(l.outs, o)
 			l.mu.Unlock()
+			// Pacing, not synchronisation: a client that waits a little
+			// between requests, so that a few goroutines do not take
+			// every core from the gateways they load.
 			time.Sleep(2 * time.Millisecond)
 		}
 	})
+}
+
+// awaitMore waits until the clients of every name have recorded n more
+// outcomes than when it was called: some traffic in the state the test
+// has just brought about, counted rather than slept for.
+func (l *loadRecorder) awaitMore(t testing.TB, what string, n int) {
+	t.Helper()
+	before := l.counts()
+	waitFor(t, fmt.Sprintf("%d more requests of every kind (%s)", n, what), func() bool {
+		for name, c := range l.counts() {
+			if c < before[name]+n {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// counts is how many outcomes the clients of each name have recorded.
+func (l *loadRecorder) counts() map[string]int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make(map[string]int, len(l.names))
+	for name := range l.names {
+		out[name] = 0
+	}
+	for _, o := range l.outs {
+		out[o.name]++
+	}
+	return out
 }
 
 // halt stops every client and waits for them.

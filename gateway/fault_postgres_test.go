@@ -3,27 +3,12 @@ package gateway
 import (
 	"fmt"
 	"net/http"
-	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/authgate/authgate/internal/testenv"
 )
-
-// writeWithDatabase writes the test gateway's config with dbURL in place
-// of its SQLite database, and the database keys in dbExtra (YAML lines,
-// indented two spaces).
-func (g *testGateway) writeWithDatabase(dbURL, dbExtra, body string) string {
-	g.t.Helper()
-	cfg := g.config(body)
-	sqlite := "url: sqlite:" + filepath.Join(g.dir, "authgate.db")
-	if !strings.Contains(cfg, sqlite) {
-		g.t.Fatalf("the test config has no %q to replace", sqlite)
-	}
-	return writeConfigIn(g.t, g.dir, strings.Replace(cfg, sqlite, "url: "+dbURL+"\n"+dbExtra, 1))
-}
 
 // faultRoutes is a public and a protected route to b.
 func faultRoutes(b *backend) string {
@@ -70,8 +55,9 @@ func TestFaultPostgresStopped(t *testing.T) {
 	b := newBackend(t, "app")
 
 	withRedis, embedded := newTestGateway(t), newTestGateway(t)
-	startServer(t, withRedis.writeWithDatabase(pg.url(), "", fmt.Sprintf("redis:\n  url: %s\n  key_prefix: %q\n", redisURL, prefix)+faultRoutes(b)))
-	startServer(t, embedded.writeWithDatabase(pg.url(), "", faultRoutes(b)))
+	withRedis.dbURL, embedded.dbURL = pg.url(), pg.url()
+	withRedis.start(fmt.Sprintf("redis:\n  url: %s\n  key_prefix: %q\n", redisURL, prefix) + faultRoutes(b))
+	embedded.start(faultRoutes(b))
 	cr, ce := withRedis.client(false), embedded.client(false)
 	base := withRedis.url("")
 
@@ -92,7 +78,7 @@ func TestFaultPostgresStopped(t *testing.T) {
 	load.run("redis/pub", cr, getRequestFn(withRedis.url("/pub/x"), nil))
 	load.run("embedded/app", ce, getRequestFn(embedded.url("/app/x"), withBearer(pair.access)))
 	load.run("embedded/pub", ce, getRequestFn(embedded.url("/pub/x"), nil))
-	time.Sleep(200 * time.Millisecond)
+	load.awaitMore(t, "before the fault", 10)
 
 	pg.stop()
 	stopped := time.Now()
@@ -132,10 +118,15 @@ func TestFaultPostgresStopped(t *testing.T) {
 		return o.name == "embedded/app" && o.status == http.StatusServiceUnavailable
 	})
 	t.Logf("PostgreSQL stopped → first 503 from the embedded denylist: %v", untrusted.end.Sub(stopped))
-	time.Sleep(500 * time.Millisecond)
+	load.awaitMore(t, "while the embedded denylist fails closed", 10)
 
-	pg.start()
+	// restarted is taken before the start, not after: pg_ctl returns some
+	// time after the server accepts connections, and the embedded
+	// gateway may have polled it and trusted its denylist again by then.
+	// A 200 in between is no fault (and taking the time after the start
+	// made the check below fail under load).
 	restarted := time.Now()
+	pg.start()
 	var fresh loginPair
 	waitFor(t, "login to work again", func() bool {
 		status, _, body := callAuthAPI(t, cr, http.MethodPost, base+"/auth/login",
@@ -150,7 +141,7 @@ func TestFaultPostgresStopped(t *testing.T) {
 		res, _ := get(t, http.DefaultClient, embedded.opsURL("/readyz"), nil)
 		return res.StatusCode == http.StatusOK
 	})
-	time.Sleep(200 * time.Millisecond)
+	load.awaitMore(t, "after the recovery", 10)
 	load.halt()
 	recovered := time.Now()
 
@@ -202,7 +193,8 @@ func TestFaultPostgresFrozen(t *testing.T) {
 	redisURL, prefix := testenv.RedisURL(t)
 	b := newBackend(t, "app")
 	g := newTestGateway(t)
-	startServer(t, g.writeWithDatabase(pg.url(), "  timeout: 3s\n", fmt.Sprintf("redis:\n  url: %s\n  key_prefix: %q\n", redisURL, prefix)+faultRoutes(b)))
+	g.dbURL, g.dbExtra = pg.url(), "  timeout: 3s\n"
+	g.start(fmt.Sprintf("redis:\n  url: %s\n  key_prefix: %q\n", redisURL, prefix) + faultRoutes(b))
 	c := g.client(false)
 	const password = "fault-tolerant-passphrase-3"
 	registerUser(t, c, g.url(""), "dave", password)

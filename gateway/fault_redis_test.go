@@ -90,7 +90,7 @@ routes:
 		}
 		load.run(x.name+"/revoked", x.c, getRequestFn(x.g.url("/app/x"), withBearer(revoked.access)))
 	}
-	time.Sleep(300 * time.Millisecond) // some traffic before the fault
+	load.awaitMore(t, "before the fault", 10)
 
 	killed := time.Now()
 	srv.Kill()
@@ -139,7 +139,7 @@ routes:
 	for _, x := range gws {
 		load.run(x.name+"/cut-off", x.c, getRequestFn(x.g.url("/app/x"), withBearer(cutOff.access)))
 	}
-	time.Sleep(300 * time.Millisecond) // the revocation is unknown to both gateways meanwhile
+	load.awaitMore(t, "while the revocation is unknown to both gateways", 10)
 
 	reopened := time.Now()
 	gate.SetClosed(false)
@@ -149,17 +149,16 @@ routes:
 			return res.StatusCode == http.StatusOK
 		})
 	}
-	recovered, ok := firstOutcome(load.snapshot(), reopened, func(o loadOutcome) bool {
+	recoveredOK := func(o loadOutcome) bool {
 		return o.name == "deny/live" && o.status == http.StatusOK && o.start.After(reopened)
-	})
-	for !ok {
-		time.Sleep(20 * time.Millisecond)
-		recovered, ok = firstOutcome(load.snapshot(), reopened, func(o loadOutcome) bool {
-			return o.name == "deny/live" && o.status == http.StatusOK && o.start.After(reopened)
-		})
 	}
+	waitFor(t, "a 200 on the deny gateway after the gate reopened", func() bool {
+		_, ok := firstOutcome(load.snapshot(), reopened, recoveredOK)
+		return ok
+	})
+	recovered, _ := firstOutcome(load.snapshot(), reopened, recoveredOK)
 	t.Logf("gate reopened → first 200 on the deny gateway: %v", recovered.end.Sub(reopened))
-	time.Sleep(300 * time.Millisecond) // traffic after the recovery
+	load.awaitMore(t, "after the recovery", 10)
 	load.halt()
 	ready := time.Now()
 

@@ -3,12 +3,14 @@ package gateway
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -18,27 +20,42 @@ import (
 // lbTarget is one gateway behind the test load balancer.
 type lbTarget struct {
 	name    string
-	base    string // http://127.0.0.1:port of its public listener
-	readyz  string // its ops /readyz URL
+	addrs   atomic.Pointer[lbAddrs]
 	healthy atomic.Bool
+}
+
+// lbAddrs is where a target is: set when it starts, changed only if it
+// had to restart on other ports.
+type lbAddrs struct {
+	base   string // http://127.0.0.1:port of its public listener
+	readyz string // its ops /readyz URL
+}
+
+// setAddrs points the balancer at the gateway last started on g.
+func (tg *lbTarget) setAddrs(g *testGateway) {
+	tg.addrs.Store(&lbAddrs{base: "http://" + g.httpAddr(), readyz: g.opsURL("/readyz")})
 }
 
 // testLB is a small HTTP load balancer that behaves like the usual ones:
 // it sends requests round robin to the targets whose /readyz answered 200
 // at the last check (every 50 ms), takes a target out at once when a
 // connection to it fails, and then retries the request on another
-// target. It answers 502 only when no target could take the request.
+// target; when every target is out, it waits for the next check. It
+// answers 502 only when no target could take the request.
 type testLB struct {
 	*httptest.Server
 	targets []*lbTarget
 	tr      *http.Transport
 	next    atomic.Uint64
 	retries atomic.Int64
+
+	checkMu sync.Mutex
+	checked chan struct{} // closed, and replaced, after each round of checks
 }
 
 func newTestLB(t *testing.T, targets ...*lbTarget) *testLB {
 	t.Helper()
-	lb := &testLB{targets: targets, tr: &http.Transport{MaxIdleConnsPerHost: 32}}
+	lb := &testLB{targets: targets, tr: &http.Transport{MaxIdleConnsPerHost: 32}, checked: make(chan struct{})}
 	t.Cleanup(lb.tr.CloseIdleConnections)
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -49,13 +66,17 @@ func newTestLB(t *testing.T, targets ...*lbTarget) *testLB {
 		defer tick.Stop()
 		for {
 			for _, tg := range targets {
-				res, err := check.Get(tg.readyz)
+				res, err := check.Get(tg.addrs.Load().readyz)
 				ok := err == nil && res.StatusCode == http.StatusOK
 				if err == nil {
 					res.Body.Close()
 				}
 				tg.healthy.Store(ok)
 			}
+			lb.checkMu.Lock()
+			close(lb.checked)
+			lb.checked = make(chan struct{})
+			lb.checkMu.Unlock()
 			select {
 			case <-ctx.Done():
 				return
@@ -78,10 +99,18 @@ func (lb *testLB) serve(w http.ResponseWriter, r *http.Request) {
 	for attempt := 0; attempt < 2*len(lb.targets); attempt++ {
 		tg := lb.pick(tried)
 		if tg == nil {
-			time.Sleep(10 * time.Millisecond) // every target is out: wait for a check
+			// Every target is out: wait for the next round of checks.
+			lb.checkMu.Lock()
+			checked := lb.checked
+			lb.checkMu.Unlock()
+			select {
+			case <-checked:
+			case <-r.Context().Done():
+				return
+			}
 			continue
 		}
-		out, _ := http.NewRequestWithContext(r.Context(), r.Method, tg.base+r.URL.RequestURI(), bytes.NewReader(body))
+		out, _ := http.NewRequestWithContext(r.Context(), r.Method, tg.addrs.Load().base+r.URL.RequestURI(), bytes.NewReader(body))
 		out.Header = r.Header.Clone()
 		res, err := lb.tr.RoundTrip(out)
 		if err != nil {
@@ -132,24 +161,20 @@ func TestRollingRestart(t *testing.T) {
 
 	body := fmt.Sprintf("redis:\n  url: %s\n  key_prefix: %q\nlimits:\n  shutdown_delay: 300ms\n", redisURL, prefix) + faultRoutes(b)
 	type instance struct {
-		g   *testGateway
-		cfg string
-		s   *stoppableServer
-		tg  *lbTarget
+		g  *testGateway
+		s  *runningServer
+		tg *lbTarget
 	}
 	var insts []*instance
 	for _, name := range []string{"A", "B"} {
 		g := newTestGateway(t)
-		g.plain = true
-		cfg := g.writeWithDatabase(dbURL, "", body)
-		insts = append(insts, &instance{
-			g: g, cfg: cfg,
-			tg: &lbTarget{name: name, base: "http://" + g.httpAddr(), readyz: g.opsURL("/readyz")},
-		})
+		g.plain, g.dbURL = true, dbURL
+		insts = append(insts, &instance{g: g, tg: &lbTarget{name: name}})
 	}
 	// Started one after the other: both would migrate the fresh database.
 	for _, in := range insts {
-		in.s = startStoppable(t, in.cfg, nil)
+		in.s = in.g.start(body)
+		in.tg.setAddrs(in.g)
 	}
 	lb := newTestLB(t, insts[0].tg, insts[1].tg)
 	waitFor(t, "both instances in rotation", func() bool { return insts[0].tg.healthy.Load() && insts[1].tg.healthy.Load() })
@@ -165,17 +190,18 @@ func TestRollingRestart(t *testing.T) {
 		load.run("pub", c, getRequestFn(lb.URL+"/pub/x", nil))
 		load.run("me", c, getRequestFn(lb.URL+"/auth/me", withBearer(pair.access)))
 	}
-	time.Sleep(200 * time.Millisecond)
+	load.awaitMore(t, "before the restarts", 10)
 	for _, in := range insts {
 		stopped := time.Now()
 		if err := in.s.stop(); err != nil {
 			t.Fatalf("stop %s: %v", in.tg.name, err)
 		}
 		t.Logf("instance %s stopped in %v", in.tg.name, time.Since(stopped))
-		time.Sleep(100 * time.Millisecond) // the other one alone
-		in.s = startStoppable(t, in.cfg, nil)
+		load.awaitMore(t, "with the other instance alone", 10)
+		in.s = restartOnSamePorts(t, in.g, body)
+		in.tg.setAddrs(in.g)
 		waitFor(t, "instance "+in.tg.name+" back in rotation", in.tg.healthy.Load)
-		time.Sleep(200 * time.Millisecond)
+		load.awaitMore(t, "with both instances again", 10)
 	}
 	load.halt()
 
@@ -196,4 +222,24 @@ func TestRollingRestart(t *testing.T) {
 	if len(outs) < 100 {
 		t.Errorf("only %d requests were made; the test did not load the gateways", len(outs))
 	}
+}
+
+// restartOnSamePorts starts the gateway of g again on the ports it had.
+// The ports were free only since it stopped, so another test's server may
+// have taken one meanwhile: then it starts on new ports (port 0), as it
+// would on another machine, and says so.
+func restartOnSamePorts(t *testing.T, g *testGateway, body string) *runningServer {
+	t.Helper()
+	g.samePorts = true
+	defer func() { g.samePorts = false }()
+	rs, err := g.tryRun(g.write(body))
+	if err == nil {
+		return rs
+	}
+	if !errors.Is(err, syscall.EADDRINUSE) {
+		t.Fatal(err)
+	}
+	t.Logf("restarting on new ports: %v", err)
+	g.samePorts = false
+	return g.start(body)
 }

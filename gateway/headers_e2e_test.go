@@ -157,7 +157,7 @@ func TestIdentityHeadersEndToEnd(t *testing.T) {
 				cidr = "127.0.0.1/32"
 			}
 			cfgFile := g.write(headersConfig(b, cidr))
-			startServer(t, cfgFile)
+			g.run(cfgFile)
 			token := mintToken(t, cfgFile, tokens.IssueInput{
 				SessionID: "sid-1", Username: "alice", Email: "alice@example.com", Roles: []string{"dev", "ops"},
 			}, "42")

@@ -86,7 +86,7 @@ func TestHostSpellingsEndToEnd(t *testing.T) {
 	g := newTestGateway(t)
 	cfg := g.write(hostConfusionConfig(b))
 	admin := mintToken(t, cfg, tokens.IssueInput{SessionID: "host", Username: "root", Roles: []string{"admin"}}, "1")
-	startServer(t, cfg)
+	g.run(cfg)
 
 	t.Run("http1-tls", func(t *testing.T) {
 		for _, tt := range badHosts {

@@ -133,7 +133,7 @@ func TestAuthSlowBody(t *testing.T) {
 		if res.StatusCode != http.StatusOK {
 			t.Fatalf("GET /x = %d", res.StatusCode)
 		}
-		time.Sleep(1500 * time.Millisecond)
+		time.Sleep(1500 * time.Millisecond) // the behaviour under test: the connection idles past read_header_timeout
 		status, _, body := callAuthAPI(t, c, http.MethodPost, g.url("/auth/login"),
 			map[string]string{"username": "nobody", "password": "wrong-password-1"}, nil)
 		if status != http.StatusUnauthorized {

@@ -33,7 +33,7 @@ func TestManyCookies(t *testing.T) {
 	g := newTestGateway(t)
 	cfg := g.write("routes:\n  - path: /\n    auth: required\n    upstream: " + b.URL + "\n")
 	token := mintToken(t, cfg, tokens.IssueInput{SessionID: "cookies", Username: "heidi"}, "7")
-	startServer(t, cfg)
+	g.run(cfg)
 	c := g.client(false)
 	access := "__Host-authgate=" + token
 

@@ -87,16 +87,18 @@ func headerBlock(g *testGateway, path string, extra ...hpack.HeaderField) []byte
 // h2Frames reads frames off the connection until it fails, and reports
 // the ones the tests look at.
 type h2Frames struct {
-	mu      sync.Mutex
-	resets  map[uint32]http2.ErrCode
-	status  map[uint32]string // :status of each answered stream
-	goAway  *http2.GoAwayFrame
-	readErr error
-	done    chan struct{}
+	mu       sync.Mutex
+	resets   map[uint32]http2.ErrCode
+	status   map[uint32]string // :status of each answered stream
+	goAway   *http2.GoAwayFrame
+	readErr  error
+	pingAcks chan [8]byte
+	done     chan struct{}
 }
 
 func (h *h2Conn) readAll() *h2Frames {
-	out := &h2Frames{resets: map[uint32]http2.ErrCode{}, status: map[uint32]string{}, done: make(chan struct{})}
+	out := &h2Frames{resets: map[uint32]http2.ErrCode{}, status: map[uint32]string{},
+		pingAcks: make(chan [8]byte, 1), done: make(chan struct{})}
 	dec := hpack.NewDecoder(4096, nil)
 	go func() {
 		defer close(out.done)
@@ -124,12 +126,38 @@ func (h *h2Conn) readAll() *h2Frames {
 			case *http2.PingFrame:
 				if !f.IsAck() {
 					h.fr.WritePing(true, f.Data)
+				} else {
+					select {
+					case out.pingAcks <- f.Data:
+					default:
+					}
 				}
 			}
 			out.mu.Unlock()
 		}
 	}()
 	return out
+}
+
+// ping sends a PING and waits for its ACK. The server handles a
+// connection's frames in order, so by then it has handled every frame
+// sent before the PING.
+func (f *h2Frames) ping(t *testing.T, h *h2Conn) {
+	t.Helper()
+	data := [8]byte{'s', 'y', 'n', 'c'}
+	if err := h.fr.WritePing(false, data); err != nil {
+		t.Fatalf("write PING: %v", err)
+	}
+	select {
+	case got := <-f.pingAcks:
+		if got != data {
+			t.Fatalf("PING ACK carries %q; want %q", got, data)
+		}
+	case <-f.done:
+		t.Fatalf("the connection ended before the PING ACK: %v", f.readErr)
+	case <-time.After(30 * time.Second):
+		t.Fatal("no PING ACK within 30 s")
+	}
 }
 
 func (f *h2Frames) snapshot() (resets map[uint32]http2.ErrCode, status map[uint32]string, goAway *http2.GoAwayFrame, readErr error) {
@@ -177,9 +205,9 @@ func TestHTTP2StreamLimit(t *testing.T) {
 		t.Fatalf("SETTINGS_MAX_CONCURRENT_STREAMS = %d; want %d", got, limit)
 	}
 	frames := h.readAll()
-	// Let the server see our SETTINGS ack first, so that an excess
-	// stream is a protocol error rather than a race.
-	time.Sleep(100 * time.Millisecond)
+	// The server must have our SETTINGS ack before the streams come, so
+	// that an excess stream is a protocol error rather than a race.
+	frames.ping(t, h)
 	for i := range opened {
 		id := uint32(2*i + 1)
 		if err := h.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: headerBlock(g, "/slow"), EndStream: true, EndHeaders: true}); err != nil {

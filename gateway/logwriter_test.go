@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -49,6 +50,8 @@ func feed(t *testing.T, gate chan struct{}, interval time.Duration) {
 		for {
 			select {
 			case gate <- struct{}{}:
+				// The behaviour under test, not synchronisation: a
+				// writer slower than the loggers.
 				time.Sleep(interval)
 			case <-stop:
 				return
@@ -168,7 +171,12 @@ func TestLineWriterBounded(t *testing.T) {
 		defer lw.mu.Unlock()
 		return len(lw.pending) > maxPending-2*len(line)
 	})
-	time.Sleep(10 * time.Millisecond)
+	// The flusher waits at the gate with its batch; the caller whose line
+	// would overflow must wait for it (to write its line itself), not pile
+	// it up.
+	waitFor(t, "the overflowing caller to wait for the writer", func() bool {
+		return goroutineBlocked("sync.Mutex.Lock", "(*lineWriter).Write")
+	})
 	lw.mu.Lock()
 	pending := len(lw.pending)
 	lw.mu.Unlock()
@@ -197,15 +205,8 @@ func TestAccessLogWrittenWhileRunning(t *testing.T) {
 	g.plain = true
 	cfgFile := g.write("routes:\n  - path: /\n    auth: public\n    upstream: " + b.URL + "\n")
 	logs := &logBuffer{}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	s, err := New(ctx, Options{ConfigPath: cfgFile, Logger: NewLogger(logs, Log{})})
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx, nil) }()
-	<-s.Ready()
+	g.logger = NewLogger(logs, Log{})
+	rs := g.run(cfgFile)
 	const n = 50
 	for i := range n {
 		res, err := http.Get(fmt.Sprintf("http://%s/x%d", g.httpAddr(), i))
@@ -220,8 +221,7 @@ func TestAccessLogWrittenWhileRunning(t *testing.T) {
 		t.Fatal(err)
 	}
 	res.Body.Close()
-	cancel()
-	if err := <-done; err != nil {
+	if err := rs.stop(); err != nil {
 		t.Fatalf("Run = %v", err)
 	}
 	out := logs.String()
@@ -231,4 +231,18 @@ func TestAccessLogWrittenWhileRunning(t *testing.T) {
 	if !strings.HasSuffix(strings.TrimSpace(out), `"msg":"stopped"}`) {
 		t.Errorf("the log does not end with the stopped line:\n%s", out)
 	}
+}
+
+// goroutineBlocked reports whether some goroutine is blocked in state (as
+// a goroutine dump names it) with fn among its frames.
+func goroutineBlocked(state, fn string) bool {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	for g := range strings.SplitSeq(string(buf), "\n\n") {
+		head, frames, _ := strings.Cut(g, "\n")
+		if strings.Contains(head, "["+state) && strings.Contains(frames, fn) {
+			return true
+		}
+	}
+	return false
 }

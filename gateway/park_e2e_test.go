@@ -41,7 +41,7 @@ func TestParkedConnectionsEndToEnd(t *testing.T) {
 	b := newBackend(t, "app")
 	g := newTestGateway(t)
 	cfgFile := g.write(headersConfig(b, "") + "limits:\n  park_idle_after: 100ms\n")
-	startServer(t, cfgFile)
+	g.run(cfgFile)
 	token := mintToken(t, cfgFile, tokens.IssueInput{
 		SessionID: "sid-park", Username: "alice", Email: "alice@example.com", Roles: []string{"dev"},
 	}, "42")

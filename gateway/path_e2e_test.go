@@ -23,7 +23,7 @@ func TestPathSpellingsEndToEnd(t *testing.T) {
     path: /admin
     auth: required
     upstream: ` + b.URL + "\n")
-	startServer(t, cfgFile)
+	g.run(cfgFile)
 	token := mintToken(t, cfgFile, tokens.IssueInput{SessionID: "s", Username: "root"}, "1")
 
 	tests := []struct {

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -47,8 +48,10 @@ type gatewayProcess struct {
 	err    error // cmd.Wait's result, set before exited closes
 }
 
-// startProcess runs `authgate serve --config cfgFile` and waits until its
-// ops listener answers /healthz.
+// startProcess runs `authgate serve --config cfgFile` (written by g,
+// its listeners on port 0), reads the addresses it bound from its
+// "listeners" log line into g, and waits until its ops listener answers
+// /healthz.
 func startProcess(t *testing.T, bin string, g *testGateway, cfgFile string) *gatewayProcess {
 	t.Helper()
 	p := &gatewayProcess{stderr: &logBuffer{}, exited: make(chan struct{})}
@@ -74,12 +77,22 @@ func startProcess(t *testing.T, bin string, g *testGateway, cfgFile string) *gat
 			t.Logf("authgate log:\n%s", p.stderr)
 		}
 	})
-	waitFor(t, "authgate's /healthz", func() bool {
+	alive := func() {
 		select {
 		case <-p.exited:
 			t.Fatalf("authgate exited: %v\n%s", p.err, p.stderr)
 		default:
 		}
+	}
+	var addrs map[string]string
+	waitFor(t, "authgate's listeners line", func() bool {
+		alive()
+		addrs = listenersLogged(t, p.stderr.String())
+		return addrs != nil
+	})
+	g.setAddrs(addrs)
+	waitFor(t, "authgate's /healthz", func() bool {
+		alive()
 		res, err := http.Get(g.opsURL("/healthz"))
 		if err != nil {
 			return false
@@ -88,6 +101,28 @@ func startProcess(t *testing.T, bin string, g *testGateway, cfgFile string) *gat
 		return res.StatusCode == http.StatusOK
 	})
 	return p
+}
+
+// listenersLogged returns the bound address of each listener from the
+// "listeners" line of a JSON log, or nil when there is none yet. Each
+// value is the address, then what the listener serves.
+func listenersLogged(t *testing.T, log string) map[string]string {
+	t.Helper()
+	for line := range strings.SplitSeq(log, "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(line), &m) != nil || m["msg"] != "listeners" {
+			continue
+		}
+		addrs := map[string]string{}
+		for _, name := range []string{"https", "http", "ops"} {
+			if v, ok := m[name].(string); ok {
+				addr, _, _ := strings.Cut(v, " ")
+				addrs[name] = addr
+			}
+		}
+		return addrs
+	}
+	return nil
 }
 
 func (p *gatewayProcess) signal(t *testing.T, sig os.Signal) {
@@ -162,7 +197,7 @@ func TestProcessSignals(t *testing.T) {
 		if res, body := get(t, c1, g.url("/a"), nil); res.StatusCode != http.StatusOK || body != "A" {
 			t.Fatalf("GET /a = %d %q; want 200 A", res.StatusCode, body)
 		}
-		writeConfigIn(t, g.dir, g.config(routes(b.URL)))
+		g.write(routes(b.URL))
 		p.signal(t, syscall.SIGHUP)
 		waitFor(t, "GET /a to reach B after SIGHUP", func() bool {
 			res, body := get(t, c1, g.url("/a"), nil)

@@ -41,13 +41,10 @@ func TestProtectAssertion(t *testing.T) {
     auth: required
     upstream: %[1]s
 `, b.URL())
-	dir, cfgFile := pConfig(t, routes, fmt.Sprintf(`tokens:
-  algorithm: ES256
-  private_key_file: %s
-identity_headers:
-  assertion: X-Auth-Jwt
-`, keyFile))
-	g := pStartGateway(t, dir, cfgFile)
+	gw := newTestGateway(t)
+	gw.tokens = fmt.Sprintf("  algorithm: ES256\n  private_key_file: %s\n", keyFile)
+	cfgFile := gw.write("identity_headers:\n  assertion: X-Auth-Jwt\nroutes:\n" + routes)
+	g := pStartGateway(t, gw, cfgFile)
 	alice := g.register(t, "alice")
 	tok := g.login(t, alice).AccessToken
 

@@ -29,8 +29,8 @@ func TestProtectPathSpellings(t *testing.T) {
     auth: public
     upstream: %[1]s
 `, b.URL())
-	dir, cfgFile := pConfig(t, routes, pTokensHS256)
-	g := pStartGateway(t, dir, cfgFile)
+	gw, cfgFile := pConfig(t, routes, "")
+	g := pStartGateway(t, gw, cfgFile)
 	tok := g.login(t, g.register(t, "alice")).AccessToken
 
 	const bad = "" // wantPath of a spelling refused with 400

@@ -21,8 +21,8 @@ func TestProtectWebSocket(t *testing.T) {
     auth: required
     upstream: %s
 `, b.URL())
-	dir, cfgFile := pConfig(t, routes, pTokensHS256)
-	g := pStartGateway(t, dir, cfgFile)
+	gw, cfgFile := pConfig(t, routes, "")
+	g := pStartGateway(t, gw, cfgFile)
 	alice := g.register(t, "alice")
 	tok := g.login(t, alice).AccessToken
 	ours := "https://" + g.host

@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -13,8 +12,9 @@ import (
 // challenges (acme mode), and a permanent redirect to https for everything
 // else — but only for a host we serve. Redirecting to whatever Host a client
 // sent would make us an open redirector for any name pointed at our address.
-func (s *Server) redirectHandler() http.Handler {
-	_, httpsPort, _ := net.SplitHostPort(s.cfg.Listen.HTTPS)
+// httpsPort is the port the https listener is bound to (with listen.https
+// on port 0, not the configured one).
+func (s *Server) redirectHandler(httpsPort string) http.Handler {
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// The same reading of the Host as the https side routes on: a
 		// malformed one is a 400 there, and here too.

@@ -2,44 +2,27 @@ package gateway
 
 import (
 	"bytes"
-	"fmt"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/authgate/authgate/internal/testenv"
 )
 
-// registrationConfig is a plain-HTTP gateway config on a free port with
-// accounts (YAML under accounts:, indented two spaces) and routes (YAML
-// list items).
-func registrationConfig(t *testing.T, accounts, routes string) (cfgFile, base string) {
+// registrationGateway writes a plain-HTTP gateway config with accounts
+// (YAML under accounts:, indented two spaces; registration at its
+// default unless it says otherwise) and routes (YAML list items).
+func registrationGateway(t *testing.T, accounts, routes string) (g *testGateway, cfgFile string) {
 	t.Helper()
-	dir := t.TempDir()
-	port := testenv.FreePort(t)
-	cfgFile = writeConfigIn(t, dir, fmt.Sprintf(`listen:
-  https: ""
-  http: "127.0.0.1:%d"
-  ops: ""
-tls:
-  mode: "off"
-database:
-  url: sqlite:%s
-tokens:
-  secret: %s
-accounts:
-  bcrypt_cost: 10
-%sroutes:
-%s`, port, filepath.Join(dir, "authgate.db"), testSecret, accounts, routes))
-	return cfgFile, fmt.Sprintf("http://127.0.0.1:%d", port)
+	g = newTestGateway(t)
+	g.plain = true
+	g.accounts = "  bcrypt_cost: 10\n" + accounts
+	return g, g.write("routes:\n" + routes)
 }
 
 // TestRegistrationClosedByDefault: without accounts.registration nobody
 // can sign themselves up — auth: required must not mean "anyone who can
 // POST /auth/register" unless the operator says so.
 func TestRegistrationClosedByDefault(t *testing.T) {
-	cfgFile, base := registrationConfig(t, "", "  - path: /\n    upstream: builtin:echo\n")
+	g, cfgFile := registrationGateway(t, "", "  - path: /\n    upstream: builtin:echo\n")
 	c, err := Load(cfgFile)
 	if err != nil {
 		t.Fatal(err)
@@ -47,8 +30,8 @@ func TestRegistrationClosedByDefault(t *testing.T) {
 	if got := c.Accounts.Registration; got != "closed" {
 		t.Errorf("accounts.registration default = %q; want closed", got)
 	}
-	startServer(t, cfgFile)
-	status, _, body := callAuthAPI(t, http.DefaultClient, http.MethodPost, base+"/auth/register",
+	g.run(cfgFile)
+	status, _, body := callAuthAPI(t, http.DefaultClient, http.MethodPost, "http://"+g.httpAddr()+"/auth/register",
 		map[string]string{"username": "mallory", "email": "mallory@example.com", "password": "a long enough passphrase"}, nil)
 	if status != http.StatusForbidden {
 		t.Errorf("POST /auth/register with the default config = %d %v; want 403", status, body)
@@ -79,7 +62,7 @@ func TestRegistrationOpenWarning(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfgFile, _ := registrationConfig(t, tt.accounts, tt.routes)
+			_, cfgFile := registrationGateway(t, tt.accounts, tt.routes)
 			c, err := Load(cfgFile)
 			if err != nil {
 				t.Fatal(err)
@@ -105,9 +88,10 @@ func TestRegistrationOpenWarning(t *testing.T) {
 	}
 
 	t.Run("ok-startup-log", func(t *testing.T) {
-		cfgFile, _ := registrationConfig(t, "  registration: open\n", loginOnly)
+		g, cfgFile := registrationGateway(t, "  registration: open\n", loginOnly)
 		var log logBuffer
-		startServerLogging(t, cfgFile, &log)
+		g.logTo = &log
+		g.run(cfgFile)
 		for _, line := range strings.Split(log.String(), "\n") {
 			if strings.Contains(line, `"level":"WARN"`) && strings.Contains(line, "accounts.registration") {
 				return

@@ -101,7 +101,8 @@ func TestReloadUnderLoad(t *testing.T) {
 	g := newTestGateway(t)
 	logs := &logBuffer{}
 	cfgFile := g.write(routesTo(a, other, ""))
-	rs := startServerLogging(t, cfgFile, logs)
+	g.logTo = logs
+	rs := g.run(cfgFile)
 	client := g.client(false)
 	if res, body := get(t, client, g.url("/a"), nil); res.StatusCode != http.StatusOK || body != "A" {
 		t.Fatalf("GET /a before the reload = %d %q; want 200 A", res.StatusCode, body)
@@ -114,12 +115,12 @@ func TestReloadUnderLoad(t *testing.T) {
 	waitFor(t, "load on A", func() bool { return load.fromA.Load() >= 400 })
 
 	// Move /a to B and add /new.
-	withNew := g.config(routesTo(b, other, `  - name: new
+	withNew := routesTo(b, other, `  - name: new
     path: /new
     auth: public
-    upstream: `+b.URL+"\n"))
+    upstream: `+b.URL+"\n")
 	reloaded := func() int { return strings.Count(logs.String(), "configuration reloaded") }
-	writeConfigIn(t, g.dir, withNew)
+	g.write(withNew)
 	rs.reload <- struct{}{}
 	waitFor(t, "requests to reach B", func() bool { return load.fromB.Load() > 0 })
 	atSwitch := load.total.Load()
@@ -129,9 +130,9 @@ func TestReloadUnderLoad(t *testing.T) {
 		n := reloaded()
 		cfg := withNew
 		if i%2 == 0 {
-			cfg = g.config(routesTo(b, other, ""))
+			cfg = routesTo(b, other, "")
 		}
-		writeConfigIn(t, g.dir, cfg)
+		g.write(cfg)
 		rs.reload <- struct{}{}
 		waitFor(t, "the reload", func() bool { return reloaded() > n })
 	}
@@ -168,20 +169,20 @@ func TestReloadUnderLoad(t *testing.T) {
 		cfg  string
 		want string // in the logged error
 	}{
-		{name: "fail-yaml-syntax", cfg: g.config(routesTo(a, other, "")) + "routes: [\n", want: "invalid YAML"},
-		{name: "fail-undefined-pool", cfg: g.config(routesTo(a, other, `  - name: bad
+		{name: "fail-yaml-syntax", cfg: routesTo(a, other, "") + "routes: [\n", want: "invalid YAML"},
+		{name: "fail-undefined-pool", cfg: routesTo(a, other, `  - name: bad
     path: /bad
     upstream: billing
-`)), want: `routes[2].upstream: \"billing\" is not defined under upstreams`},
-		{name: "fail-ambiguous-routes", cfg: g.config(routesTo(a, other, `  - name: twin
+`), want: `routes[2].upstream: \"billing\" is not defined under upstreams`},
+		{name: "fail-ambiguous-routes", cfg: routesTo(a, other, `  - name: twin
     path: /a
     auth: public
-    upstream: `+a.URL+"\n")), want: "routes[2]"},
+    upstream: `+a.URL+"\n"), want: "routes[2]"},
 	}
 	for _, tt := range broken {
 		t.Run(tt.name, func(t *testing.T) {
 			before := strings.Count(logs.String(), "reload failed")
-			writeConfigIn(t, g.dir, tt.cfg)
+			g.write(tt.cfg)
 			rs.reload <- struct{}{}
 			waitFor(t, "the failed reload to be logged", func() bool {
 				return strings.Count(logs.String(), "reload failed") > before
@@ -259,7 +260,8 @@ func TestReloadIdentityHeaders(t *testing.T) {
 		return headers + "routes:\n  - path: /\n    auth: required\n    upstream: " + b.URL + "\n"
 	}
 	cfgFile := g.write(body(""))
-	rs := startServerLogging(t, cfgFile, logs)
+	g.logTo = logs
+	rs := g.run(cfgFile)
 	token := mintToken(t, cfgFile, tokens.IssueInput{SessionID: "s", Username: "alice"}, "9")
 	client := g.client(false)
 	reload := func(headers string) {
@@ -311,7 +313,8 @@ routes:
     upstream: %s
 `, strings.Join(targets, ", "), a.URL)
 	}
-	rs := startServerLogging(t, g.write(body(a.URL, b.URL)), logs)
+	g.logTo = logs
+	rs := g.start(body(a.URL, b.URL))
 	b.Close() // b dies and is ejected: its series says 0
 	client := g.client(false)
 	waitFor(t, "b to be ejected", func() bool {

@@ -3,7 +3,6 @@ package gateway
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"net/netip"
 	"reflect"
 	"sync"
@@ -39,7 +38,7 @@ type routeHandler struct {
 	loginRedirect bool
 	upgrades      []string // protocols a client may switch to (Route.Upgrades)
 	upstreamRef   string   // pool name, URL or builtin:echo, for logs
-	proxy         http.Handler
+	proxy         *upstream.Proxy
 }
 
 // newRouting builds the routing for cfg without starting anything.

@@ -108,6 +108,7 @@ func (s *Server) releaseMemoryWhenIdle(ctx context.Context, every time.Duration)
 			return
 		case <-tick.C:
 		}
+		s.releaseChecks.Add(1)
 		n := s.requestSeq.Load()
 		switch {
 		case n != last:

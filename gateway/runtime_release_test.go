@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 )
 
 // TestMemoryReturnedWhenTrafficStops: once requests stop for a whole
@@ -15,7 +14,8 @@ func TestMemoryReturnedWhenTrafficStops(t *testing.T) {
 	b := newBackend(t, "app")
 	g := newTestGateway(t)
 	var log logBuffer
-	startServerLogging(t, g.write(headersConfig(b, "")+"runtime:\n  release_memory_after: 1s\n"), &log)
+	g.logTo = &log
+	rs := g.start(headersConfig(b, "") + "runtime:\n  release_memory_after: 1s\n")
 	c := g.client(false)
 	const line = "traffic stopped: memory returned to the operating system"
 	releases := func() int { return strings.Count(log.String(), line) }
@@ -29,7 +29,8 @@ func TestMemoryReturnedWhenTrafficStops(t *testing.T) {
 	}
 	burst()
 	waitFor(t, "the first release", func() bool { return releases() == 1 })
-	time.Sleep(2500 * time.Millisecond) // two more quiet periods
+	checks := rs.releaseChecks.Load()
+	waitFor(t, "two more quiet periods", func() bool { return rs.releaseChecks.Load() >= checks+2 })
 	if n := releases(); n != 1 {
 		t.Fatalf("%d releases while the gateway stayed quiet; want 1", n)
 	}

@@ -41,7 +41,7 @@ func TestWebSocketNeedsToken(t *testing.T) {
 	g := newTestGateway(t)
 	cfg := g.write("routes:\n  - path: /\n    auth: required\n    upstream: " + ws.URL + "\n")
 	token := mintToken(t, cfg, tokens.IssueInput{SessionID: "ws", Username: "kim"}, "9")
-	startServer(t, cfg)
+	g.run(cfg)
 	origin := "https://" + g.httpsAddr()
 
 	tests := []struct {

@@ -192,7 +192,7 @@ func (s *Server) dispatch(x *exchange, r *http.Request, rt *routing, https bool,
 			return
 		}
 	}
-	rh.proxy.ServeHTTP(w, upstream.WithForward(r, f))
+	rh.proxy.Serve(w, r, f)
 }
 
 // isAuthPath reports whether the canonical path belongs to the auth API,

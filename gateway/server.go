@@ -17,6 +17,7 @@ import (
 
 	"github.com/authgate/authgate/accounts"
 	"github.com/authgate/authgate/authn"
+	"github.com/authgate/authgate/internal/park"
 	"github.com/authgate/authgate/tokens"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -51,6 +52,10 @@ type Server struct {
 	authHandler   http.Handler
 	requestPrefix string
 	requestSeq    atomic.Uint64
+	// releaseChecks counts releaseMemoryWhenIdle's looks at requestSeq, so
+	// that a test can wait for quiet periods instead of sleeping through
+	// them.
+	releaseChecks atomic.Uint64
 
 	routing   atomic.Pointer[routing]
 	readiness []readinessCheck
@@ -67,7 +72,7 @@ type Server struct {
 	addrs map[string]net.Addr
 	// parking are the listeners that park idle connections, set before
 	// any listener serves.
-	parking []*parkingListener
+	parking []*park.Listener
 }
 
 // Ready is closed once the server's listeners are bound and serving.
@@ -195,6 +200,7 @@ func (s *Server) Run(ctx context.Context, reload <-chan struct{}) error {
 	for _, ls := range servers {
 		s.addrs[ls.name] = ls.ln.Addr()
 	}
+	s.logListeners(servers)
 	// The ops listener serves at once, so that /healthz and /readyz
 	// answer while the public listeners wait for readiness.
 	for _, ls := range servers {
@@ -269,14 +275,19 @@ func (l *listener) serve() error {
 	return l.srv.Serve(l.ln)
 }
 
-// parkIdle makes l park its idle HTTP/1.1 connections (park.go); it then
-// does the TLS handshakes itself.
+// parkIdle makes l park its idle HTTP/1.1 connections (internal/park); it
+// then does the TLS handshakes itself.
 func (s *Server) parkIdle(l *listener, tlsConf *tls.Config) {
 	after := s.cfg.Limits.ParkIdleAfter.D()
-	if !parkingSupported || after <= 0 {
+	if !park.Supported || after <= 0 {
 		return
 	}
-	pl := newParkingListener(l.ln, tlsConf, l.srv.ReadHeaderTimeout, after, s.logger)
+	pl := park.New(l.ln, park.Options{
+		After:            after,
+		TLS:              tlsConf,
+		HandshakeTimeout: l.srv.ReadHeaderTimeout,
+		Logger:           s.logger,
+	})
 	l.ln, l.tls = pl, false
 	l.srv.ConnState = pl.ConnState
 	s.parking = append(s.parking, pl)
@@ -320,7 +331,11 @@ func (s *Server) listen() ([]*listener, error) {
 			closeAll()
 			return nil, err
 		}
-		if err := add("http", l.HTTP, s.redirectHandler(), nil); err != nil {
+		httpsPort := "" // the https listener is required with TLS (validateTLS)
+		if len(out) > 0 {
+			_, httpsPort, _ = net.SplitHostPort(out[0].ln.Addr().String())
+		}
+		if err := add("http", l.HTTP, s.redirectHandler(httpsPort), nil); err != nil {
 			closeAll()
 			return nil, err
 		}

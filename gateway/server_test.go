@@ -104,15 +104,15 @@ func TestServerHygiene(t *testing.T) {
 			wantLoc          string
 		}{
 			{name: "ok-route-host", host: "app.example.com", path: "/x?y=1",
-				want: http.StatusPermanentRedirect, wantLoc: fmt.Sprintf("https://app.example.com:%d/x?y=1", g.https)},
-			{name: "ok-route-host-with-port-and-case", host: "APP.example.com.:" + fmt.Sprint(g.http), path: "/",
-				want: http.StatusPermanentRedirect, wantLoc: fmt.Sprintf("https://app.example.com:%d/", g.https)},
+				want: http.StatusPermanentRedirect, wantLoc: fmt.Sprintf("https://app.example.com:%d/x?y=1", g.port("https"))},
+			{name: "ok-route-host-with-port-and-case", host: "APP.example.com.:" + fmt.Sprint(g.port("http")), path: "/",
+				want: http.StatusPermanentRedirect, wantLoc: fmt.Sprintf("https://app.example.com:%d/", g.port("https"))},
 			{name: "ok-loopback-certificate-name", host: g.httpAddr(), path: "/a/b",
-				want: http.StatusPermanentRedirect, wantLoc: fmt.Sprintf("https://127.0.0.1:%d/a/b", g.https)},
+				want: http.StatusPermanentRedirect, wantLoc: fmt.Sprintf("https://127.0.0.1:%d/a/b", g.port("https"))},
 			{name: "ok-localhost", host: "localhost", path: "/",
-				want: http.StatusPermanentRedirect, wantLoc: fmt.Sprintf("https://localhost:%d/", g.https)},
+				want: http.StatusPermanentRedirect, wantLoc: fmt.Sprintf("https://localhost:%d/", g.port("https"))},
 			{name: "ok-path-looks-like-authority", host: "app.example.com", path: "//evil.example/x",
-				want: http.StatusPermanentRedirect, wantLoc: fmt.Sprintf("https://app.example.com:%d//evil.example/x", g.https)},
+				want: http.StatusPermanentRedirect, wantLoc: fmt.Sprintf("https://app.example.com:%d//evil.example/x", g.port("https"))},
 			{name: "fail-foreign-host", host: "evil.example", path: "/x", want: http.StatusBadRequest},
 			{name: "fail-foreign-subdomain", host: "evil.app.example.com", path: "/x", want: http.StatusBadRequest},
 			{name: "fail-userinfo-trick", host: "app.example.com@evil.example", path: "/x", want: http.StatusBadRequest},
@@ -121,7 +121,7 @@ func TestServerHygiene(t *testing.T) {
 			{name: "fail-asterisk-form", host: "app.example.com", target: "GET *", want: http.StatusBadRequest},
 			{name: "fail-authority-form", host: "app.example.com", target: "CONNECT app.example.com:443", want: http.StatusBadRequest},
 			{name: "ok-absolute-form", host: "ignored.example", target: "GET http://app.example.com/x?y=1",
-				want: http.StatusPermanentRedirect, wantLoc: fmt.Sprintf("https://app.example.com:%d/x?y=1", g.https)},
+				want: http.StatusPermanentRedirect, wantLoc: fmt.Sprintf("https://app.example.com:%d/x?y=1", g.port("https"))},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
@@ -282,7 +282,7 @@ func TestProtectedRouteAtStart(t *testing.T) {
 			}
 			cfgFile := g.write(redis + "routes:\n  - path: /\n    auth: required\n    upstream: " + b.URL + "\n")
 			token := mintToken(t, cfgFile, tokens.IssueInput{SessionID: "s", Username: "alice"}, "1")
-			startServer(t, cfgFile)
+			g.run(cfgFile)
 			res, body := get(t, g.client(false), g.url("/x"), http.Header{"Authorization": {"Bearer " + token}})
 			if res.StatusCode != http.StatusOK {
 				t.Errorf("first request after start = %d %q; want 200", res.StatusCode, body)

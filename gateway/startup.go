@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"strings"
 	"time"
 )
 
@@ -54,38 +53,4 @@ func (s *Server) failingChecks(ctx context.Context) []string {
 		}
 	}
 	return failing
-}
-
-// logStartup says what listens where, which stores are in use and which
-// routes are served — the first thing an operator looks for.
-func (s *Server) logStartup() {
-	l := s.cfg.Listen
-	s.logger.Info("authgate starting", "version", s.version, "config", s.configPath)
-	listen := []any{"tls", s.certs.mode}
-	if s.certs.mode == tlsOff {
-		listen = append(listen, "http", l.HTTP+" (serves routes, no TLS)")
-	} else {
-		listen = append(listen, "https", l.HTTPS, "http", l.HTTP+" (ACME HTTP-01 and redirect to https)")
-	}
-	listen = append(listen, "ops", l.Ops+" (/healthz /readyz /metrics)")
-	if s.certs.selfSignedFile != "" {
-		listen = append(listen, "certificate", s.certs.selfSignedFile)
-	}
-	if s.certs.acme != nil {
-		listen = append(listen, "acme_hosts", s.certs.hosts)
-	}
-	s.logger.Info("listeners", listen...)
-	s.logger.Info("stores", s.accounts.Describe()...)
-	for i, r := range s.cfg.Routes {
-		auth := r.Auth
-		if len(r.Roles) > 0 {
-			auth += " roles=" + strings.Join(r.Roles, ",")
-		}
-		s.logger.Info("route", "index", i, "name", r.Name, "hosts", r.Hosts, "path", r.Path,
-			"methods", r.Methods, "auth", auth, "upstream", r.Upstream)
-		if opensTunnel(r.Upgrades) {
-			s.logger.Warn("route lets clients switch to a protocol authgate cannot see into", "name", r.Name, "upgrades", r.Upgrades)
-		}
-	}
-	logWarnings(s.logger, s.cfg)
 }

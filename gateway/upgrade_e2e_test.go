@@ -117,7 +117,7 @@ func TestUpgradeOnlyWebSocket(t *testing.T) {
     upstream: %[1]s
 `, b.URL))
 	token := mintToken(t, cfg, tokens.IssueInput{SessionID: "up", Username: "kim"}, "7")
-	startServer(t, cfg)
+	g.run(cfg)
 
 	for _, route := range []struct{ name, path, auth string }{
 		{"public", "/hc/", ""},
@@ -206,7 +206,7 @@ func tunnelRequest(t *testing.T, c net.Conn, br *bufio.Reader) {
 func TestUpgradeOptIn(t *testing.T) {
 	b := newTunnelBackend(t)
 	g := newTestGateway(t)
-	startServer(t, g.write(fmt.Sprintf(`routes:
+	g.start(fmt.Sprintf(`routes:
   - name: grpc-legacy
     path: /tunnel
     auth: public
@@ -217,7 +217,7 @@ func TestUpgradeOptIn(t *testing.T) {
     auth: public
     upgrades: [websocket, x-tunnel/1]
     upstream: %[1]s
-`, b.URL)))
+`, b.URL))
 
 	tests := []struct {
 		name, path, header string

@@ -86,6 +86,9 @@ func (c *Config) validateListen(p *conf.Problems) {
 			p.Addf(path, "%q %s", a.addr, msg)
 			continue
 		}
+		if _, port, _ := net.SplitHostPort(a.addr); port == "0" {
+			continue // the kernel gives each listener a port of its own
+		}
 		if first, dup := seen[a.addr]; dup {
 			p.Addf(path, "%q is also listen.%s", a.addr, first)
 			continue

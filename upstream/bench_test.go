@@ -16,7 +16,7 @@ import (
 // same in-process backend, whose own allocations count in every row.
 // Compare public with bare, and protected with bare-identity (which sets
 // the same identity headers, so the backend parses as many). Both of ours
-// include what the gateway adds per request: the Forward and WithForward.
+// include what the gateway adds per request: the Forward.
 //
 //	go test -run '^$' -bench BenchmarkProxy -benchmem ./upstream/
 func BenchmarkProxy(b *testing.B) {
@@ -28,7 +28,7 @@ func BenchmarkProxy(b *testing.B) {
 	id := testIdentity()
 	client := netip.MustParseAddr("192.0.2.1")
 
-	run := func(b *testing.B, h http.Handler, forward func(r *http.Request) *http.Request) {
+	run := func(b *testing.B, serve func(w http.ResponseWriter, r *http.Request)) {
 		b.ReportAllocs()
 		for b.Loop() {
 			req := httptest.NewRequest(http.MethodGet, "http://app.example.com/api/items?page=2", nil)
@@ -36,7 +36,7 @@ func BenchmarkProxy(b *testing.B) {
 			req.Header.Set("Authorization", "Bearer abc")
 			req.Header.Set("Cookie", "__Host-authgate=abc; theme=dark")
 			w := httptest.NewRecorder()
-			h.ServeHTTP(w, forward(req))
+			serve(w, req)
 			if w.Code != http.StatusOK {
 				b.Fatalf("status %d", w.Code)
 			}
@@ -62,10 +62,10 @@ func BenchmarkProxy(b *testing.B) {
 		}
 	}
 	b.Run("bare", func(b *testing.B) {
-		run(b, bare(false), func(r *http.Request) *http.Request { return r })
+		run(b, bare(false).ServeHTTP)
 	})
 	b.Run("bare-identity", func(b *testing.B) {
-		run(b, bare(true), func(r *http.Request) *http.Request { return r })
+		run(b, bare(true).ServeHTTP)
 	})
 	for _, tc := range []struct {
 		name     string
@@ -74,12 +74,12 @@ func BenchmarkProxy(b *testing.B) {
 		b.Run(tc.name, func(b *testing.B) {
 			u, _ := newTestUpstreams(b, testConfig(), nil)
 			h := mustHandler(b, u, back.URL, Route{Name: "api"})
-			run(b, h, func(r *http.Request) *http.Request {
+			run(b, func(w http.ResponseWriter, r *http.Request) {
 				f := &Forward{Path: r.URL.Path, ClientIP: client, Proto: "https", Host: r.Host, RequestID: "0123456789abcdef"}
 				if tc.identity {
 					f.Identity = id
 				}
-				return WithForward(r, f)
+				h.Serve(w, r, f)
 			})
 		})
 	}

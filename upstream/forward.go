@@ -1,16 +1,15 @@
 package upstream
 
 import (
-	"context"
-	"net/http"
 	"net/netip"
 
 	"github.com/authgate/authgate/identity"
 )
 
 // Forward is what the gateway decided about a request before handing it to
-// the proxy. The proxy trusts it completely and the client not at all: it
-// never derives a path, client address or identity from the request itself.
+// the proxy (Proxy.Serve). The proxy trusts it completely and the client
+// not at all: it never derives a path, client address or identity from the
+// request itself.
 type Forward struct {
 	// Path is the canonical, decoded path the route decision was made on,
 	// minus the route's prefix when it strips it (the gateway's
@@ -41,25 +40,4 @@ type Forward struct {
 	// caller answers the client with it: an upstream's echo of it is
 	// dropped from the response.
 	RequestID string
-}
-
-type forwardKey struct{}
-
-// NewContext returns ctx carrying f.
-func NewContext(ctx context.Context, f *Forward) context.Context {
-	return context.WithValue(ctx, forwardKey{}, f)
-}
-
-// FromContext returns the Forward stored in ctx, if any.
-func FromContext(ctx context.Context) (*Forward, bool) {
-	f, ok := ctx.Value(forwardKey{}).(*Forward)
-	return f, ok && f != nil
-}
-
-// WithForward returns r carrying f, for a handler from Upstreams.Handler.
-// It costs two allocations (the context value and the shallow request
-// copy); a gateway that already builds a new context for the request can
-// call NewContext there instead and save the request copy.
-func WithForward(r *http.Request, f *Forward) *http.Request {
-	return r.WithContext(NewContext(r.Context(), f))
 }

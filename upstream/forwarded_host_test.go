@@ -30,9 +30,8 @@ func TestProxyForwardedHost(t *testing.T) {
 			req := httptest.NewRequest(http.MethodGet, "/x", nil)
 			req.Host = tt.host
 			req.Header.Set("X-Forwarded-Host", "evil.test")
-			req = WithForward(req, &Forward{Path: "/x", Host: tt.fwdHost})
 			w := httptest.NewRecorder()
-			h.ServeHTTP(w, req)
+			h.Serve(w, req, &Forward{Path: "/x", Host: tt.fwdHost})
 			if w.Code != http.StatusOK {
 				t.Fatalf("status = %d, error %v; want 200", w.Code, el.last())
 			}

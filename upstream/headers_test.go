@@ -278,9 +278,8 @@ func TestProxyPath(t *testing.T) {
 			u, el := newTestUpstreams(t, testConfig(), nil)
 			h := mustHandler(t, u, back.URL+tt.target, Route{Name: "app"})
 			req := httptest.NewRequest(http.MethodGet, "http://app.example.com"+tt.reqURL, nil)
-			req = WithForward(req, &Forward{Path: tt.fwdPath})
 			w := httptest.NewRecorder()
-			h.ServeHTTP(w, req)
+			h.Serve(w, req, &Forward{Path: tt.fwdPath})
 			if w.Code != http.StatusOK {
 				t.Fatalf("status = %d, error %v; want 200", w.Code, el.last())
 			}

@@ -197,7 +197,7 @@ func TestPassiveEjection(t *testing.T) {
 			req = httptest.NewRequest(method, "/x", strings.NewReader(body))
 		}
 		w := httptest.NewRecorder()
-		h.ServeHTTP(w, WithForward(req, &Forward{Path: "/x"}))
+		h.Serve(w, req, &Forward{Path: "/x"})
 		if w.Code != http.StatusOK {
 			return w.Code, ""
 		}
@@ -288,7 +288,7 @@ func TestActiveHealthCheck(t *testing.T) {
 		got := map[string]int{}
 		for range n {
 			w := httptest.NewRecorder()
-			h.ServeHTTP(w, WithForward(httptest.NewRequest(http.MethodGet, "/x", nil), &Forward{Path: "/x"}))
+			h.Serve(w, httptest.NewRequest(http.MethodGet, "/x", nil), &Forward{Path: "/x"})
 			if w.Code != http.StatusOK {
 				t.Fatalf("status %d", w.Code)
 			}
@@ -316,7 +316,7 @@ func TestNoHealthyTarget(t *testing.T) {
 	h := mustHandler(t, u, dead.URL, Route{})
 	serve := func() int {
 		w := httptest.NewRecorder()
-		h.ServeHTTP(w, WithForward(httptest.NewRequest(http.MethodGet, "/", nil), &Forward{Path: "/"}))
+		h.Serve(w, httptest.NewRequest(http.MethodGet, "/", nil), &Forward{Path: "/"})
 		return w.Code
 	}
 	if code := serve(); code != http.StatusBadGateway || !errors.Is(el.last(), problem.ErrUpstreamUnavailable) {

@@ -103,7 +103,7 @@ func runUpstreams(t testing.TB, u *Upstreams) {
 	})
 }
 
-func mustHandler(t testing.TB, u *Upstreams, ref string, route Route) http.Handler {
+func mustHandler(t testing.TB, u *Upstreams, ref string, route Route) *Proxy {
 	t.Helper()
 	h, err := u.Handler(ref, route)
 	if err != nil {
@@ -153,12 +153,12 @@ func gatewayForward(r *http.Request) *Forward {
 	return f
 }
 
-// newFrontend serves h on a real listener, attaching the Forward that fwd
+// newFrontend serves p on a real listener, with the Forward that fwd
 // builds for each request, as the gateway does.
-func newFrontend(t testing.TB, h http.Handler, fwd func(r *http.Request) *Forward) *httptest.Server {
+func newFrontend(t testing.TB, p *Proxy, fwd func(r *http.Request) *Forward) *httptest.Server {
 	t.Helper()
 	return newBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h.ServeHTTP(w, WithForward(r, fwd(r)))
+		p.Serve(w, r, fwd(r))
 	}))
 }
 
@@ -219,7 +219,7 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 		if time.Now().After(deadline) {
 			t.Fatalf("gave up waiting until %s", what)
 		}
-		time.Sleep(5 * time.Millisecond)
+		time.Sleep(5 * time.Millisecond) // poll interval
 	}
 }
 

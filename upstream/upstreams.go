@@ -98,11 +98,11 @@ func New(cfg Config, opts Options) (*Upstreams, error) {
 	return u, nil
 }
 
-// Handler returns the proxy handler for one route. ref is the route's
-// upstream: the name of a pool, an absolute http(s) URL (a pool of one
-// target with default settings, shared by every route that names the same
-// URL), or BuiltinEcho. Requests must carry a Forward (WithForward).
-func (u *Upstreams) Handler(ref string, route Route) (http.Handler, error) {
+// Handler returns the proxy for one route. ref is the route's upstream:
+// the name of a pool, an absolute http(s) URL (a pool of one target with
+// default settings, shared by every route that names the same URL), or
+// BuiltinEcho.
+func (u *Upstreams) Handler(ref string, route Route) (*Proxy, error) {
 	var rt http.RoundTripper
 	switch {
 	case ref == BuiltinEcho:

@@ -3,6 +3,7 @@ package testenv
 import (
 	"io"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -11,7 +12,8 @@ import (
 // Gate is a TCP forwarder in front of a server. Closed, it cuts every
 // connection through it and refuses new ones until it is opened again: an
 // instance behind a closed gate is cut off while others still reach the
-// server directly.
+// server directly. Its own port is bound once, for the whole test, so it
+// stays the same while the server behind it restarts.
 type Gate struct {
 	ln     net.Listener
 	target string
@@ -21,7 +23,8 @@ type Gate struct {
 	conns  map[net.Conn]struct{}
 }
 
-// NewGate opens a gate to target (host:port) on a free loopback port,
+// NewGate opens a gate to target — host:port, or the path of a Unix
+// socket (RedisServer.Addr) — on a loopback port of its own (bound to :0),
 // closed when the test ends.
 func NewGate(t testing.TB, target string) *Gate {
 	t.Helper()
@@ -59,8 +62,18 @@ func (g *Gate) forward(c net.Conn) {
 		c.Close()
 		return
 	}
-	up, err := net.DialTimeout("tcp", g.target, time.Second)
+	network := "tcp"
+	if strings.HasPrefix(g.target, "/") {
+		network = "unix"
+	}
+	up, err := net.DialTimeout(network, g.target, time.Second)
 	if err != nil {
+		// The server is down: reset the connection, as close as a
+		// forwarder can come to the refusal a client would meet without
+		// it.
+		if tc, ok := c.(*net.TCPConn); ok {
+			tc.SetLinger(0)
+		}
 		c.Close()
 		return
 	}

@@ -96,73 +96,47 @@ func StartOAuth2Proxy(t testing.TB, cfg OAuth2ProxyConfig) *OAuth2Proxy {
 		rand.Read(b)
 		cfg.CookieSecret = hex.EncodeToString(b)
 	}
-	port := FreePort(t)
-	p := &OAuth2Proxy{Port: port, URL: "http://127.0.0.1:" + strconv.Itoa(port), log: newProcessLog()}
-	p.RedirectURL = p.URL + "/oauth2/callback"
-	args := []string{
-		"--provider=oidc",
-		"--oidc-issuer-url=" + cfg.Issuer,
-		"--client-id=" + cfg.ClientID,
-		"--upstream=" + cfg.Upstream,
-		"--http-address=127.0.0.1:" + strconv.Itoa(port),
-		"--redirect-url=" + p.RedirectURL,
-		"--email-domain=*",
-		"--code-challenge-method=S256",
-		"--skip-provider-button",
-		"--cookie-secure=false",
-	}
-	if cfg.CAFile != "" {
-		args = append(args, "--provider-ca-file="+cfg.CAFile)
-	}
-	cmd := exec.Command(bin, append(args, cfg.ExtraArgs...)...)
-	// Secrets go through the environment, not the command line (which
-	// any local user can read in /proc); no OAUTH2_PROXY_* of ours leaks in.
-	cmd.Env = append(withoutOAuth2ProxyEnv(os.Environ()),
-		"OAUTH2_PROXY_CLIENT_SECRET="+cfg.ClientSecret,
-		"OAUTH2_PROXY_COOKIE_SECRET="+cfg.CookieSecret)
-	cmd.Stdout, cmd.Stderr = p.log, p.log
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start oauth2-proxy: %v", err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-exited
-		if t.Failed() {
-			t.Logf("oauth2-proxy log:\n%s", p.Log())
+	p := &OAuth2Proxy{}
+	p.Port = startOnUnusedPort(t, "oauth2-proxy", func(port int) (*serverProcess, error) {
+		p.URL = "http://127.0.0.1:" + strconv.Itoa(port)
+		p.RedirectURL = p.URL + "/oauth2/callback"
+		args := []string{
+			"--provider=oidc",
+			"--oidc-issuer-url=" + cfg.Issuer,
+			"--client-id=" + cfg.ClientID,
+			"--upstream=" + cfg.Upstream,
+			"--http-address=127.0.0.1:" + strconv.Itoa(port),
+			"--redirect-url=" + p.RedirectURL,
+			"--email-domain=*",
+			"--code-challenge-method=S256",
+			"--skip-provider-button",
+			"--cookie-secure=false",
 		}
-	})
-	p.waitReady(t, exited)
-	return p
-}
-
-// waitReady polls /ping until it answers 200, the process exits, or the
-// deadline passes.
-func (p *OAuth2Proxy) waitReady(t testing.TB, exited chan error) {
-	t.Helper()
-	client := &http.Client{Timeout: time.Second}
-	deadline := time.Now().Add(30 * time.Second)
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		resp, err := client.Get(p.URL + "/ping")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
+		if cfg.CAFile != "" {
+			args = append(args, "--provider-ca-file="+cfg.CAFile)
+		}
+		cmd := exec.Command(bin, append(args, cfg.ExtraArgs...)...)
+		// Secrets go through the environment, not the command line (which
+		// any local user can read in /proc); no OAUTH2_PROXY_* of ours leaks in.
+		cmd.Env = append(withoutOAuth2ProxyEnv(os.Environ()),
+			"OAUTH2_PROXY_CLIENT_SECRET="+cfg.ClientSecret,
+			"OAUTH2_PROXY_COOKIE_SECRET="+cfg.CookieSecret)
+		sp, err := startServerProcess("oauth2-proxy", cmd)
+		if err != nil {
+			return nil, err
+		}
+		p.log = sp.log
+		client := &http.Client{Timeout: time.Second}
+		return sp, sp.waitUntil(30*time.Second, func() bool {
+			resp, err := client.Get(p.URL + "/ping")
+			if err != nil {
+				return false
 			}
-		}
-		select {
-		case err := <-exited:
-			exited <- err // for the cleanup's wait
-			t.Fatalf("oauth2-proxy exited before answering /ping (%v):\n%s", err, p.Log())
-		case <-tick.C:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("oauth2-proxy did not answer /ping on %s within 30s:\n%s", p.URL, p.Log())
-		}
-	}
+			resp.Body.Close()
+			return resp.StatusCode == http.StatusOK
+		})
+	})
+	return p
 }
 
 func withoutOAuth2ProxyEnv(env []string) []string {

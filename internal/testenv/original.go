@@ -148,8 +148,8 @@ func StartOriginal(t testing.TB, opts OriginalOptions) *Original {
 
 // start runs uvicorn with --port 0 and reads the port the kernel gave it
 // from uvicorn's startup line, so no other process can take the port
-// between choosing and binding it (FreePort's race). uvicorn prints that
-// line after the application has been imported and the socket bound.
+// between choosing and binding it. uvicorn prints that line after the
+// application has been imported and the socket bound.
 func (o *Original) start(t testing.TB, python string) {
 	t.Helper()
 	cmd := exec.Command(python, "-m", "uvicorn", "main:app", "--host", "127.0.0.1", "--port", "0")

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"strconv"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -13,13 +13,19 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// RedisServer is a redis-server of the test's own, on a free port, which
-// the test may kill, pause and start again; the shared Redis is never
-// touched. It runs without persistence: a restart loses every key, as a
-// crashed cache would.
+// RedisServer is a redis-server of the test's own, which the test may
+// kill, pause and start again; the shared Redis is never touched. It runs
+// without persistence: a restart loses every key, as a crashed cache
+// would.
+//
+// It listens on a Unix socket in the test's temporary directory, not on
+// a TCP port: a restart must find its address free, and a port let go of
+// by a killed server could be taken by another package's tests in the
+// meantime, while a path in the test's own directory cannot. Clients
+// that need TCP reach it through a Gate.
 type RedisServer struct {
 	t    testing.TB
-	port int
+	sock string // the Unix socket's path
 	mu   sync.Mutex
 	cmd  *exec.Cmd
 }
@@ -35,23 +41,25 @@ func StartRedisServer(t testing.TB) *RedisServer {
 		}
 		t.Skip(msg)
 	}
-	r := &RedisServer{t: t, port: FreePort(t)}
+	r := &RedisServer{t: t, sock: filepath.Join(shortTempDir(t), "redis.sock")}
 	r.Start()
 	t.Cleanup(r.Kill)
 	return r
 }
 
-// Addr is the server's host:port.
-func (r *RedisServer) Addr() string { return "127.0.0.1:" + strconv.Itoa(r.port) }
+// Addr is the path of the server's Unix socket, which NewGate takes as
+// its target.
+func (r *RedisServer) Addr() string { return r.sock }
 
-// URL is the server's redis:// URL, database 0.
-func (r *RedisServer) URL() string { return "redis://" + r.Addr() + "/0" }
+// URL is the server's unix:// URL, database 0 (go-redis's ParseURL reads
+// it).
+func (r *RedisServer) URL() string { return "unix://" + r.sock + "?db=0" }
 
-// Start runs redis-server on the server's port and waits until it answers
-// PING.
+// Start runs redis-server on the server's socket and waits until it
+// answers PING.
 func (r *RedisServer) Start() {
 	r.t.Helper()
-	cmd := exec.Command("redis-server", "--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
+	cmd := exec.Command("redis-server", "--port", "0", "--unixsocket", r.sock, "--unixsocketperm", "700",
 		"--save", "", "--appendonly", "no", "--loglevel", "warning")
 	if err := cmd.Start(); err != nil {
 		r.t.Fatalf("start redis-server: %v", err)
@@ -59,7 +67,7 @@ func (r *RedisServer) Start() {
 	r.mu.Lock()
 	r.cmd = cmd
 	r.mu.Unlock()
-	c := redis.NewClient(&redis.Options{Addr: r.Addr(), DialerRetries: 1})
+	c := redis.NewClient(&redis.Options{Network: "unix", Addr: r.sock, DialerRetries: 1})
 	defer c.Close()
 	deadline := time.Now().Add(30 * time.Second)
 	for c.Ping(context.Background()).Err() != nil {

@@ -19,7 +19,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -156,30 +155,15 @@ func deleteRedisKeys(t testing.TB, redisURL, prefix string) {
 	}
 }
 
-// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago, for
-// tests that must start a server (a private Redis, Pebble) on a port of
-// their own. It never returns the same port twice in one test process:
-// the kernel may hand a just-closed port out again, and a test that asks
-// for two ports (https and ops, say) must get two.
-func FreePort(t testing.TB) int {
+// shortTempDir is a new private directory under os.TempDir, removed when
+// the test ends, for Unix sockets: a socket's path must fit in about 100
+// bytes, which t.TempDir, named after the test, may exceed.
+func shortTempDir(t testing.TB) string {
 	t.Helper()
-	portsMu.Lock()
-	defer portsMu.Unlock()
-	for {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		l.Close()
-		if !portsGiven[port] {
-			portsGiven[port] = true
-			return port
-		}
+	dir, err := os.MkdirTemp("", "ag-")
+	if err != nil {
+		t.Fatal(err)
 	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
 }
-
-var (
-	portsMu    sync.Mutex
-	portsGiven = map[int]bool{}
-)

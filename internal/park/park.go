@@ -1,4 +1,4 @@
-package gateway
+package park
 
 import (
 	"crypto/tls"
@@ -14,45 +14,11 @@ import (
 	"time"
 )
 
-// Idle keep-alive connections, parked.
-//
-// Go's HTTP server gives each connection a goroutine, a 4 KiB read buffer
-// and a 4 KiB write buffer for as long as the connection is open, and the
-// goroutine keeps the 8 KiB stack a request grew: about 23 KiB for every
-// idle keep-alive connection, 230 MiB for 10,000 of them. Browsers and
-// client connection pools hold connections open that are idle nearly all
-// the time.
-//
-// A parkingListener sits between the socket and the http.Server of a
-// public listener. When an HTTP/1.1 connection has waited
-// limits.park_idle_after for its next request, the server lets go of it —
-// its goroutine ends and its buffers go back to the server's pools — and
-// the socket stays open, watched by a goroutine that waits, on a small
-// stack, for the socket to become readable without reading from it. When
-// the next request arrives the listener hands the connection to the
-// server again, as if it were new. Nothing is read while a connection is
-// parked, so no byte is lost; the idle timeout keeps counting.
-//
-// The server lets go like this. Once it has finished a request
-// (http.conn.serve) it reports StateIdle, sets the idle-timeout read
-// deadline, waits for the next request with a Peek — which reads into its
-// empty read buffer, unless bytes of a pipelined request are already
-// there — and then sets the read-header deadline and reads the request.
-// parkConn follows those steps (idlePhase): only a read made between the
-// idle deadline and the read-header deadline, into the whole buffer, is
-// that wait. That read alone gets a deadline of park_idle_after, and if it
-// passes with nothing read answers io.EOF, which the server takes for a
-// client that went away: it closes the connection, and parkConn.Close
-// parks it instead. Every other read — of a request's head or body,
-// pipelined or not, whatever its size — is a plain read and never
-// answers a made-up EOF: a connection is idle only between requests.
-//
-// For TLS the listener does the handshake itself, so the server sees a
-// parkConn whose ConnectionState fills Request.TLS; a connection that
-// negotiates anything but HTTP/1.1 (h2, or acme-tls/1 for an ACME
-// TLS-ALPN-01 challenge) goes to the server as the *tls.Conn it expects,
-// and is never parked. Parking is for HTTP/1.1 only.
-type parkingListener struct {
+// Listener is a net.Listener for an http.Server that parks the server's
+// idle HTTP/1.1 connections (see the package documentation). The server
+// must use its ConnState as http.Server.ConnState, and Serve (not
+// ServeTLS) it: it does the TLS handshakes itself.
+type Listener struct {
 	ln        net.Listener
 	tlsConf   *tls.Config // nil: plain HTTP
 	handshake time.Duration
@@ -78,7 +44,7 @@ type accepted struct {
 const idleReadSize = 4096
 
 // idlePhase is where a connection's server is between two requests, as
-// parkConn sees it (see parkingListener).
+// parkConn sees it (see the package documentation).
 type idlePhase = int32
 
 const (
@@ -95,10 +61,32 @@ const (
 	idleWaiting
 )
 
-// newParkingListener returns ln with idle HTTP/1.1 connections parked
-// after the given time (> 0). tlsConf, when not nil, is used for the
-// handshake, which ends within handshake (0: no bound).
-func newParkingListener(ln net.Listener, tlsConf *tls.Config, handshake, after time.Duration, logger *slog.Logger) *parkingListener {
+// Options say how a Listener parks.
+type Options struct {
+	// After is how long an HTTP/1.1 connection waits for its next request
+	// before it is parked (limits.park_idle_after); it must be > 0.
+	After time.Duration
+	// TLS, when not nil, is the server's TLS config: the Listener does
+	// the handshakes with it (h2 and http/1.1 are added to its
+	// NextProtos), each within HandshakeTimeout (0: no bound).
+	TLS              *tls.Config
+	HandshakeTimeout time.Duration
+	// Logger gets failed handshakes (debug) and a failing poller; nil
+	// discards them.
+	Logger *slog.Logger
+}
+
+// New returns ln with its idle HTTP/1.1 connections parked as o says. The
+// Listener owns ln: closing it closes ln and every parked connection.
+func New(ln net.Listener, o Options) *Listener {
+	logger := o.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return newListener(ln, o.TLS, o.HandshakeTimeout, o.After, logger)
+}
+
+func newListener(ln net.Listener, tlsConf *tls.Config, handshake, after time.Duration, logger *slog.Logger) *Listener {
 	if tlsConf != nil {
 		tlsConf = tlsConf.Clone()
 		for _, p := range []string{"h2", "http/1.1"} {
@@ -107,7 +95,7 @@ func newParkingListener(ln net.Listener, tlsConf *tls.Config, handshake, after t
 			}
 		}
 	}
-	l := &parkingListener{
+	l := &Listener{
 		ln:        ln,
 		tlsConf:   tlsConf,
 		handshake: handshake,
@@ -125,7 +113,7 @@ func newParkingListener(ln net.Listener, tlsConf *tls.Config, handshake, after t
 // has finished a request and is about to wait for the next (StateIdle),
 // or has read a request's head (StateActive). It runs on the connection's
 // own goroutine.
-func (l *parkingListener) ConnState(c net.Conn, state http.ConnState) {
+func (l *Listener) ConnState(c net.Conn, state http.ConnState) {
 	var pc *parkConn
 	switch c := c.(type) {
 	case *parkConn:
@@ -143,7 +131,7 @@ func (l *parkingListener) ConnState(c net.Conn, state http.ConnState) {
 	}
 }
 
-func (l *parkingListener) Accept() (net.Conn, error) {
+func (l *Listener) Accept() (net.Conn, error) {
 	select {
 	case a := <-l.accepted:
 		return a.conn, a.err
@@ -152,11 +140,11 @@ func (l *parkingListener) Accept() (net.Conn, error) {
 	}
 }
 
-func (l *parkingListener) Addr() net.Addr { return l.ln.Addr() }
+func (l *Listener) Addr() net.Addr { return l.ln.Addr() }
 
 // Close stops accepting and closes every parked connection: they are idle,
 // and the server closes its idle connections when it shuts down too.
-func (l *parkingListener) Close() error {
+func (l *Listener) Close() error {
 	var err error
 	l.closeOnce.Do(func() {
 		close(l.done)
@@ -167,9 +155,9 @@ func (l *parkingListener) Close() error {
 }
 
 // Parked reports how many connections are parked now.
-func (l *parkingListener) Parked() int { return l.watch.len() }
+func (l *Listener) Parked() int { return l.watch.len() }
 
-func (l *parkingListener) acceptLoop() {
+func (l *Listener) acceptLoop() {
 	var delay time.Duration
 	for {
 		conn, err := l.ln.Accept()
@@ -214,7 +202,7 @@ func isTemporary(err error) bool {
 
 // deliver hands a to the server's Accept. It reports false, closing the
 // connection, when the listener is closed.
-func (l *parkingListener) deliver(a accepted) bool {
+func (l *Listener) deliver(a accepted) bool {
 	select {
 	case l.accepted <- a:
 		return true
@@ -229,7 +217,7 @@ func (l *parkingListener) deliver(a accepted) bool {
 // handshakeTLS does what http.Server does with a *tls.Conn before it
 // reads a request, including the plain-text hint for a client that spoke
 // HTTP to the TLS port.
-func (l *parkingListener) handshakeTLS(tcp *net.TCPConn) {
+func (l *Listener) handshakeTLS(tcp *net.TCPConn) {
 	tc := tls.Server(tcp, l.tlsConf)
 	if l.handshake > 0 {
 		tcp.SetDeadline(time.Now().Add(l.handshake))
@@ -264,7 +252,7 @@ func tlsRecordLooksLikeHTTP(hdr [5]byte) bool {
 
 // serverConn is what the server gets for conn (the socket tcp, or TLS
 // over it): a parkConn, or a parkTLSConn over TLS.
-func (l *parkingListener) serverConn(conn net.Conn, tcp *net.TCPConn) net.Conn {
+func (l *Listener) serverConn(conn net.Conn, tcp *net.TCPConn) net.Conn {
 	c := &parkConn{Conn: conn, tcp: tcp, l: l}
 	if _, isTLS := conn.(*tls.Conn); isTLS {
 		return &parkTLSConn{c}
@@ -274,7 +262,7 @@ func (l *parkingListener) serverConn(conn net.Conn, tcp *net.TCPConn) net.Conn {
 
 // resume gives a parked connection whose next request has arrived back to
 // the server, as a new connection.
-func (l *parkingListener) resume(c *parkConn) {
+func (l *Listener) resume(c *parkConn) {
 	go l.deliver(accepted{conn: l.serverConn(c.Conn, c.tcp)})
 }
 
@@ -283,7 +271,7 @@ func (l *parkingListener) resume(c *parkConn) {
 type parkConn struct {
 	net.Conn              // the socket, or TLS over it
 	tcp      *net.TCPConn // the socket
-	l        *parkingListener
+	l        *Listener
 
 	// phase is the idlePhase: set by the ConnState hook and advanced by
 	// the server's read deadlines and reads, all on the server's goroutine
@@ -315,8 +303,8 @@ func (c *parkTLSConn) ConnectionState() tls.ConnectionState {
 }
 
 // Read is the connection's Read, except for the server's wait for its
-// next request (see parkingListener): that read gives up after
-// park_idle_after and answers io.EOF, releasing the connection to be
+// next request (see the package documentation): that read gives up after
+// Options.After and answers io.EOF, releasing the connection to be
 // parked by Close. No other read ever answers a made-up EOF.
 func (c *parkConn) Read(p []byte) (int, error) {
 	// The Load spares the common read a compare-and-swap; the first read

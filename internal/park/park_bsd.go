@@ -1,6 +1,6 @@
 //go:build unix && !linux
 
-package gateway
+package park
 
 import (
 	"net"
@@ -9,21 +9,21 @@ import (
 	"time"
 )
 
-// parkingSupported: idle connections can be parked on this system.
-const parkingSupported = true
+// Supported: idle connections can be parked on this system.
+const Supported = true
 
 // watcher keeps parked connections, each watched by a goroutine of its
 // own that waits in the runtime's poller, on a small stack and holding no
 // buffer, for its socket to become readable. (Linux has one epoll
 // instance for all of them instead: park_linux.go.)
 type watcher struct {
-	l      *parkingListener
+	l      *Listener
 	mu     sync.Mutex
 	parked map[*parkConn]struct{}
 	closed bool
 }
 
-func newWatcher(l *parkingListener) *watcher {
+func newWatcher(l *Listener) *watcher {
 	return &watcher{l: l, parked: make(map[*parkConn]struct{})}
 }
 

@@ -1,16 +1,16 @@
 //go:build !unix
 
-package gateway
+package park
 
 import "time"
 
-// parkingSupported: without a way to wait for a socket to become readable
+// Supported: without a way to wait for a socket to become readable
 // without reading it, idle connections stay with the HTTP server.
-const parkingSupported = false
+const Supported = false
 
 type watcher struct{}
 
-func newWatcher(*parkingListener) *watcher    { return &watcher{} }
+func newWatcher(*Listener) *watcher           { return &watcher{} }
 func (*watcher) add(c *parkConn, _ time.Time) { c.Conn.Close() }
 func (*watcher) len() int                     { return 0 }
 func (*watcher) close()                       {}

@@ -1,15 +1,16 @@
-package gateway
+package park
 
 import (
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
 )
 
-// parkingSupported: idle connections can be parked on this system.
-const parkingSupported = true
+// Supported: idle connections can be parked on this system.
+const Supported = true
 
 // watcher keeps parked connections in one epoll instance, watched by one
 // goroutine: a parked connection costs its socket, its TLS state and a map
@@ -22,8 +23,11 @@ const parkingSupported = true
 // closed or handed back, so a number the kernel reuses for a new socket is
 // never mistaken for a parked one.
 type watcher struct {
-	l    *parkingListener
+	l    *Listener
 	epfd int // -1 when epoll could not be set up: connections are closed instead of parked
+	// scans counts the looks for expired connections, so that a test can
+	// wait for one instead of sleeping past watchTick.
+	scans atomic.Uint64
 
 	mu     sync.Mutex
 	parked map[int]parkedConn // by file descriptor
@@ -39,7 +43,7 @@ type parkedConn struct {
 // idle timeout has passed, and so how late, at most, it closes them.
 const watchTick = 500 * time.Millisecond
 
-func newWatcher(l *parkingListener) *watcher {
+func newWatcher(l *Listener) *watcher {
 	w := &watcher{l: l, parked: make(map[int]parkedConn)}
 	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
@@ -119,6 +123,7 @@ func (w *watcher) run() {
 					expired = append(expired, p.c)
 				}
 			}
+			w.scans.Add(1)
 		}
 		w.mu.Unlock()
 		for _, c := range ready {

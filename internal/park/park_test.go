@@ -1,6 +1,6 @@
 //go:build unix
 
-package gateway
+package park
 
 import (
 	"bufio"
@@ -13,20 +13,19 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptrace"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 )
 
-// parkRig is an http.Server behind a parkingListener that parks after
+// parkRig is an http.Server behind a Listener that parks after
 // 50 ms. Its handler answers with the request's method, path, body and
 // whether it came over TLS.
 type parkRig struct {
 	t   *testing.T
 	srv *http.Server
-	pl  *parkingListener
+	pl  *Listener
 	tls *tls.Config // the server's; nil for plain HTTP
 
 	mu       sync.Mutex
@@ -43,7 +42,7 @@ func newParkRig(t *testing.T, withTLS bool, idle time.Duration) *parkRig {
 	if withTLS {
 		r.tls = testTLSConfig(t)
 	}
-	r.pl = newParkingListener(ln, r.tls, 5*time.Second, 50*time.Millisecond, slog.New(slog.DiscardHandler))
+	r.pl = newListener(ln, r.tls, 5*time.Second, 50*time.Millisecond, slog.New(slog.DiscardHandler))
 	r.srv = &http.Server{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 			body, _ := io.ReadAll(req.Body)
@@ -79,6 +78,34 @@ func (r *parkRig) dial() net.Conn {
 	r.t.Cleanup(func() { c.Close() })
 	c.SetDeadline(time.Now().Add(30 * time.Second))
 	return c
+}
+
+// parkClock tells that a parking time has passed, by observing it rather
+// than by sleeping: a connection to a rig of its own (parking after the
+// same 50 ms) makes a request, and tick waits until it is parked, which
+// is at least 50 ms after its answer was written — so 50 ms after
+// whatever the test did before the tick.
+type parkClock struct {
+	r  *parkRig
+	c  net.Conn
+	br *bufio.Reader
+}
+
+func newParkClock(t *testing.T) *parkClock {
+	t.Helper()
+	r := newParkRig(t, false, time.Minute)
+	c := r.dial()
+	return &parkClock{r: r, c: c, br: bufio.NewReader(c)}
+}
+
+// tick returns once a parking time has passed since it was called.
+func (k *parkClock) tick() {
+	k.r.t.Helper()
+	// Once the answer is read the connection is with the server again
+	// (resumed, if it was parked): it is parked only after its next idle
+	// wait.
+	sendRequest(k.r.t, k.c, k.br, getRequest("/tick"))
+	k.r.waitParked(1)
 }
 
 // waitParked waits until n connections are parked.
@@ -152,14 +179,17 @@ func TestParkingLosesNoBytes(t *testing.T) {
 	}
 	r.waitParked(1)
 
-	// Split: the first bytes wake the connection, the rest follow after
-	// the server has gone idle again long enough to park.
+	// Split: the first bytes wake the connection, each of the others
+	// follows once a parking time has passed: a server that took the wait
+	// for the rest of a head for the wait between requests would park the
+	// connection meanwhile, and lose or misread what follows.
+	clock := newParkClock(t)
 	req := getRequest("/split")
 	for _, piece := range []string{req[:2], req[2:9], req[9:]} {
 		if _, err := io.WriteString(c, piece); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(120 * time.Millisecond)
+		clock.tick()
 	}
 	if got := readBody(t, br); !strings.HasPrefix(got, "GET /split ") {
 		t.Fatalf("split request answered %q", got)
@@ -257,7 +287,7 @@ func TestParkingOverTLS(t *testing.T) {
 	if got := string(body); got != `GET /h2 "" tls=true proto=HTTP/2.0` {
 		t.Fatalf("HTTP/2 request answered %q", got)
 	}
-	time.Sleep(200 * time.Millisecond)
+	newParkClock(t).tick() // long enough for the HTTP/2 connection to park, if it could
 	if n := r.pl.Parked(); n != 1 {
 		t.Errorf("%d parked connections after an HTTP/2 request; want 1 (HTTP/2 never parks)", n)
 	}
@@ -281,8 +311,12 @@ func TestParkedConnectionClientHangsUp(t *testing.T) {
 		conns = append(conns, c)
 	}
 	r.waitParked(3)
-	time.Sleep(300 * time.Millisecond)
-	r.waitParked(3)
+	// The watcher looks for connections whose idle time is up: without
+	// an idle timeout it must find none.
+	waitExpiryScans(t, r.pl, 2)
+	if n := r.pl.Parked(); n != 3 {
+		t.Fatalf("%d connections parked after the watcher looked for expired ones; want 3", n)
+	}
 	for i, c := range conns {
 		c.Close()
 		r.waitParked(2 - i)
@@ -291,21 +325,5 @@ func TestParkedConnectionClientHangsUp(t *testing.T) {
 	defer r.mu.Unlock()
 	if r.requests != 3 {
 		t.Errorf("handler saw %d requests; want 3", r.requests)
-	}
-}
-
-// testTLSConfig is a server config with the gateway's own self-signed
-// certificate for 127.0.0.1, made in a temporary directory.
-func testTLSConfig(t *testing.T) *tls.Config {
-	t.Helper()
-	dir := t.TempDir()
-	cert, err := loadOrCreateSelfSigned(filepath.Join(dir, "c.crt"), filepath.Join(dir, "c.key"), []string{"127.0.0.1"}, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &tls.Config{
-		Certificates: []tls.Certificate{cert},
-		NextProtos:   []string{"h2", "http/1.1"},
-		MinVersion:   tls.VersionTLS12,
 	}
 }

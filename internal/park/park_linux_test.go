@@ -1,0 +1,12 @@
+package park
+
+import "testing"
+
+// waitExpiryScans waits until the watcher has looked for connections whose
+// idle time is up n more times: whatever it would close for that, it has
+// closed by then.
+func waitExpiryScans(t *testing.T, l *Listener, n uint64) {
+	t.Helper()
+	until := l.watch.scans.Load() + n
+	waitFor(t, "the parked connections' expiry scans", func() bool { return l.watch.scans.Load() >= until })
+}
