@@ -35,7 +35,7 @@ import (
 // Hashes of the original FastAPI service (passlib: "$2b$…", also "$2a$" and
 // "$2y$") are plain bcrypt of the raw password truncated at 72 bytes; they
 // still verify, that way only, and are replaced by a new hash at the next
-// successful login.
+// successful login with a password of at most 72 bytes.
 const (
 	hmacBcryptScheme = "$authgate-hmac-bcrypt-v1"
 	prehashKey       = "authgate-bcrypt-v1"
@@ -140,12 +140,16 @@ func (h *passwordHasher) verify(ctx context.Context, stored, password string) (o
 		return true, err != nil || cost != h.cost, nil
 	case isBcrypt([]byte(stored)):
 		// Legacy: passlib truncated at 72 bytes, so must we, for these
-		// hashes only.
+		// hashes only. A password longer than that verifies on its first
+		// 72 bytes, so it may be the real one with a typo after them:
+		// such a login never replaces the hash, or the typo would become
+		// the password (issue 12).
 		p := []byte(password)
-		if len(p) > bcryptMaxInput {
+		truncated := len(p) > bcryptMaxInput
+		if truncated {
 			p = p[:bcryptMaxInput]
 		}
-		return h.bcryptCompare([]byte(stored), p) == nil, true, nil
+		return h.bcryptCompare([]byte(stored), p) == nil, !truncated, nil
 	}
 	h.compareDummy(password)
 	return false, false, nil

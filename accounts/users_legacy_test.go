@@ -42,10 +42,15 @@ CREATE UNIQUE INDEX ix_users_username ON users (username);
 CREATE UNIQUE INDEX ix_users_email ON users (email);`
 
 // passlibHash returns a bcrypt hash of password as passlib writes it:
-// "$2b$", the given cost.
+// "$2b$", the given cost, over the first 72 bytes (passlib truncates;
+// Go's bcrypt refuses longer input).
 func passlibHash(t testing.TB, password string, cost int) string {
 	t.Helper()
-	h, err := bcrypt.GenerateFromPassword([]byte(password), cost)
+	p := []byte(password)
+	if len(p) > bcryptMaxInput {
+		p = p[:bcryptMaxInput]
+	}
+	h, err := bcrypt.GenerateFromPassword(p, cost)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,9 +145,11 @@ func TestLegacyHashes(t *testing.T) {
 				{name: "ok-2a", hash: strings.Replace(passlibHash(t, "legacy password", 5), "$2b$", "$2a$", 1), login: "legacy password", upgraded: true},
 				{name: "ok-2y", hash: strings.Replace(passlibHash(t, "legacy password", 5), "$2b$", "$2y$", 1), login: "legacy password", upgraded: true},
 				// passlib truncated: the legacy hash of a long password accepts
-				// any password with the same first 72 bytes, once. The hash
-				// written at that login does not.
-				{name: "ok-2b-truncated", hash: passlibHash(t, long, 5), login: long + "anything", upgraded: true},
+				// any password with the same first 72 bytes, and keeps doing
+				// so: the login may have been a typo past byte 72, which must
+				// not become the password (TestLegacyLongPasswordTypo).
+				{name: "ok-2b-truncated", hash: passlibHash(t, long, 5), login: long + "anything"},
+				{name: "ok-2b-exactly-72", hash: passlibHash(t, long, 5), login: long, upgraded: true},
 				{name: "ok-current-other-cost", hash: mustHash(t, 5, "current password"), login: "current password", upgraded: true},
 				{name: "ok-current", hash: mustHash(t, bcrypt.MinCost, "current password"), login: "current password"},
 				{name: "fail-2b-wrong", hash: passlibHash(t, "legacy password", 5), login: "Legacy password", wantErr: problem.ErrInvalidCredentials},
@@ -177,7 +184,7 @@ func TestLegacyHashes(t *testing.T) {
 					if _, err := u.Authenticate(ctx, username, tt.login); err != nil {
 						t.Errorf("Authenticate after upgrade = %v; want success", err)
 					}
-					if tt.name == "ok-2b-truncated" {
+					if tt.name == "ok-2b-exactly-72" {
 						if _, err := u.Authenticate(ctx, username, long+"something else"); !errors.Is(err, problem.ErrInvalidCredentials) {
 							t.Errorf("after upgrade, same 72-byte prefix = %v; want problem.ErrInvalidCredentials", err)
 						}
@@ -325,5 +332,38 @@ func TestNullIsActiveIsDisabled(t *testing.T) {
 	r := userRow{IsActive: sql.NullBool{}}
 	if r.user().IsActive {
 		t.Error("NULL is_active read as active; want disabled")
+	}
+}
+
+// The data-loss case of issue 12: a passlib user whose password is 86
+// bytes logs in with its first 72 bytes and a typo after them. passlib
+// accepted that, so authgate must too; but the upgrade then stored the
+// typo as the password and the real one was refused from then on. A
+// legacy hash verified with more than 72 bytes is never replaced.
+func TestLegacyLongPasswordTypo(t *testing.T) {
+	for name, newURL := range testenv.Databases() {
+		t.Run(name, func(t *testing.T) {
+			db := openAccountsDB(t, newURL(t))
+			u := newTestUsers(t, db, Config{})
+			ctx := context.Background()
+			real := strings.Repeat("correct horse battery staple ", 3)[:86]
+			typo := real[:72] + "XXXXXXXXXXXXXX"
+			hash := passlibHash(t, real, 5)
+			var id int64
+			if err := db.QueryRowx(db.Rebind(`INSERT INTO users (username, email, hashed_password, is_active, created_at, roles)
+				VALUES (?, ?, ?, ?, ?, '') RETURNING id`), "longpw", "longpw@example.com", hash, true, time.Now().UTC()).Scan(&id); err != nil {
+				t.Fatal(err)
+			}
+			u = newTestUsers(t, db, Config{}) // adopts the row
+			if _, err := u.Authenticate(ctx, "longpw", typo); err != nil {
+				t.Fatalf("Authenticate(first 72 bytes + typo) = %v; want success, as passlib", err)
+			}
+			if got := storedPasswordHash(t, db, id); got != hash {
+				t.Errorf("hash after a login with %d bytes = %.30q…; want the passlib hash kept", len(typo), got)
+			}
+			if _, err := u.Authenticate(ctx, "longpw", real); err != nil {
+				t.Errorf("Authenticate(the real password) after the typo login = %v; want success", err)
+			}
+		})
 	}
 }
