@@ -30,6 +30,7 @@ Usage:
   authgate route   [--config FILE] METHOD URL which route a request takes, and why
   authgate user add    [--config FILE] --username U --email E [--role R]...   (password on stdin)
   authgate user list   [--config FILE]
+  authgate user conflicts [--config FILE]    rows that are one account after normalisation (exit 1 if any)
   authgate user disable|enable [--config FILE] USERNAME
   authgate user roles  [--config FILE] USERNAME ROLE1,ROLE2
   authgate user passwd [--config FILE] USERNAME                              (password on stdin)
@@ -164,7 +165,7 @@ func route(args []string) error {
 
 func user(args []string) error {
 	if len(args) == 0 {
-		return usageError{errors.New("want add, list, disable, enable, roles or passwd")}
+		return usageError{errors.New("want add, list, conflicts, disable, enable, roles or passwd")}
 	}
 	sub, args := args[0], args[1:]
 	fs, cfgPath := flags("user " + sub)
@@ -178,7 +179,7 @@ func user(args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	want := map[string]int{"add": 0, "list": 0, "disable": 1, "enable": 1, "roles": 2, "passwd": 1}
+	want := map[string]int{"add": 0, "list": 0, "conflicts": 0, "disable": 1, "enable": 1, "roles": 2, "passwd": 1}
 	n, ok := want[sub]
 	if !ok {
 		return usageError{fmt.Errorf("unknown user command %q", sub)}
@@ -224,6 +225,19 @@ func user(args []string) error {
 				strings.Join(u.Roles, ","), u.CreatedAt.UTC().Format("2006-01-02 15:04:05Z"))
 		}
 		return tw.Flush()
+	case "conflicts":
+		collisions, err := admin.Conflicts(ctx)
+		if err != nil {
+			return err
+		}
+		for _, c := range collisions {
+			fmt.Println(c.Error())
+		}
+		if len(collisions) > 0 {
+			return fmt.Errorf("%d set(s) of users rows are one account after normalisation: their logins are refused until they are renamed or merged", len(collisions))
+		}
+		fmt.Println("no conflicts")
+		return nil
 	case "disable", "enable":
 		u, err = admin.SetActive(ctx, fs.Arg(0), sub == "enable")
 	case "roles":

@@ -148,6 +148,15 @@ func Open(ctx context.Context, cfg Sections, opts Options) (*Service, error) {
 		return nil, err
 	}
 	s.users.now, s.sessions.now = s.now, s.now
+	s.users.logger = logger
+	collisions, err := s.users.Collisions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range collisions {
+		logger.Warn("users rows are one account after normalisation: their logins are refused until they are renamed or merged (authgate user conflicts)",
+			"collision", c.Error())
+	}
 
 	accessTTL := s.tokens.AccessTTL()
 	if cfg.Redis.URL != "" {

@@ -18,6 +18,11 @@ func (s *Service) AddUser(ctx context.Context, nu NewUser) (*User, error) {
 	return s.users.Create(ctx, nu)
 }
 
+// Conflicts adopts the rows the original service wrote and lists those
+// that are one account after normalisation: their logins are refused
+// until an operator renames or merges them.
+func (s *Service) Conflicts(ctx context.Context) ([]Collision, error) { return s.users.Collisions(ctx) }
+
 // ListUsers lists every account.
 func (s *Service) ListUsers(ctx context.Context) ([]User, error) { return s.users.List(ctx) }
 

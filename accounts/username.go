@@ -31,7 +31,7 @@ const (
 // Unicode default case folding, then NFKC again because folding can
 // un-normalise a few characters (this is the NFKC_Casefold shape of
 // Unicode §3.13 / UAX #31). Rows written by the original service get the
-// same key computed in Go (see backfillKeys): the database cannot do this.
+// same key computed in Go (see adopt): the database cannot do this.
 func usernameKey(s string) string {
 	// A cases.Caser keeps state: make one per call rather than share it.
 	return norm.NFKC.String(cases.Fold().String(norm.NFKC.String(s)))

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -52,14 +53,17 @@ type Users struct {
 	hasher *passwordHasher
 	policy passwordPolicy
 	now    func() time.Time // the clock; tests set it
+	// logger names the rows of a collision that refuses a login; Open
+	// sets the service's.
+	logger *slog.Logger
 }
 
 // NewUsers builds the account store on db, an opened (migrated) database,
 // from a validated accounts section (Config.SetDefaults applied: the same
 // Validate as the loader's runs here, so a value out of range is reported
 // per key). It fills the normalised keys of rows written by the original
-// service (backfillKeys) and fails, naming the rows, if two of them are the
-// same account after normalisation.
+// service (adopt); rows that are one account after normalisation do not
+// stop it (see Collision).
 func NewUsers(ctx context.Context, db *store.DB, cfg Config) (*Users, error) {
 	if db == nil {
 		return nil, errors.New("users: no database")
@@ -83,8 +87,9 @@ func newUsers(ctx context.Context, db *store.DB, cfg Config) (*Users, error) {
 		hasher: hasher,
 		policy: passwordPolicy{minRunes: cfg.MinPasswordLength, common: commonPasswords()},
 		now:    time.Now,
+		logger: slog.New(slog.DiscardHandler),
 	}
-	if err := u.backfillKeys(ctx); err != nil {
+	if _, err := u.adopt(ctx); err != nil {
 		return nil, err
 	}
 	return u, nil
@@ -194,13 +199,34 @@ func (u *Users) Create(ctx context.Context, nu NewUser) (*User, error) {
 }
 
 // taken returns problem.ErrUsernameTaken or problem.ErrEmailTaken when an account already
-// has the normalised username ukey or email ekey, and nil otherwise.
+// has the normalised username ukey or email ekey, and nil otherwise —
+// whoever wrote that account: rows the original service wrote are adopted
+// first, and those it cannot adopt (a collision) count as taken too, so
+// authgate never creates a collision itself.
 func (u *Users) taken(ctx context.Context, ukey, ekey string) error {
+	collisions, err := u.adopt(ctx)
+	if err != nil {
+		return err
+	}
+	for _, c := range collisions {
+		for _, r := range c.Rows {
+			if r.ukey == ukey {
+				return problem.ErrUsernameTaken
+			}
+		}
+	}
+	for _, c := range collisions {
+		for _, r := range c.Rows {
+			if r.ekey == ekey {
+				return problem.ErrEmailTaken
+			}
+		}
+	}
 	var keys []struct {
 		Username sql.NullString `db:"username_key"`
 		Email    sql.NullString `db:"email_key"`
 	}
-	err := u.db.SelectContext(ctx, &keys, u.db.Rebind(`SELECT username_key, email_key FROM users
+	err = u.db.SelectContext(ctx, &keys, u.db.Rebind(`SELECT username_key, email_key FROM users
 		WHERE username_key = ? OR email_key = ?`), ukey, ekey)
 	if err != nil {
 		return u.err(ctx, "create user", err)
@@ -254,6 +280,10 @@ func (u *Users) whichTaken(ctx context.Context, constraint, ukey, ekey string, c
 // an account is disabled is not told to someone who cannot log in to it.
 // A hash in the legacy scheme or at another cost is replaced on success.
 //
+// Rows the original service wrote since are adopted first. An account that
+// is one of a Collision is refused as a wrong password would be, and the
+// rows are logged for the operator.
+//
 // The user returned is the row as read before the password was checked
 // (a quarter of a second earlier at bcrypt cost 12): whoever acts on it
 // later reads it again — Login does, in the transaction that creates the
@@ -265,17 +295,36 @@ func (u *Users) Authenticate(ctx context.Context, username, password string) (*U
 		}
 		return nil, problem.ErrInvalidCredentials
 	}
+	collisions, err := u.adopt(ctx)
+	if err != nil {
+		return nil, err
+	}
+	key := usernameKey(username)
 	var row userRow
-	err := u.db.QueryRowxContext(ctx, u.db.Rebind(`SELECT `+userColumns+`, hashed_password
-		FROM users WHERE username_key = ?`), usernameKey(username)).StructScan(&row)
+	err = u.db.QueryRowxContext(ctx, u.db.Rebind(`SELECT `+userColumns+`, hashed_password
+		FROM users WHERE username_key = ?`), key).StructScan(&row)
 	if errors.Is(err, sql.ErrNoRows) {
+		row.ID = -1
+		err = nil
+	}
+	if err != nil {
+		return nil, u.err(ctx, "authenticate", err)
+	}
+	for _, c := range collisions {
+		if c.involves(row.ID, key) {
+			u.logger.Warn("login refused: users rows are one account after normalisation; rename or merge them (authgate user conflicts)",
+				"collision", c.Error())
+			if err := u.hasher.verifyDummy(ctx, password); err != nil {
+				return nil, err
+			}
+			return nil, problem.ErrInvalidCredentials
+		}
+	}
+	if row.ID == -1 {
 		if err := u.hasher.verifyDummy(ctx, password); err != nil {
 			return nil, err
 		}
 		return nil, problem.ErrInvalidCredentials
-	}
-	if err != nil {
-		return nil, u.err(ctx, "authenticate", err)
 	}
 	ok, rehash, err := u.hasher.verify(ctx, row.HashedPassword.String, password)
 	if err != nil {
@@ -316,14 +365,24 @@ func (u *Users) Get(ctx context.Context, id int64) (*User, error) {
 // ByUsername returns the user whose username normalises like username, or
 // problem.ErrNotFound.
 func (u *Users) ByUsername(ctx context.Context, username string) (*User, error) {
+	collisions, err := u.adopt(ctx)
+	if err != nil {
+		return nil, err
+	}
+	key := usernameKey(username)
 	var row userRow
-	err := u.db.QueryRowxContext(ctx, u.db.Rebind(`SELECT `+userColumns+` FROM users WHERE username_key = ?`),
-		usernameKey(username)).StructScan(&row)
+	err = u.db.QueryRowxContext(ctx, u.db.Rebind(`SELECT `+userColumns+` FROM users WHERE username_key = ?`),
+		key).StructScan(&row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("user %q: %w", username, problem.ErrNotFound)
 	}
 	if err != nil {
 		return nil, u.err(ctx, "get user", err)
+	}
+	for _, c := range collisions {
+		if c.involves(row.ID, key) {
+			return nil, fmt.Errorf("user %q: %w: %w", username, problem.ErrNotFound, c)
+		}
 	}
 	return row.user(), nil
 }

@@ -3,104 +3,77 @@ package accounts
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/authgate/authgate/store"
 )
 
-// backfillKeys gives rows written by the original FastAPI service (which
-// has no username_key / email_key columns; migration 0001 adds them empty)
-// their normalised keys. The keys are computed in Go because NFKC and case
-// folding cannot be done in SQL on both databases. It runs in NewUsers, in
-// one transaction, and does nothing once every row has its keys.
+// Adoption of rows the original FastAPI service writes. Its table has no
+// username_key / email_key columns (migration 0001 adds them empty), and
+// while the two run side by side on one database (issue 12) it keeps
+// inserting rows without them. adopt gives such rows their normalised keys
+// — computed in Go, because NFKC and case folding cannot be done in SQL on
+// both databases — and runs at start, before every login, registration and
+// lookup by username: a user registered on the original logs in through
+// authgate at once, with no restart. Once every row has its keys it costs
+// one lookup of nothing (the partial index users_unkeyed_idx).
 //
-// The original service compared usernames and emails byte for byte, so
-// its table can hold "alice" and "Alice", or "Bob@x.org" and "bob@x.org":
-// one account each for authgate. That is refused with an error naming the
-// rows, for an operator to resolve (rename or merge) before starting; no
-// row is changed then. Rows the original service writes later are not
-// seen until the next start: stop it before switching over.
-func (u *Users) backfillKeys(ctx context.Context) error {
-	var pending int
-	err := u.db.GetContext(ctx, &pending, `SELECT COUNT(*) FROM users
-		WHERE (username_key IS NULL AND username IS NOT NULL) OR (email_key IS NULL AND email IS NOT NULL)`)
-	if err != nil {
-		return u.err(ctx, "users: backfill keys", err)
-	}
-	if pending == 0 {
-		return nil
-	}
-	tx, err := u.db.BeginTxx(ctx, nil)
-	if err != nil {
-		return u.err(ctx, "users: backfill keys", err)
-	}
-	defer tx.Rollback()
-	if u.db.Dialect == store.Postgres {
-		// Two instances starting at once backfill one after the other
-		// (the migration lock is already released at this point).
-		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, store.BackfillLockID); err != nil {
-			return u.err(ctx, "users: backfill keys", err)
-		}
-	}
-	var rows []legacyRow
-	if err := tx.SelectContext(ctx, &rows, `SELECT id, username, email, username_key, email_key FROM users ORDER BY id`); err != nil {
-		return u.err(ctx, "users: backfill keys", err)
-	}
-	byUsername := map[string][]legacyRow{}
-	byEmail := map[string][]legacyRow{}
-	type update struct {
-		id         int64
-		ukey, ekey sql.NullString
-	}
-	var updates []update
-	for _, r := range rows {
-		up := update{id: r.ID, ukey: r.UsernameKey, ekey: r.EmailKey}
-		if !up.ukey.Valid && r.Username.Valid {
-			up.ukey = sql.NullString{String: usernameKey(r.Username.String), Valid: true}
-		}
-		if !up.ekey.Valid && r.Email.Valid {
-			up.ekey = sql.NullString{String: emailKey(r.Email.String), Valid: true}
-		}
-		if up.ukey.Valid {
-			byUsername[up.ukey.String] = append(byUsername[up.ukey.String], r)
-		}
-		if up.ekey.Valid {
-			byEmail[up.ekey.String] = append(byEmail[up.ekey.String], r)
-		}
-		if up.ukey != r.UsernameKey || up.ekey != r.EmailKey {
-			updates = append(updates, up)
-		}
-	}
-	var collisions []error
-	for _, key := range slices.Sorted(maps.Keys(byUsername)) {
-		if rs := byUsername[key]; len(rs) > 1 {
-			collisions = append(collisions, keyCollision("username", key, rs, func(r legacyRow) string { return r.Username.String }))
-		}
-	}
-	for _, key := range slices.Sorted(maps.Keys(byEmail)) {
-		if rs := byEmail[key]; len(rs) > 1 {
-			collisions = append(collisions, keyCollision("email", key, rs, func(r legacyRow) string { return r.Email.String }))
-		}
-	}
-	if len(collisions) > 0 {
-		return fmt.Errorf("users: existing accounts are the same after normalisation; rename or merge them, then start again:\n%w", errors.Join(collisions...))
-	}
-	for _, up := range updates {
-		if _, err := tx.ExecContext(ctx, u.db.Rebind(`UPDATE users SET username_key = ?, email_key = ? WHERE id = ?`),
-			up.ukey, up.ekey, up.id); err != nil {
-			return u.err(ctx, "users: backfill keys", err)
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return u.err(ctx, "users: backfill keys", err)
-	}
-	return nil
+// The original compared usernames and emails byte for byte, so its table
+// can hold "erin" and "ERIN", or "Bob@x.org" and "bob@x.org": one account
+// each for authgate. Such rows keep no keys; they are a Collision, which
+// does not stop the gateway: the accounts involved are refused at login,
+// with a log line naming the rows, until an operator renames or merges
+// them (`authgate user conflicts` lists them). Everyone else works.
+
+// Collision is a set of users rows that are one account after
+// normalisation.
+type Collision struct {
+	Field string // "username" or "email"
+	Key   string // the normalised value they share
+	Rows  []CollidingRow
 }
 
-// legacyRow is the part of a users row the backfill reads.
+// CollidingRow is one row of a Collision, with the keys it has or would
+// have.
+type CollidingRow struct {
+	ID              int64
+	Username, Email string
+	ukey, ekey      string
+}
+
+// Error describes the collision:
+// `username "erin": user 10 ("erin"), user 12 ("ERIN")`.
+func (c Collision) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %q:", c.Field, c.Key)
+	for i, r := range c.Rows {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		v := r.Username
+		if c.Field == "email" {
+			v = r.Email
+		}
+		fmt.Fprintf(&b, " user %d (%q)", r.ID, v)
+	}
+	return b.String()
+}
+
+// involves reports whether row id, or a row whose username normalises to
+// ukey, is part of c.
+func (c Collision) involves(id int64, ukey string) bool {
+	for _, r := range c.Rows {
+		if r.ID == id || r.ukey == ukey {
+			return true
+		}
+	}
+	return false
+}
+
+// legacyRow is the part of a users row adoption reads.
 type legacyRow struct {
 	ID          int64          `db:"id"`
 	Username    sql.NullString `db:"username"`
@@ -109,15 +82,115 @@ type legacyRow struct {
 	EmailKey    sql.NullString `db:"email_key"`
 }
 
-// keyCollision describes rows sharing one normalised key:
-// `username "alice": user 3 ("alice"), user 7 ("Alice")`.
-func keyCollision(field, key string, rows []legacyRow, value func(legacyRow) string) error {
-	msg := fmt.Sprintf("%s %q:", field, key)
-	for i, r := range rows {
-		if i > 0 {
-			msg += ","
-		}
-		msg += fmt.Sprintf(" user %d (%q)", r.ID, value(r))
+// keyed is r with the keys it has, or those it would have.
+func (r legacyRow) keyed() CollidingRow {
+	c := CollidingRow{ID: r.ID, Username: r.Username.String, Email: r.Email.String,
+		ukey: r.UsernameKey.String, ekey: r.EmailKey.String}
+	if !r.UsernameKey.Valid && r.Username.Valid {
+		c.ukey = usernameKey(r.Username.String)
 	}
-	return errors.New(msg)
+	if !r.EmailKey.Valid && r.Email.Valid {
+		c.ekey = emailKey(r.Email.String)
+	}
+	return c
 }
+
+const unkeyedWhere = `(username_key IS NULL AND username IS NOT NULL) OR (email_key IS NULL AND email IS NOT NULL)`
+
+// adopt gives every row without keys its keys, unless another row has (or
+// would have) one of them, and returns those collisions. No row involved
+// in a collision is changed.
+func (u *Users) adopt(ctx context.Context) ([]Collision, error) {
+	var pending int
+	err := u.db.GetContext(ctx, &pending, `SELECT COUNT(*) FROM users WHERE `+unkeyedWhere)
+	if err != nil {
+		return nil, u.err(ctx, "users: adopt rows", err)
+	}
+	if pending == 0 {
+		return nil, nil
+	}
+	tx, err := u.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return nil, u.err(ctx, "users: adopt rows", err)
+	}
+	defer tx.Rollback()
+	if u.db.Dialect == store.Postgres {
+		// Two instances adopting at once do it one after the other.
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, store.BackfillLockID); err != nil {
+			return nil, u.err(ctx, "users: adopt rows", err)
+		}
+	}
+	var unkeyed []legacyRow
+	if err := tx.SelectContext(ctx, &unkeyed, `SELECT id, username, email, username_key, email_key FROM users
+		WHERE `+unkeyedWhere+` ORDER BY id`); err != nil {
+		return nil, u.err(ctx, "users: adopt rows", err)
+	}
+	// Every row sharing a key with an unkeyed row: the unkeyed rows
+	// themselves and the keyed rows holding one of their keys.
+	byUsername := map[string][]CollidingRow{}
+	byEmail := map[string][]CollidingRow{}
+	seen := map[int64]bool{}
+	add := func(r CollidingRow) {
+		if seen[r.ID] {
+			return
+		}
+		seen[r.ID] = true
+		if r.ukey != "" {
+			byUsername[r.ukey] = append(byUsername[r.ukey], r)
+		}
+		if r.ekey != "" {
+			byEmail[r.ekey] = append(byEmail[r.ekey], r)
+		}
+	}
+	for _, r := range unkeyed {
+		add(r.keyed())
+	}
+	for _, r := range unkeyed {
+		k := r.keyed()
+		var holders []legacyRow
+		if err := tx.SelectContext(ctx, &holders, u.db.Rebind(`SELECT id, username, email, username_key, email_key FROM users
+			WHERE username_key = ? OR email_key = ?`), k.ukey, k.ekey); err != nil {
+			return nil, u.err(ctx, "users: adopt rows", err)
+		}
+		for _, h := range holders {
+			add(h.keyed())
+		}
+	}
+	var collisions []Collision
+	colliding := map[int64]bool{}
+	collect := func(field string, groups map[string][]CollidingRow) {
+		for _, key := range slices.Sorted(maps.Keys(groups)) {
+			rows := groups[key]
+			if len(rows) < 2 {
+				continue
+			}
+			slices.SortFunc(rows, func(a, b CollidingRow) int { return int(a.ID - b.ID) })
+			collisions = append(collisions, Collision{Field: field, Key: key, Rows: rows})
+			for _, r := range rows {
+				colliding[r.ID] = true
+			}
+		}
+	}
+	collect("username", byUsername)
+	collect("email", byEmail)
+	for _, r := range unkeyed {
+		if colliding[r.ID] {
+			continue
+		}
+		k := r.keyed()
+		if _, err := tx.ExecContext(ctx, u.db.Rebind(`UPDATE users SET username_key = ?, email_key = ? WHERE id = ?`),
+			nullable(k.ukey), nullable(k.ekey), r.ID); err != nil {
+			return nil, u.err(ctx, "users: adopt rows", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, u.err(ctx, "users: adopt rows", err)
+	}
+	return collisions, nil
+}
+
+func nullable(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
+
+// Collisions adopts what it can and lists the rows that are one account
+// after normalisation (`authgate user conflicts`).
+func (u *Users) Collisions(ctx context.Context) ([]Collision, error) { return u.adopt(ctx) }

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -205,7 +207,10 @@ func mustHash(t testing.TB, cost int, password string) string {
 }
 
 // Rows of the original service that are one account after normalisation
-// stop NewUsers with an error naming them, and nothing is written.
+// do not stop NewUsers (issue 12: a collision the original created must not
+// take the gateway down): they keep no keys, are listed by Collisions with
+// every row named, and refuse their logins; every other row is adopted
+// and logs in.
 func TestBackfillCollision(t *testing.T) {
 	for name, newURL := range testenv.Databases() {
 		t.Run(name, func(t *testing.T) {
@@ -217,39 +222,107 @@ func TestBackfillCollision(t *testing.T) {
 				{"robert", "bob@example.com"},
 				{"carol", "carol@example.com"},
 			}
+			hash := passlibHash(t, "correct horse battery", 4)
 			for _, r := range rows {
 				if _, err := db.Exec(db.Rebind(`INSERT INTO users (username, email, hashed_password, is_active, created_at, roles)
-					VALUES (?, ?, 'x', ?, ?, '')`), r[0], r[1], true, time.Now().UTC()); err != nil {
+					VALUES (?, ?, ?, ?, ?, '')`), r[0], r[1], hash, true, time.Now().UTC()); err != nil {
 					t.Fatal(err)
 				}
 			}
-			_, err := newUsers(context.Background(), db, Config{Registration: registrationOpen, BcryptCost: bcrypt.MinCost, MinPasswordLength: 8})
-			if err == nil {
-				t.Fatal("NewUsers with colliding rows = nil error; want one naming them")
+			var logs strings.Builder
+			u, err := newUsers(context.Background(), db, Config{Registration: registrationOpen, BcryptCost: bcrypt.MinCost, MinPasswordLength: 8})
+			if err != nil {
+				t.Fatalf("NewUsers with colliding rows = %v; want it to start", err)
 			}
-			for _, want := range []string{`username "alice": user 1 ("alice"), user 2 ("Ａｌｉｃｅ")`, `email "bob@example.com": user 3 ("Bob@Example.com"), user 4 ("bob@example.com")`} {
-				if !strings.Contains(err.Error(), want) {
-					t.Errorf("NewUsers error = %q; want it to contain %q", err, want)
-				}
+			u.logger = slog.New(slog.NewTextHandler(&logs, nil))
+			collisions, err := u.Collisions(context.Background())
+			if err != nil {
+				t.Fatal(err)
 			}
-			if strings.Contains(err.Error(), "carol") {
-				t.Errorf("NewUsers error = %q; names a row that does not collide", err)
+			var got []string
+			for _, c := range collisions {
+				got = append(got, c.Error())
+			}
+			want := []string{`username "alice": user 1 ("alice"), user 2 ("Ａｌｉｃｅ")`, `email "bob@example.com": user 3 ("Bob@Example.com"), user 4 ("bob@example.com")`}
+			if !slices.Equal(got, want) {
+				t.Errorf("Collisions = %q; want %q", got, want)
 			}
 			var filled int
 			if err := db.Get(&filled, `SELECT COUNT(*) FROM users WHERE username_key IS NOT NULL OR email_key IS NOT NULL`); err != nil {
 				t.Fatal(err)
 			}
-			if filled != 0 {
-				t.Errorf("%d rows got keys although NewUsers failed; want 0", filled)
+			if filled != 1 {
+				t.Errorf("%d rows got keys; want 1 (carol's)", filled)
 			}
-			// Resolved by the operator: the next start backfills.
+			ctx := context.Background()
+			if _, err := u.Authenticate(ctx, "carol", "correct horse battery"); err != nil {
+				t.Errorf("Authenticate(carol, not colliding) = %v; want success", err)
+			}
+			for _, name := range []string{"alice", "ALICE", "bob", "robert"} {
+				if _, err := u.Authenticate(ctx, name, "correct horse battery"); !errors.Is(err, problem.ErrInvalidCredentials) {
+					t.Errorf("Authenticate(%s, colliding) = %v; want problem.ErrInvalidCredentials", name, err)
+				}
+			}
+			if !strings.Contains(logs.String(), `user 1 (\"alice\"), user 2`) || !strings.Contains(logs.String(), "login refused") {
+				t.Errorf("log = %q; want a refused login naming the rows", logs.String())
+			}
+			// Resolved by the operator: the rows are adopted at once.
 			if _, err := db.Exec(db.Rebind(`DELETE FROM users WHERE id IN (?, ?)`), 2, 4); err != nil {
 				t.Fatal(err)
 			}
+			got2, err := u.ByUsername(ctx, "ALICE")
+			if err != nil || got2.ID != 1 {
+				t.Errorf("ByUsername(ALICE) = %+v, %v; want user 1", got2, err)
+			}
+			if _, err := u.Authenticate(ctx, "bob", "correct horse battery"); err != nil {
+				t.Errorf("Authenticate(bob) after the merge = %v; want success", err)
+			}
+		})
+	}
+}
+
+// Live coexistence (issue 12): rows the original service writes while
+// authgate runs are found at once, with the same normalisation; authgate
+// refuses a registration whose username or email normalises like one of
+// them; a case variant the original then writes beside an authgate row is
+// a collision that refuses only those two accounts.
+func TestAdoptWhileRunning(t *testing.T) {
+	for name, newURL := range testenv.Databases() {
+		t.Run(name, func(t *testing.T) {
+			db := openAccountsDB(t, newURL(t))
 			u := newTestUsers(t, db, Config{})
-			got, err := u.ByUsername(context.Background(), "ALICE")
-			if err != nil || got.ID != 1 {
-				t.Errorf("ByUsername(ALICE) = %+v, %v; want user 1", got, err)
+			ctx := context.Background()
+			mustRegister(t, u, "dave", "dave@example.com", "correct horse battery")
+			insertOriginal := func(username, email string) {
+				t.Helper()
+				if _, err := db.Exec(db.Rebind(`INSERT INTO users (username, email, hashed_password, is_active, created_at)
+					VALUES (?, ?, ?, ?, ?)`), username, email, passlibHash(t, "correct horse battery", 4), true, time.Now().UTC()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			insertOriginal("erin", "Erin@Example.com")
+			if _, err := u.Authenticate(ctx, "ERIN", "correct horse battery"); err != nil {
+				t.Errorf("Authenticate(ERIN) of a row the original just wrote = %v; want success without a restart", err)
+			}
+			insertOriginal("frank", "frank@example.com")
+			if _, err := u.Register(ctx, "FRANK", "f2@example.com", "correct horse battery"); !errors.Is(err, problem.ErrUsernameTaken) {
+				t.Errorf("Register(FRANK) beside the original's frank = %v; want problem.ErrUsernameTaken", err)
+			}
+			insertOriginal("grace", "grace@example.com")
+			if _, err := u.Register(ctx, "gracie", "GRACE@example.com", "correct horse battery"); !errors.Is(err, problem.ErrEmailTaken) {
+				t.Errorf("Register(GRACE@example.com) beside the original's = %v; want problem.ErrEmailTaken", err)
+			}
+			insertOriginal("DAVE", "dave2@example.com") // the original compares bytes
+			if _, err := u.Authenticate(ctx, "dave", "correct horse battery"); !errors.Is(err, problem.ErrInvalidCredentials) {
+				t.Errorf("Authenticate(dave) with the original's DAVE beside = %v; want refused", err)
+			}
+			if _, err := u.Register(ctx, "Dave", "dave3@example.com", "correct horse battery"); !errors.Is(err, problem.ErrUsernameTaken) {
+				t.Errorf("Register(Dave) = %v; want problem.ErrUsernameTaken", err)
+			}
+			for _, name := range []string{"erin", "frank"} {
+				if _, err := u.Authenticate(ctx, name, "correct horse battery"); err != nil {
+					t.Errorf("Authenticate(%s) beside a collision = %v; want success", name, err)
+				}
 			}
 		})
 	}
