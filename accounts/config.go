@@ -15,6 +15,14 @@ type Config struct {
 	Registration      string `yaml:"registration"`        // closed (default) | open
 	BcryptCost        int    `yaml:"bcrypt_cost"`         // default 12; 10..16
 	MinPasswordLength int    `yaml:"min_password_length"` // default 8; 8..128
+	// PasswordHash is the scheme of the hashes authgate writes: authgate
+	// (default: bcrypt over an HMAC-SHA-256 pre-hash, no 72-byte limit) or
+	// passlib (plain "$2b$" bcrypt, which the FastAPI original verifies:
+	// for the migration window, so that rolling back to it locks nobody
+	// out). Under passlib, new passwords longer than 72 bytes are refused
+	// rather than silently truncated, and hashes are kept or written in
+	// that scheme (issue 12).
+	PasswordHash string `yaml:"password_hash"`
 }
 
 // Defaults and values of the accounts section.
@@ -23,6 +31,8 @@ const (
 	defaultMinPasswordLength = 8
 	registrationOpen         = "open"
 	registrationClosed       = "closed"
+	PasswordHashAuthgate     = "authgate"
+	PasswordHashPasslib      = "passlib"
 )
 
 // SetDefaults fills what the file left out: registration is closed unless
@@ -38,6 +48,9 @@ func (c *Config) SetDefaults() {
 	}
 	if c.MinPasswordLength == 0 {
 		c.MinPasswordLength = defaultMinPasswordLength
+	}
+	if c.PasswordHash == "" {
+		c.PasswordHash = PasswordHashAuthgate
 	}
 }
 
@@ -55,6 +68,11 @@ func (c Config) Validate() error {
 		// Below 10 is too cheap to brute-force offline; above 16 a login
 		// takes seconds of CPU and becomes a denial-of-service lever.
 		p.Addf("accounts.bcrypt_cost", "%d is out of range: must be 10 to 16", c.BcryptCost)
+	}
+	switch c.PasswordHash {
+	case "", PasswordHashAuthgate, PasswordHashPasslib: // "": authgate
+	default:
+		p.Addf("accounts.password_hash", "%q must be authgate or passlib", c.PasswordHash)
 	}
 	if c.MinPasswordLength < 8 || c.MinPasswordLength > 128 {
 		p.Addf("accounts.min_password_length", "%d is out of range: must be 8 (NIST SP 800-63B §3.1.1.2) to 128", c.MinPasswordLength)

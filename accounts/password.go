@@ -48,6 +48,11 @@ const (
 // problem.ErrOverloaded.
 type passwordHasher struct {
 	cost int
+	// passlib: write plain "$2b$" bcrypt of the password, which the
+	// original's passlib verifies, and keep such hashes
+	// (accounts.password_hash: passlib). The caller keeps passwords to 72
+	// bytes (passwordPolicy.maxBytes).
+	passlib bool
 	// dummy is a hash, in the current scheme and at cost, of a random
 	// password nobody knows. Verifying against it for an unknown username
 	// takes as long as a wrong password for a known one, so a login's timing
@@ -63,7 +68,7 @@ type passwordHasher struct {
 
 // newPasswordHasher returns a hasher at cost, bounded by the default
 // number of hashing slots (defaultHashSlots).
-func newPasswordHasher(cost int) (*passwordHasher, error) {
+func newPasswordHasher(cost int, passlib bool) (*passwordHasher, error) {
 	if cost < bcrypt.MinCost || cost > bcrypt.MaxCost {
 		return nil, fmt.Errorf("bcrypt cost %d out of range %d..%d", cost, bcrypt.MinCost, bcrypt.MaxCost)
 	}
@@ -74,6 +79,7 @@ func newPasswordHasher(cost int) (*passwordHasher, error) {
 		return nil, err
 	}
 	h.dummy = dummy
+	h.passlib = passlib
 	h.slots = newHashSlots(0)
 	return h, nil
 }
@@ -108,6 +114,20 @@ func (h *passwordHasher) hash(ctx context.Context, password string) (string, err
 		return "", err
 	}
 	defer release()
+	if h.passlib {
+		if len(password) > bcryptMaxInput {
+			// passwordPolicy refuses these under passlib; never truncate.
+			return "", fmt.Errorf("hash password: %d bytes: passlib's bcrypt reads only %d", len(password), bcryptMaxInput)
+		}
+		b, err := h.bcryptGenerate([]byte(password))
+		if err != nil {
+			return "", fmt.Errorf("hash password: %w", err)
+		}
+		// Go writes "$2a$", passlib "$2b$": the same algorithm for
+		// passwords this short; passlib's ident is what the original reads
+		// back when it writes, so it is what is stored.
+		return "$2b$" + strings.TrimPrefix(string(b), "$2a$"), nil
+	}
 	b, err := h.bcryptGenerate(passwordPrehash(password))
 	if err != nil {
 		return "", fmt.Errorf("hash password: %w", err)
@@ -137,6 +157,11 @@ func (h *passwordHasher) verify(ctx context.Context, stored, password string) (o
 			return false, false, nil
 		}
 		cost, err := bcrypt.Cost(inner)
+		if h.passlib {
+			// Rewritten as passlib bcrypt, so that the original can verify
+			// it after a rollback — unless it is too long for that.
+			return true, len(password) <= bcryptMaxInput, nil
+		}
 		return true, err != nil || cost != h.cost, nil
 	case isBcrypt([]byte(stored)):
 		// Legacy: passlib truncated at 72 bytes, so must we, for these
@@ -149,7 +174,15 @@ func (h *passwordHasher) verify(ctx context.Context, stored, password string) (o
 		if truncated {
 			p = p[:bcryptMaxInput]
 		}
-		return h.bcryptCompare([]byte(stored), p) == nil, !truncated, nil
+		if h.bcryptCompare([]byte(stored), p) != nil {
+			return false, false, nil
+		}
+		if h.passlib {
+			// Kept as it is (the original reads it), unless at another cost.
+			cost, _ := bcrypt.Cost([]byte(stored))
+			return true, !truncated && cost != h.cost, nil
+		}
+		return true, !truncated, nil
 	}
 	h.compareDummy(password)
 	return false, false, nil
@@ -198,6 +231,7 @@ const passwordMaxBytes = 1024
 // passwordPolicy checks a new password.
 type passwordPolicy struct {
 	minRunes int
+	maxBytes int                 // 0: passwordMaxBytes; 72 under accounts.password_hash: passlib
 	common   map[string]struct{} // folded forms, see passwordFold
 }
 
@@ -212,6 +246,8 @@ func (p *passwordPolicy) check(password, username, email string) error {
 	switch {
 	case !utf8.ValidString(password):
 		return &problem.ValidationError{Field: "password", Msg: "must be valid UTF-8"}
+	case p.maxBytes != 0 && len(password) > p.maxBytes:
+		return &problem.ValidationError{Field: "password", Msg: fmt.Sprintf("must be at most %d bytes (UTF-8) while passwords are kept in a form the FastAPI service can read", p.maxBytes)}
 	case len(password) > passwordMaxBytes:
 		return &problem.ValidationError{Field: "password", Msg: fmt.Sprintf("must be at most %d bytes", passwordMaxBytes)}
 	case utf8.RuneCountInString(norm.NFC.String(password)) < p.minRunes:

@@ -9,7 +9,7 @@ import (
 )
 
 func TestPasswordHasher(t *testing.T) {
-	h, err := newPasswordHasher(bcrypt.MinCost)
+	h, err := newPasswordHasher(bcrypt.MinCost, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +50,7 @@ func TestPasswordHasher(t *testing.T) {
 	if ok, _, _ := h.verify(context.Background(), hmacBcryptScheme+string(raw), "correct horse battery"); ok {
 		t.Error("verify(marker + plain bcrypt) = true; want false")
 	}
-	if _, err := newPasswordHasher(bcrypt.MaxCost + 1); err == nil {
+	if _, err := newPasswordHasher(bcrypt.MaxCost+1, false); err == nil {
 		t.Error("newPasswordHasher(32) = nil error; want one")
 	}
 }

@@ -77,7 +77,8 @@ func NewUsers(ctx context.Context, db *store.DB, cfg Config) (*Users, error) {
 // newUsers builds the store from a validated cfg. Open and the tests call
 // it directly to hash at another cost (Options.HashCost).
 func newUsers(ctx context.Context, db *store.DB, cfg Config) (*Users, error) {
-	hasher, err := newPasswordHasher(cfg.BcryptCost)
+	passlib := cfg.PasswordHash == PasswordHashPasslib
+	hasher, err := newPasswordHasher(cfg.BcryptCost, passlib)
 	if err != nil {
 		return nil, fmt.Errorf("users: %w", err)
 	}
@@ -88,6 +89,9 @@ func newUsers(ctx context.Context, db *store.DB, cfg Config) (*Users, error) {
 		policy: passwordPolicy{minRunes: cfg.MinPasswordLength, common: commonPasswords()},
 		now:    time.Now,
 		logger: slog.New(slog.DiscardHandler),
+	}
+	if passlib {
+		u.policy.maxBytes = bcryptMaxInput
 	}
 	if _, err := u.adopt(ctx); err != nil {
 		return nil, err

@@ -440,3 +440,59 @@ func TestLegacyLongPasswordTypo(t *testing.T) {
 		})
 	}
 }
+
+// accounts.password_hash: passlib (issue 12): the hashes authgate writes,
+// and those it keeps, are plain "$2b$" bcrypt that the original's passlib
+// verifies; an authgate-scheme hash is rewritten so at the next login; a
+// password over 72 bytes is refused at registration rather than
+// truncated, and a legacy hash is not touched by a login over 72 bytes.
+func TestPasslibMode(t *testing.T) {
+	for name, newURL := range testenv.Databases() {
+		t.Run(name, func(t *testing.T) {
+			db := openAccountsDB(t, newURL(t))
+			u := newTestUsers(t, db, Config{PasswordHash: PasswordHashPasslib})
+			ctx := context.Background()
+			isPasslib := func(h string) bool { return strings.HasPrefix(h, "$2b$04$") && len(h) == 60 }
+
+			pw72 := strings.Repeat("p", 71) + "q"
+			user := mustRegister(t, u, "pam", "pam@example.com", pw72)
+			h := storedPasswordHash(t, db, user.ID)
+			if !isPasslib(h) {
+				t.Fatalf("hash written under passlib = %.30q…; want $2b$04$", h)
+			}
+			if err := bcrypt.CompareHashAndPassword([]byte(h), []byte(pw72)); err != nil {
+				t.Errorf("the $2b$ hash does not verify as plain bcrypt: %v", err)
+			}
+			if _, err := u.Register(ctx, "pat", "pat@example.com", pw72+"x"); !isValidation(err, "password") {
+				t.Errorf("Register(73-byte password) under passlib = %v; want a password ValidationError", err)
+			}
+			if _, err := u.Authenticate(ctx, "pam", pw72); err != nil {
+				t.Fatalf("Authenticate(pam) = %v", err)
+			}
+			if got := storedPasswordHash(t, db, user.ID); got != h {
+				t.Errorf("a passlib hash at the configured cost was rewritten at login")
+			}
+
+			// Written by authgate before passlib mode: rewritten at login.
+			var id int64
+			if err := db.QueryRowx(db.Rebind(`INSERT INTO users (username, email, hashed_password, is_active, created_at, roles)
+				VALUES (?, ?, ?, ?, ?, '') RETURNING id`), "quinn", "quinn@example.com", mustHash(t, 4, "correct horse battery"), true, time.Now().UTC()).Scan(&id); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := u.Authenticate(ctx, "quinn", "correct horse battery"); err != nil {
+				t.Fatalf("Authenticate(quinn) = %v", err)
+			}
+			if got := storedPasswordHash(t, db, id); !isPasslib(got) {
+				t.Errorf("authgate-scheme hash after a login under passlib = %.30q…; want $2b$04$", got)
+			}
+			if _, err := u.Authenticate(ctx, "quinn", "correct horse battery"); err != nil {
+				t.Errorf("Authenticate(quinn) after the rewrite = %v", err)
+			}
+		})
+	}
+}
+
+func isValidation(err error, field string) bool {
+	var v *problem.ValidationError
+	return errors.As(err, &v) && v.Field == field
+}
