@@ -68,6 +68,7 @@ type Service struct {
 	users    *Users
 	sessions *Sessions
 	tokens   *tokens.AccessTokens
+	legacy   *tokens.LegacyVerifier // tokens.legacy; nil: none accepted
 	deny     denylist.Mirrored
 	throttle Throttle
 	attempts *attemptGate // logins being verified, per throttle key
@@ -168,6 +169,9 @@ func Open(ctx context.Context, cfg Sections, opts Options) (*Service, error) {
 		s.deny = denylist.NewDBDenylist(db, cfg.Redis.OnError, accessTTL, logger)
 	}
 	if err := s.newThrottles(); err != nil {
+		return nil, err
+	}
+	if err := s.openLegacy(); err != nil {
 		return nil, err
 	}
 	ok = true

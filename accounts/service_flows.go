@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/authgate/authgate/denylist"
@@ -121,6 +122,9 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (*TokenPair,
 // when sid is not empty (a browser's refresh cookie, bound to its access
 // cookie); one of another session is ErrRefreshNotBound, and left alive.
 func (s *Service) RefreshSession(ctx context.Context, refreshToken, sid string) (*TokenPair, error) {
+	if s.legacy != nil && sid == "" && !strings.HasPrefix(refreshToken, RefreshTokenPrefix) {
+		return s.exchangeLegacy(ctx, refreshToken)
+	}
 	rot, err := s.sessions.Rotate(ctx, refreshToken, sid)
 	var reuse *ReuseError
 	if errors.As(err, &reuse) {

@@ -17,35 +17,43 @@ import (
 // and an authgate on one PostgreSQL database and one Redis database, as a
 // team switching over gradually runs them.
 
-// sideBySide is the original and an authgate sharing its database.
+// sideBySide is the original and the authgates sharing its database.
 type sideBySide struct {
 	orig   *testenv.Original
-	g      *testGateway
-	gw     string // the gateway's base URL, http://127.0.0.1:PORT
 	dbURL  string
-	prefix string // redis.key_prefix of the gateway
 	client *http.Client
 }
 
-// startSideBySide starts the original on a new database, then an
-// authgate on the same database and Redis database, with the accounts
-// section accounts (YAML under accounts:) and extra top-level YAML
-// (tokens: and auth_api: go in tokensExtra and extra).
-func startSideBySide(t *testing.T, accounts, tokensExtra, extra string) *sideBySide {
+// startOriginal starts the original on a new database.
+func startOriginal(t *testing.T) *sideBySide {
 	t.Helper()
 	dbURL := testenv.PostgresURL(t)
 	orig := testenv.StartOriginal(t, testenv.OriginalOptions{DatabaseURL: dbURL})
-	s := &sideBySide{orig: orig, dbURL: dbURL, prefix: testenv.RandomName("authgate_test_") + ":",
-		client: &http.Client{Timeout: 30 * time.Second}}
-	s.g = newTestGateway(t)
-	s.g.plain = true
-	s.g.dbURL = dbURL
-	s.g.accounts = "  bcrypt_cost: 10\n  registration: open\n" + accounts
-	s.g.tokens = "  secret: " + testSecret + "\n" + tokensExtra
-	s.g.start(extra + "redis:\n  url: " + orig.RedisURL + "\n  key_prefix: \"" + s.prefix + "\"\n" +
+	return &sideBySide{orig: orig, dbURL: dbURL, client: &http.Client{Timeout: 30 * time.Second}}
+}
+
+// gateway starts an authgate on the original's database and Redis
+// database, with YAML added under accounts: and tokens: and at the top
+// level (extra), and a protected route /app to builtin:echo; it returns
+// the gateway's base URL.
+func (s *sideBySide) gateway(t *testing.T, accounts, tokens, extra string) string {
+	t.Helper()
+	g := newTestGateway(t)
+	g.plain = true
+	g.dbURL = s.dbURL
+	g.accounts = "  bcrypt_cost: 10\n  registration: open\n" + accounts
+	g.tokens = "  secret: " + testSecret + "\n" + tokens
+	prefix := testenv.RandomName("authgate_test_") + ":"
+	g.start(extra + "redis:\n  url: " + s.orig.RedisURL + "\n  key_prefix: \"" + prefix + "\"\n" +
 		"routes:\n  - name: app\n    path: /app\n    auth: required\n    login_redirect: false\n    upstream: builtin:echo\n")
-	s.gw = "http://" + s.g.httpAddr()
-	return s
+	return "http://" + g.httpAddr()
+}
+
+// startSideBySide starts the original and one authgate beside it.
+func startSideBySide(t *testing.T, accounts, tokens, extra string) (*sideBySide, string) {
+	t.Helper()
+	s := startOriginal(t)
+	return s, s.gateway(t, accounts, tokens, extra)
 }
 
 // call sends a JSON body (nil: none) with an optional bearer token and
@@ -115,9 +123,9 @@ func (s *sideBySide) register(t *testing.T, url, username, password string) (int
 // authgate's registration.
 func TestSideBySideOriginal(t *testing.T) {
 	t.Parallel()
-	s := startSideBySide(t, "  password_hash: passlib\n", "", "")
+	s, base := startSideBySide(t, "  password_hash: passlib\n", "", "")
 	const pw = "correct horse battery staple"
-	o, gw := s.orig.URL, s.gw+"/auth"
+	o, gw := s.orig.URL, base+"/auth"
 
 	// Registered on the original while authgate runs: no restart needed.
 	status, b := s.register(t, o+"/register", "olive", pw)
@@ -145,4 +153,67 @@ func TestSideBySideOriginal(t *testing.T) {
 	status, b = s.call(t, http.MethodPost, gw+"/login", map[string]string{"username": "gwen", "password": pw}, "")
 	want(t, "authgate: login gwen beside the original's GWEN", status, b, http.StatusUnauthorized)
 	s.login(t, gw+"/login", "olive", pw)
+}
+
+// TestSideBySideLegacyTokens: under tokens.legacy the original's access
+// token passes an authgate-protected route and its refresh token is
+// exchanged, once, for an authgate pair; a token the original logged out
+// is refused; without the block, and after accept_until, both are refused.
+func TestSideBySideLegacyTokens(t *testing.T) {
+	t.Parallel()
+	s := startOriginal(t)
+	legacy := func(until string) string {
+		return "  legacy:\n    secret: \"" + s.orig.Secret + "\"\n    algorithm: HS256\n    accept_until: \"" + until + "\"\n"
+	}
+	tomorrow := time.Now().UTC().AddDate(0, 0, 1).Format(time.DateOnly)
+	yesterday := time.Now().UTC().AddDate(0, 0, -1).Format(time.DateOnly)
+	gw := s.gateway(t, "", legacy(tomorrow), "")
+	none := s.gateway(t, "", "", "")
+	expired := s.gateway(t, "", legacy(yesterday), "")
+
+	const pw = "correct horse battery staple"
+	o := s.orig.URL
+	status, b := s.register(t, o+"/register", "lena", pw)
+	want(t, "original: register lena", status, b, http.StatusCreated)
+	p := s.login(t, o+"/login", "lena", pw)
+
+	status, b = s.call(t, http.MethodGet, gw+"/app/x", nil, p.AccessToken)
+	want(t, "authgate (legacy): /app with the original's access token", status, b, http.StatusOK)
+	if !strings.Contains(string(b), `"lena"`) {
+		t.Errorf("the upstream saw %s; want the identity of lena", b)
+	}
+	for name, base := range map[string]string{"no legacy block": none, "after accept_until": expired} {
+		status, b = s.call(t, http.MethodGet, base+"/app/x", nil, p.AccessToken)
+		want(t, "authgate ("+name+"): /app with the original's access token", status, b, http.StatusUnauthorized)
+		status, b = s.call(t, http.MethodPost, base+"/auth/refresh", nil, p.RefreshToken)
+		want(t, "authgate ("+name+"): exchange the original's refresh token", status, b, http.StatusUnauthorized)
+	}
+
+	var pair pairBody
+	status, b = s.call(t, http.MethodPost, gw+"/auth/refresh", nil, p.RefreshToken)
+	if status != http.StatusOK || json.Unmarshal(b, &pair) != nil || !strings.HasPrefix(pair.RefreshToken, "agr_") {
+		t.Fatalf("authgate (legacy): exchange the original's refresh token = %d %s; want 200 and an authgate pair", status, b)
+	}
+	status, b = s.call(t, http.MethodGet, gw+"/app/x", nil, pair.AccessToken)
+	want(t, "authgate: /app with the exchanged pair's access token", status, b, http.StatusOK)
+	status, b = s.call(t, http.MethodPost, gw+"/auth/refresh", nil, p.RefreshToken)
+	want(t, "authgate (legacy): exchange the same refresh token again", status, b, http.StatusUnauthorized)
+
+	// Logged out on the original: refused by authgate.
+	p2 := s.login(t, o+"/login", "lena", pw)
+	status, b = s.call(t, http.MethodGet, gw+"/app/x", nil, p2.AccessToken)
+	want(t, "authgate (legacy): /app before the original's logout", status, b, http.StatusOK)
+	status, b = s.call(t, http.MethodPost, o+"/logout", nil, p2.AccessToken)
+	want(t, "original: logout", status, b, http.StatusOK)
+	status, b = s.call(t, http.MethodGet, gw+"/app/x", nil, p2.AccessToken)
+	want(t, "authgate (legacy): /app with a token the original logged out", status, b, http.StatusUnauthorized)
+
+	// Logged out on authgate: refused by the original too.
+	p3 := s.login(t, o+"/login", "lena", pw)
+	status, b = s.call(t, http.MethodPost, gw+"/auth/logout", nil, p3.AccessToken)
+	want(t, "authgate (legacy): logout with the original's token", status, b, http.StatusOK)
+	status, b = s.call(t, http.MethodGet, o+"/me", nil, p3.AccessToken)
+	want(t, "original: /me with a token authgate logged out", status, b, http.StatusUnauthorized)
+	status, b = s.call(t, http.MethodGet, gw+"/app/x", nil, p3.AccessToken)
+	want(t, "authgate (legacy): /app with a token it logged out", status, b, http.StatusUnauthorized)
 }

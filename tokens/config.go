@@ -27,6 +27,9 @@ type Config struct {
 	VerifyKeys []string      `yaml:"verify_keys"`
 	AccessTTL  conf.Duration `yaml:"access_ttl"`  // default 15m
 	RefreshTTL conf.Duration `yaml:"refresh_ttl"` // default 168h: a session's life
+	// Legacy accepts the FastAPI original's tokens across the cutover
+	// (legacy.go); nil, the default, accepts none.
+	Legacy *LegacyConfig `yaml:"legacy"`
 }
 
 // Defaults of the tokens section.
@@ -120,6 +123,9 @@ func (c Config) Validate() error {
 	}
 	if c.RefreshTTL <= c.AccessTTL {
 		p.Addf("tokens.refresh_ttl", "%s must be longer than access_ttl (%s)", c.RefreshTTL, c.AccessTTL)
+	}
+	if c.Legacy != nil {
+		c.Legacy.validate(&p)
 	}
 	return p.Err()
 }
