@@ -69,19 +69,21 @@ func (s *Service) handleRegister(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	var invalid []error
 	username, err := required("username", req.Username)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		invalid = append(invalid, err)
 	}
 	email, err := required("email", req.Email)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		invalid = append(invalid, err)
 	}
 	password, err := required("password", req.Password)
 	if err != nil {
-		s.fail(w, r, err)
+		invalid = append(invalid, err)
+	}
+	if len(invalid) > 0 {
+		s.fail(w, r, s.validationErrs(invalid))
 		return
 	}
 	u, err := s.accounts.Register(r.Context(), username, email, password, clientIP(r))

@@ -259,6 +259,12 @@ func (s *Service) handleLogout(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case accessErr == nil:
+	case s.compat() && refresh == "" && errors.Is(accessErr, problem.ErrTokenRevoked):
+		// The original's logout was idempotent: a token logged out
+		// already is logged out again, 200.
+		noStore(w)
+		writeJSON(w, http.StatusOK, logoutResponse{Message: "Successfully logged out"})
+		return
 	case refresh != "" && (errors.Is(accessErr, problem.ErrNoCredentials) || errors.Is(accessErr, problem.ErrInvalidToken) || errors.Is(accessErr, problem.ErrTokenRevoked)):
 		id = nil // the refresh token alone decides
 	default:

@@ -23,6 +23,10 @@ type Config struct {
 	// office behind one address a few times an hour; a script creating
 	// accounts is held to ten an hour per address.
 	RegisterLimit string `yaml:"register_limit"`
+	// Compat "fastapi" answers as the FastAPI original where an unchanged
+	// client of it would notice (compat.go); "", the default, is
+	// authgate's own API.
+	Compat string `yaml:"compat"`
 }
 
 // Defaults of the auth_api section.
@@ -68,6 +72,11 @@ func (c Config) Validate() error {
 		p.Addf("auth_api.prefix", "%q is not a clean path: write %q", pre, path.Clean(pre))
 	case strings.IndexFunc(pre, func(r rune) bool { return !isPrefixRune(r) }) >= 0:
 		p.Addf("auth_api.prefix", "%q may only hold letters, digits and -._~/", pre)
+	}
+	switch c.Compat {
+	case "", compatFastAPI:
+	default:
+		p.Addf("auth_api.compat", "%q must be fastapi or empty", c.Compat)
 	}
 	if !isCookieToken(c.CookieName) {
 		p.Addf("auth_api.cookie_name", "%q is not a valid cookie name: use letters, digits and -_ (RFC 6265 §4.1.1)", c.CookieName)

@@ -99,5 +99,8 @@ func (s *Service) CookieNames() []string {
 // fail answers r with the problem document for err (internal/problem) and
 // logs an unexpected one.
 func (s *Service) fail(w http.ResponseWriter, r *http.Request, err error) {
+	if s.compat() && s.failFastAPI(w, err) {
+		return
+	}
 	problem.WriteLogged(w, r, err, s.logger)
 }

@@ -120,7 +120,8 @@ func (s *sideBySide) register(t *testing.T, url, username, password string) (int
 // registered on either side log in on both; a user who logged in through
 // authgate (accounts.password_hash: passlib) still logs in on the
 // original; a case variant of an original username is refused by
-// authgate's registration.
+// authgate's registration; the original's unchanged client passes
+// against authgate under auth_api.compat: fastapi.
 func TestSideBySideOriginal(t *testing.T) {
 	t.Parallel()
 	s, base := startSideBySide(t, "  password_hash: passlib\n", "", "")
@@ -153,6 +154,11 @@ func TestSideBySideOriginal(t *testing.T) {
 	status, b = s.call(t, http.MethodPost, gw+"/login", map[string]string{"username": "gwen", "password": pw}, "")
 	want(t, "authgate: login gwen beside the original's GWEN", status, b, http.StatusUnauthorized)
 	s.login(t, gw+"/login", "olive", pw)
+
+	// An unchanged client of the original passes against authgate in
+	// compat mode, beside the original, changing only its base URL.
+	compat := s.gateway(t, "  password_hash: passlib\n", "", "auth_api:\n  compat: fastapi\n")
+	t.Log(testenv.RunOriginalClient(t, compat+"/auth"))
 }
 
 // TestSideBySideLegacyTokens: under tokens.legacy the original's access
