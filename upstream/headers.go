@@ -13,8 +13,11 @@ import (
 // the canonical names of the ones it sets.
 type headerPlan struct {
 	userID, username, email, roles, assertion string // canonical names; "" = off
-	rules                                     []headerRule
-	cookies                                   []string // the gateway's cookie names
+	// The companions of username, email and roles (name + "-Encoded"),
+	// sent only with a value that is not all visible ASCII (encoded.go).
+	usernameEnc, emailEnc, rolesEnc string
+	rules                           []headerRule
+	cookies                         []string // the gateway's cookie names
 }
 
 // headerRule matches a header name ignoring case and treating "_" as "-":
@@ -98,6 +101,20 @@ func newHeaderPlan(cfg IdentityHeaders, gatewayCookies []string) *headerPlan {
 		}
 		*f.dst = http.CanonicalHeaderKey(f.name)
 		p.rules = append(p.rules, headerRule{name: normalizeName(f.name), keep: keepNever})
+	}
+	for _, f := range []struct {
+		name string
+		dst  *string
+	}{
+		{cfg.Username, &p.usernameEnc},
+		{cfg.Email, &p.emailEnc},
+		{cfg.Roles, &p.rolesEnc},
+	} {
+		if f.name == "" {
+			continue
+		}
+		*f.dst = http.CanonicalHeaderKey(f.name + encodedSuffix)
+		p.rules = append(p.rules, headerRule{name: normalizeName(f.name + encodedSuffix), keep: keepNever})
 	}
 	// Identity rules come first so that an identity header named
 	// X-Forwarded-User is never kept from a trusted proxy.
@@ -187,6 +204,15 @@ func (p *headerPlan) rewrite(out, in *http.Request, f *Forward, forwardToken boo
 		vals = put(h, p.username, id.Username, vals)
 		vals = put(h, p.email, id.Email, vals)
 		vals = put(h, p.roles, id.RolesHeader(), vals)
+		if p.username != "" {
+			vals = putEncoded(h, p.usernameEnc, id.Username, vals)
+		}
+		if p.email != "" {
+			vals = putEncoded(h, p.emailEnc, id.Email, vals)
+		}
+		if p.roles != "" {
+			vals = putEncoded(h, p.rolesEnc, id.RolesHeader(), vals)
+		}
 	}
 	vals = put(h, p.assertion, f.Assertion, vals)
 
