@@ -149,6 +149,7 @@ func Open(ctx context.Context, cfg Sections, opts Options) (*Service, error) {
 		return nil, err
 	}
 	s.users.now, s.sessions.now = s.now, s.now
+	s.sessions.grace = cfg.Tokens.RefreshReuseGrace.D()
 	s.users.logger = logger
 	collisions, err := s.users.Collisions(ctx)
 	if err != nil {

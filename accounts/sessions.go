@@ -86,6 +86,8 @@ type Sessions struct {
 	ttl  time.Duration
 	now  func() time.Time // the clock; tests set it
 	rand io.Reader        // token and id randomness; tests set it
+	// grace is tokens.refresh_reuse_grace (sessions_grace.go); 0: none.
+	grace time.Duration
 
 	// rotateLiveSQL is rotateLiveQuery(), for PostgreSQL, and rotateLive
 	// its prepared form once a rotation has prepared it.
@@ -209,10 +211,12 @@ type refreshRow struct {
 	SessionCreated time.Time    `db:"session_created"`
 	SessionExpires time.Time    `db:"session_expires"`
 	RevokedAt      sql.NullTime `db:"revoked_at"`
+	// SuccessorSealed is set under tokens.refresh_reuse_grace.
+	SuccessorSealed sql.NullString `db:"successor_sealed"`
 }
 
 const refreshTokenQuery = `SELECT t.session_id, t.used_at, t.expires_at AS token_expires,
-	s.user_id, s.created_at AS session_created, s.expires_at AS session_expires, s.revoked_at
+	s.user_id, s.created_at AS session_created, s.expires_at AS session_expires, s.revoked_at, t.successor_sealed
 	FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id
 	WHERE t.token_hash = ?`
 
@@ -258,6 +262,11 @@ func (s *Sessions) Rotate(ctx context.Context, refreshToken, sid string) (Rotati
 			return Rotation{}, err
 		}
 		if ok {
+			if s.grace > 0 {
+				if err := s.sealSuccessor(ctx, tx, oldHash, refreshToken, newToken); err != nil {
+					return Rotation{}, err
+				}
+			}
 			if err := tx.Commit(); err != nil {
 				return Rotation{}, s.err(ctx, "rotate refresh token", err)
 			}
@@ -280,6 +289,12 @@ func (s *Sessions) Rotate(ctx context.Context, refreshToken, sid string) (Rotati
 		return Rotation{}, problem.ErrInvalidRefreshToken
 	}
 	reused := row.UsedAt.Valid
+	if reused && s.grace > 0 {
+		rot, ok, err := s.withinGrace(ctx, tx, row, oldHash, refreshToken, now)
+		if err != nil || ok {
+			return rot, err
+		}
+	}
 	if !reused {
 		res, err := tx.ExecContext(ctx, s.db.Rebind(`UPDATE refresh_tokens SET used_at = ? WHERE token_hash = ? AND used_at IS NULL`),
 			now, oldHash)
@@ -307,6 +322,11 @@ func (s *Sessions) Rotate(ctx context.Context, refreshToken, sid string) (Rotati
 	if _, err := tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO refresh_tokens (token_hash, session_id, created_at, expires_at) VALUES (?, ?, ?, ?)`),
 		newHash, row.SessionID, now, expires); err != nil {
 		return Rotation{}, s.err(ctx, "rotate refresh token", err)
+	}
+	if s.grace > 0 {
+		if err := s.sealSuccessor(ctx, tx, oldHash, refreshToken, newToken); err != nil {
+			return Rotation{}, err
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return Rotation{}, s.err(ctx, "rotate refresh token", err)

@@ -27,6 +27,10 @@ type Config struct {
 	VerifyKeys []string      `yaml:"verify_keys"`
 	AccessTTL  conf.Duration `yaml:"access_ttl"`  // default 15m
 	RefreshTTL conf.Duration `yaml:"refresh_ttl"` // default 168h: a session's life
+	// RefreshReuseGrace is how long after a rotation the refresh token
+	// just rotated still returns the same new pair instead of revoking the
+	// session as reused (accounts/sessions_grace.go). Default 0: none.
+	RefreshReuseGrace conf.Duration `yaml:"refresh_reuse_grace"`
 	// Legacy accepts the FastAPI original's tokens across the cutover
 	// (legacy.go); nil, the default, accepts none.
 	Legacy *LegacyConfig `yaml:"legacy"`
@@ -123,6 +127,9 @@ func (c Config) Validate() error {
 	}
 	if c.RefreshTTL <= c.AccessTTL {
 		p.Addf("tokens.refresh_ttl", "%s must be longer than access_ttl (%s)", c.RefreshTTL, c.AccessTTL)
+	}
+	if c.RefreshReuseGrace < 0 || c.RefreshReuseGrace.D() > 5*time.Minute {
+		p.Addf("tokens.refresh_reuse_grace", "%s must be between 0s (no grace: a reused refresh token revokes its session) and 5m", c.RefreshReuseGrace)
 	}
 	if c.Legacy != nil {
 		c.Legacy.validate(&p)
