@@ -95,7 +95,11 @@ func (r legacyRow) keyed() CollidingRow {
 	return c
 }
 
-const unkeyedWhere = `(username_key IS NULL AND username IS NOT NULL) OR (email_key IS NULL AND email IS NOT NULL)`
+// unkeyedWhere selects the rows adopt works on. Its first term is the
+// predicate of the partial index users_unkeyed_idx (migration 0030), so
+// that both databases answer from the index, not a scan of every user.
+const unkeyedWhere = `(username_key IS NULL OR email_key IS NULL) AND
+	((username_key IS NULL AND username IS NOT NULL) OR (email_key IS NULL AND email IS NOT NULL))`
 
 // adopt gives every row without keys its keys, unless another row has (or
 // would have) one of them, and returns those collisions. No row involved
