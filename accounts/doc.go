@@ -1,11 +1,13 @@
 // Package accounts is the account side of authgate: users and their
 // names, e-mail addresses and passwords (hashing, the password policy, the
 // list of common passwords, the adoption of the FastAPI original's users
-// table), sessions and the rotation of their refresh tokens, the login and
+// table while it runs beside authgate, and its collisions), sessions and
+// the rotation of their refresh tokens (with the optional reuse grace),
+// the FastAPI original's tokens under tokens.legacy, the login and
 // registration throttles with the gate that bounds attempts in flight,
 // and the flows over them — Register, Login, Refresh, Logout, Me — and
 // the administrative changes behind `authgate user` (AddUser, SetActive,
-// SetRoles, SetPassword, ListUsers). Open builds the service from the
+// SetRoles, SetPassword, ListUsers, Conflicts). Open builds the service from the
 // database, tokens and redis sections, on store, tokens and denylist. It
 // owns the accounts section of config.yaml (Config).
 //
