@@ -41,6 +41,10 @@ func (s *sideBySide) gateway(t *testing.T, accounts, tokens, extra string) strin
 	g := newTestGateway(t)
 	g.plain = true
 	g.dbURL = s.dbURL
+	// The original's hashes are passlib's cost 12: verifying one (and
+	// rewriting it at cost 10) under -race on a busy machine can take
+	// longer than the default 5 s an account operation may.
+	g.dbExtra = "  timeout: 1m\n"
 	g.accounts = "  bcrypt_cost: 10\n  registration: open\n" + accounts
 	g.tokens = "  secret: " + testSecret + "\n" + tokens
 	prefix := testenv.RandomName("authgate_test_") + ":"
