@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -43,8 +44,14 @@ func (g *GoTool) Binary(t testing.TB) string {
 
 func (g *GoTool) name() string {
 	if g.Install != "" {
+		// go install names the binary after the package path's last
+		// element, skipping a major-version suffix (.../oauth2-proxy/v7).
 		pkg, _, _ := strings.Cut(g.Install, "@")
-		return filepath.Base(pkg)
+		name := path.Base(pkg)
+		if isMajorVersion(name) {
+			name = path.Base(path.Dir(pkg))
+		}
+		return name
 	}
 	return filepath.Base(g.Dir)
 }
@@ -71,4 +78,16 @@ func (g *GoTool) build() {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		g.err = fmt.Errorf("%s: %v\n%s", strings.Join(cmd.Args, " "), err, out)
 	}
+}
+
+func isMajorVersion(elem string) bool {
+	if len(elem) < 2 || elem[0] != 'v' {
+		return false
+	}
+	for _, c := range elem[1:] {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
