@@ -35,6 +35,10 @@ func (c *Config) Validate() error {
 	}
 	p.Merge("", c.Accounts.Validate())
 	p.Merge("", c.AuthAPI.Validate())
+	p.Merge("", c.Federation.Validate())
+	if !c.AuthAPI.LocalLoginEnabled() && len(c.Federation.IdentityProviders) == 0 {
+		p.Addf("auth_api.local_login", "false leaves nothing to sign in with: configure identity_providers, or keep the local form")
+	}
 	p.Merge("", c.Upstream.Validate())
 	c.validateRoutes(&p)
 	c.validateOperations(&p)
