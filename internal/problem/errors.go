@@ -66,6 +66,9 @@ var (
 	// ErrIdentityProviderUnavailable: the provider could not be asked. At
 	// refresh time the session is kept and the client retries. 503.
 	ErrIdentityProviderUnavailable = errors.New("identity provider unavailable")
+	// ErrLocalLoginDisabled: a username and password login while
+	// auth_api.local_login is false. 403.
+	ErrLocalLoginDisabled = errors.New("username and password login is turned off")
 	// ErrLastSignInMethod: unlinking the only identity of an account that
 	// has no password would leave no way to sign in. 409.
 	ErrLastSignInMethod = errors.New("the account's only way to sign in")
