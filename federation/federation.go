@@ -199,6 +199,10 @@ func (f *Federation) Providers() []ProviderInfo {
 	return out
 }
 
+// CookieName is the flow cookie's name, "__Host-" + Options.CookieName:
+// the gateway keeps it from backends like its own cookies.
+func (f *Federation) CookieName() string { return f.cookieName }
+
 // CallbackPath is the path the provider sends the browser back to:
 // {prefix}/callback/{name} (DESIGN.md).
 func (f *Federation) CallbackPath(name string) string { return f.prefix + "/callback/" + name }

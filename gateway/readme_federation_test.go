@@ -59,6 +59,8 @@ func TestLoadIdentityProvidersErrors(t *testing.T) {
 			`@3:5: identity_providers[0]: unknown key "typ" (did you mean "type"?)`},
 		{"fail-google-open-signup", "identity_providers:\n  - name: google\n    type: oidc\n    issuer: https://accounts.google.com\n    client_id: x\n    client_secret: y\n",
 			"identity_providers[0].allow_signup: anyone with a Google account"},
+		{"fail-pass-token", "identity_providers:\n  - name: corp\n    type: oidc\n    issuer: https://sso.example.com\n    client_id: x\n    client_secret: y\n    pass_token: true\n",
+			"@7:5: identity_providers[0].pass_token: is not supported"},
 		{"fail-nothing-to-sign-in-with", "auth_api:\n  local_login: false\n",
 			"auth_api.local_login: false leaves nothing to sign in with"},
 	} {
