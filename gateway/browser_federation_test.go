@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"image/png"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -43,6 +44,7 @@ func fedProviders(issuer string) string {
     scopes: [openid, email, profile, offline_access]
     roles_claim: realm_access.roles
     role_map: {app-admin: [admin], viewer: [viewer]}
+    end_session: true
   - name: github
     type: github
     client_id: gh-client
@@ -64,6 +66,8 @@ func TestBrowserFederatedSignIn(t *testing.T) {
 	op := testenv.StartOIDCProvider(t, testenv.OIDCUser{
 		ID: "u-carol", Username: "carol", Password: "carol-at-the-provider", Email: "carol@example.com", EmailVerified: true,
 		Claims: map[string]any{"realm_access": map[string]any{"roles": []string{"app-admin", "viewer", "offline_access"}}},
+	}, testenv.OIDCUser{
+		ID: "u-dave", Username: "dave", Password: "dave-at-the-provider", Email: "dave@example.com", EmailVerified: true,
 	})
 	b := pStartBackend(t)
 	gw, cfgFile := pConfig(t, fmt.Sprintf(`  - name: app
@@ -76,6 +80,7 @@ func TestBrowserFederatedSignIn(t *testing.T) {
 	browser := pStartChromium(t, filepath.Join(gw.dir, "certs", "selfsigned.crt"))
 
 	t.Run("ok-sign-in-refresh-disable", func(t *testing.T) { fedSignInRefreshDisable(t, browser, g, b, op) })
+	t.Run("ok-logout-at-the-provider-too", func(t *testing.T) { fedLogoutAtProvider(t, browser, g, op) })
 	t.Run("ok-login-page-screenshot", func(t *testing.T) { fedLoginPageScreenshot(t, browser, g) })
 }
 
@@ -89,17 +94,7 @@ func fedSignInRefreshDisable(t *testing.T, browser context.Context, g *pGateway,
 	}
 	pCheckOnLoginPage(t, ctx, page)
 	before := b.count()
-	if err := chromedp.Do(ctx,
-		chromedp.Click(chromedp.ID("provider-corp")),
-		// The provider's own login form.
-		chromedp.WaitVisible(`form[action="/login/username"]`),
-		chromedp.SendKeys(chromedp.ID("username"), "carol"),
-		chromedp.SendKeys(chromedp.ID("password"), "carol-at-the-provider"),
-		chromedp.Click(`form[action="/login/username"] button[type=submit]`),
-		chromedp.WaitVisible(chromedp.ID("x-auth-user")),
-	); err != nil {
-		t.Fatalf("signing in at the provider: %v", err)
-	}
+	fedSignInAtProvider(t, ctx, "carol", "carol-at-the-provider")
 	if u := pLocation(t, ctx); u.RequestURI() != page || u.Host != g.host {
 		t.Errorf("after sign-in the browser is at %s; want %s%s", u, g.base, page)
 	}
@@ -243,4 +238,65 @@ func fedLoginPageScreenshot(t *testing.T, browser context.Context, g *pGateway) 
 	}
 	t.Logf("login page screenshot: %s (%dx%d, %d bytes)", file, img.Bounds().Dx(), img.Bounds().Dy(), len(shot))
 	w.check(t, g.base+"/auth/login.css")
+}
+
+// fedSignInAtProvider clicks the corp button of the login page the tab
+// shows, signs in at the provider's own form, and waits for the backend's
+// page.
+func fedSignInAtProvider(t *testing.T, ctx context.Context, username, password string) {
+	t.Helper()
+	if err := chromedp.Do(ctx,
+		chromedp.Click(chromedp.ID("provider-corp")),
+		chromedp.WaitVisible(`form[action="/login/username"]`),
+		chromedp.SendKeys(chromedp.ID("username"), username),
+		chromedp.SendKeys(chromedp.ID("password"), password),
+		chromedp.Click(`form[action="/login/username"] button[type=submit]`),
+		chromedp.WaitVisible(chromedp.ID("x-auth-user")),
+	); err != nil {
+		t.Fatalf("signing in at the provider as %s: %v", username, err)
+	}
+}
+
+// fedLogoutAtProvider: with end_session on, signing out of authgate ends
+// the session here and sends the browser on to the provider's
+// end_session_endpoint with id_token_hint (RP-Initiated Logout).
+func fedLogoutAtProvider(t *testing.T, browser context.Context, g *pGateway, op *testenv.OIDCProvider) {
+	ctx := pTab(t, browser)
+	ended := make(chan *url.URL, 1)
+	if err := chromedp.Listen(ctx, func(ev any) {
+		if e, ok := ev.(*network.EventRequestWillBeSent); ok && strings.HasPrefix(e.Request.URL, op.Issuer+"/end_session") {
+			if u, err := url.Parse(e.Request.URL); err == nil {
+				select {
+				case ended <- u:
+				default:
+				}
+			}
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(g.base+"/app/")); err != nil {
+		t.Fatal(err)
+	}
+	fedSignInAtProvider(t, ctx, "dave", "dave-at-the-provider")
+	session := pBrowserCookies(t, ctx, g)["__Host-authgate"].Value
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(g.base+"/auth/logout"),
+		chromedp.Click(chromedp.CSS(`form[action="/auth/logout"] button[type=submit]`)),
+	); err != nil {
+		t.Fatalf("signing out: %v", err)
+	}
+	select {
+	case u := <-ended:
+		q := u.Query()
+		if q.Get("id_token_hint") == "" || q.Get("client_id") != "authgate" || q.Get("post_logout_redirect_uri") != g.base+"/auth/login" {
+			t.Errorf("provider logout %s; want id_token_hint, client_id authgate, post_logout_redirect_uri %s/auth/login", u, g.base)
+		}
+	case <-ctx.Done():
+		t.Fatal("signing out never reached the provider's end_session_endpoint")
+	}
+	resp := g.do(t, http.MethodGet, "/app/", nil, [2]string{"Cookie", "__Host-authgate=" + session})
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("the signed-out session cookie replayed: %d; want 401", resp.StatusCode)
+	}
 }
