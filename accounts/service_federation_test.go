@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/authgate/authgate/federation"
 	"github.com/authgate/authgate/internal/problem"
@@ -182,10 +183,12 @@ func TestFederatedRefreshRealProvider(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Callback = %v", err)
 			}
+			started := time.Now()
 			pair, err := s.FederatedLogin(ctx, res)
 			if err != nil {
 				t.Fatalf("FederatedLogin = %v", err)
 			}
+			t.Logf("first sign-in (create the user, link, open the session) took %s", time.Since(started))
 			if id := mustVerify(t, s, pair.AccessToken); !slices.Equal(id.Roles, []string{"admin", "viewer"}) {
 				t.Errorf("roles at sign-in = %v; want [admin viewer]", id.Roles)
 			}
@@ -198,10 +201,14 @@ func TestFederatedRefreshRealProvider(t *testing.T) {
 			}
 
 			op.SetClaims("u-1", map[string]any{"realm_access": map[string]any{"roles": []string{"viewer"}}})
+			started = time.Now()
 			pair, err = s.Refresh(ctx, pair.RefreshToken)
 			if err != nil {
 				t.Fatalf("Refresh = %v", err)
 			}
+			// A measurement, not an assertion: what asking the provider
+			// again adds to a refresh.
+			t.Logf("refresh with the provider re-check took %s", time.Since(started))
 			id := mustVerify(t, s, pair.AccessToken)
 			if !slices.Equal(id.Roles, []string{"viewer"}) {
 				t.Errorf("roles after the provider removed app-admin = %v; want [viewer]", id.Roles)
