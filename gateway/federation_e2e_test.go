@@ -1,9 +1,11 @@
 package gateway
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -79,5 +81,63 @@ func TestFederationLocalLoginOff(t *testing.T) {
 		if c.Name == "__Host-authgate" && c.Value != "" {
 			t.Error("a callback with another state set a session cookie")
 		}
+	}
+}
+
+// TestFederationIdentitiesAPI: a user signed in through a provider (the
+// provider's login form filled by an HTTP client) lists their linked
+// identity at GET /auth/me/identities, and cannot unlink it — it is the
+// account's only way to sign in (409); an unknown id is 404.
+func TestFederationIdentitiesAPI(t *testing.T) {
+	op := testenv.StartOIDCProvider(t, testenv.OIDCUser{
+		ID: "u-fay", Username: "fay", Password: "fay-at-the-provider", Email: "fay@example.com", EmailVerified: true,
+		Claims: map[string]any{"realm_access": map[string]any{"roles": []string{"viewer"}}},
+	})
+	gw, cfgFile := pConfig(t, "  - path: /\n    upstream: builtin:echo\n", fedProviders(op.Issuer))
+	g := pStartGateway(t, gw, cfgFile)
+	op.RegisterClient("authgate", fedClientSecret, g.base+"/auth/callback/corp")
+
+	start := g.do(t, http.MethodGet, "/auth/login/corp?rd=/", nil)
+	back, err := op.SignIn(start.Header.Get("Location"), "fay", "fay-at-the-provider")
+	if err != nil {
+		t.Fatalf("signing in at the provider: %v", err)
+	}
+	var flow string
+	for _, c := range start.Cookies() {
+		flow = c.Name + "=" + c.Value
+	}
+	cb := g.do(t, http.MethodGet, back.RequestURI(), nil, [2]string{"Cookie", flow})
+	var access string
+	for _, c := range cb.Cookies() {
+		if c.Name == "__Host-authgate" {
+			access = c.Value
+		}
+	}
+	if cb.StatusCode != http.StatusSeeOther || access == "" {
+		t.Fatalf("callback = %d, access cookie %v; want 303 with the session cookies", cb.StatusCode, access != "")
+	}
+	bearer := [2]string{"Authorization", "Bearer " + access}
+
+	var ids []struct {
+		ID       int64  `json:"id"`
+		Provider string `json:"provider"`
+		Issuer   string `json:"issuer"`
+		Subject  string `json:"subject"`
+		Email    string `json:"email"`
+	}
+	list := g.do(t, http.MethodGet, "/auth/me/identities", nil, bearer)
+	if err := json.Unmarshal(list.body, &ids); list.StatusCode != http.StatusOK || err != nil || len(ids) != 1 ||
+		ids[0].Provider != "corp" || ids[0].Issuer != op.Issuer || ids[0].Subject != "u-fay" || ids[0].Email != "fay@example.com" {
+		t.Fatalf("GET /auth/me/identities = %d %s; want fay's one identity through corp", list.StatusCode, list.body)
+	}
+	path := "/auth/me/identities/" + strconv.FormatInt(ids[0].ID, 10)
+	if r := g.do(t, http.MethodDelete, path, nil, bearer); r.StatusCode != http.StatusConflict {
+		t.Errorf("DELETE %s (the only way in) = %d %s; want 409", path, r.StatusCode, r.body)
+	}
+	if r := g.do(t, http.MethodDelete, "/auth/me/identities/999999", nil, bearer); r.StatusCode != http.StatusNotFound {
+		t.Errorf("DELETE of an identity that is not the user's = %d; want 404", r.StatusCode)
+	}
+	if r := g.do(t, http.MethodGet, "/auth/me/identities", nil); r.StatusCode != http.StatusUnauthorized {
+		t.Errorf("GET /auth/me/identities without credentials = %d; want 401", r.StatusCode)
 	}
 }
