@@ -121,6 +121,14 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (*TokenPair,
 // when sid is not empty (a browser's refresh cookie, bound to its access
 // cookie); one of another session is ErrRefreshNotBound, and left alive.
 func (s *Service) RefreshSession(ctx context.Context, refreshToken, sid string) (*TokenPair, error) {
+	if s.fed != nil {
+		// A session that began at an identity provider asks it again
+		// first, so that the tokens minted below carry the roles it grants
+		// now, and a user it disabled gets none.
+		if err := s.recheckProvider(ctx, refreshToken, sid); err != nil {
+			return nil, err
+		}
+	}
 	rot, err := s.sessions.Rotate(ctx, refreshToken, sid)
 	var reuse *ReuseError
 	if errors.As(err, &reuse) {

@@ -23,7 +23,15 @@ type Config struct {
 	// office behind one address a few times an hour; a script creating
 	// accounts is held to ten an hour per address.
 	RegisterLimit string `yaml:"register_limit"`
+	// LocalLogin shows the username and password form on the login page
+	// and accepts POST {prefix}/login. Default true; false when every user
+	// signs in through identity_providers (the form is then not shown and
+	// a password login is refused with 403).
+	LocalLogin *bool `yaml:"local_login"`
 }
+
+// LocalLoginEnabled reports whether username and password logins are on.
+func (c Config) LocalLoginEnabled() bool { return c.LocalLogin == nil || *c.LocalLogin }
 
 // Defaults of the auth_api section.
 const (
