@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -34,6 +35,8 @@ Usage:
   authgate user disable|enable [--config FILE] USERNAME
   authgate user roles  [--config FILE] USERNAME ROLE1,ROLE2
   authgate user passwd [--config FILE] USERNAME                              (password on stdin)
+  authgate user identities [--config FILE] USERNAME      identity-provider identities linked to the user
+  authgate user unlink [--config FILE] USERNAME ID       unlink one (ends the sessions that began through it)
   authgate keygen  [--alg ES256|RS256|EdDSA|HS256]
   authgate version
 `
@@ -165,7 +168,7 @@ func route(args []string) error {
 
 func user(args []string) error {
 	if len(args) == 0 {
-		return usageError{errors.New("want add, list, conflicts, disable, enable, roles or passwd")}
+		return usageError{errors.New("want add, list, conflicts, disable, enable, roles, passwd, identities or unlink")}
 	}
 	sub, args := args[0], args[1:]
 	fs, cfgPath := flags("user " + sub)
@@ -179,7 +182,7 @@ func user(args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	want := map[string]int{"add": 0, "list": 0, "conflicts": 0, "disable": 1, "enable": 1, "roles": 2, "passwd": 1}
+	want := map[string]int{"add": 0, "list": 0, "conflicts": 0, "disable": 1, "enable": 1, "roles": 2, "passwd": 1, "identities": 1, "unlink": 2}
 	n, ok := want[sub]
 	if !ok {
 		return usageError{fmt.Errorf("unknown user command %q", sub)}
@@ -237,6 +240,32 @@ func user(args []string) error {
 			return fmt.Errorf("%d set(s) of users rows are one account after normalisation: their logins are refused until they are renamed or merged", len(collisions))
 		}
 		fmt.Println("no conflicts")
+		return nil
+	case "identities":
+		ids, err := admin.Identities(ctx, fs.Arg(0))
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tPROVIDER\tISSUER\tSUBJECT\tEMAIL\tLINKED\tLAST SIGN-IN")
+		for _, i := range ids {
+			last := "-"
+			if !i.LastLoginAt.IsZero() {
+				last = i.LastLoginAt.Format("2006-01-02 15:04:05Z")
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", i.ID, i.Provider, i.Issuer, i.Subject, i.Email,
+				i.CreatedAt.Format("2006-01-02 15:04:05Z"), last)
+		}
+		return tw.Flush()
+	case "unlink":
+		id, perr := strconv.ParseInt(fs.Arg(1), 10, 64)
+		if perr != nil {
+			return usageError{fmt.Errorf("identity id %q is not a number: see authgate user identities", fs.Arg(1))}
+		}
+		if err := admin.Unlink(ctx, fs.Arg(0), id); err != nil {
+			return err
+		}
+		fmt.Printf("unlink: identity %d of %s removed; its sessions are ended\n", id, fs.Arg(0))
 		return nil
 	case "disable", "enable":
 		u, err = admin.SetActive(ctx, fs.Arg(0), sub == "enable")

@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/authgate/authgate/denylist"
+	"github.com/authgate/authgate/federation"
 	"github.com/authgate/authgate/internal/problem"
 	"github.com/authgate/authgate/store"
 	"github.com/authgate/authgate/tokens"
@@ -29,6 +30,12 @@ type Sections struct {
 	// auth_api.register_limit: the auth_api section is authn's, the
 	// throttles that enforce them are here.
 	LoginLimit, RegisterLimit string
+	// AuthPrefix and CookieName are auth_api.prefix and
+	// auth_api.cookie_name: the providers' callbacks live under the
+	// prefix, their flow cookie is named after the session cookie.
+	AuthPrefix, CookieName string
+	// IdentityProviders is the identity_providers section.
+	IdentityProviders federation.Config
 }
 
 // Options are what Open needs besides the config.
@@ -78,6 +85,14 @@ type Service struct {
 	registrations Throttle
 	registering   *attemptGate
 
+	// The identity providers (nil without identity_providers), the
+	// cipher of the provider tokens kept at rest, and per provider
+	// whether a refresh must ask it again, and the names by issuer.
+	fed      *federation.Federation
+	sealer   *federation.TokenCipher
+	recheck  map[string]bool
+	byIssuer map[string][]string
+
 	now        func() time.Time
 	secretNote string // how the HS256 secret was obtained, for the startup log
 
@@ -100,7 +115,7 @@ type Service struct {
 // every running instance.
 func Open(ctx context.Context, cfg Sections, opts Options) (*Service, error) {
 	logger := cmp.Or(opts.Logger, slog.New(slog.DiscardHandler))
-	s := &Service{cfg: cfg, logger: logger, now: opts.Now}
+	s := &Service{cfg: cfg, logger: logger, now: opts.Now, recheck: map[string]bool{}, byIssuer: map[string][]string{}}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -173,6 +188,9 @@ func Open(ctx context.Context, cfg Sections, opts Options) (*Service, error) {
 		return nil, err
 	}
 	if err := s.openLegacy(); err != nil {
+		return nil, err
+	}
+	if err := s.openFederation(cfg); err != nil {
 		return nil, err
 	}
 	ok = true

@@ -125,6 +125,14 @@ func (s *Service) RefreshSession(ctx context.Context, refreshToken, sid string) 
 	if s.legacy != nil && sid == "" && !strings.HasPrefix(refreshToken, RefreshTokenPrefix) {
 		return s.exchangeLegacy(ctx, refreshToken)
 	}
+	if s.fed != nil {
+		// A session that began at an identity provider asks it again
+		// first, so that the tokens minted below carry the roles it grants
+		// now, and a user it disabled gets none.
+		if err := s.recheckProvider(ctx, refreshToken, sid); err != nil {
+			return nil, err
+		}
+	}
 	rot, err := s.sessions.Rotate(ctx, refreshToken, sid)
 	var reuse *ReuseError
 	if errors.As(err, &reuse) {

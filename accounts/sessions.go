@@ -153,6 +153,15 @@ func refreshTokenHash(token string) string {
 // for the lock then comes after the token's iat, so the cut-off it makes
 // covers the token, and the sessions it revokes include this one.
 func (s *Sessions) Create(ctx context.Context, userID int64, confirm func(current *User, sid string) error) (sid, refreshToken string, expires time.Time, err error) {
+	return s.CreateLinked(ctx, userID, confirm, nil)
+}
+
+// CreateLinked is Create that also runs link, when not nil, inside the
+// session's transaction after the session row is written: a sign-in
+// through an identity provider stores the provider's grant beside the
+// session, so that neither exists without the other.
+func (s *Sessions) CreateLinked(ctx context.Context, userID int64, confirm func(current *User, sid string) error,
+	link func(ctx context.Context, tx *sqlx.Tx, sid string) error) (sid, refreshToken string, expires time.Time, err error) {
 	sid, err = s.randomString(sessionIDBytes)
 	if err != nil {
 		return "", "", time.Time{}, err
@@ -195,6 +204,11 @@ func (s *Sessions) Create(ctx context.Context, userID int64, confirm func(curren
 	if _, err := tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO refresh_tokens (token_hash, session_id, created_at, expires_at) VALUES (?, ?, ?, ?)`),
 		hash, sid, now, expires); err != nil {
 		return "", "", time.Time{}, s.err(ctx, "create session", err)
+	}
+	if link != nil {
+		if err := link(ctx, tx, sid); err != nil {
+			return "", "", time.Time{}, err
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return "", "", time.Time{}, s.err(ctx, "create session", err)
@@ -396,6 +410,10 @@ func (s *Sessions) Prune(ctx context.Context, now time.Time) (int64, error) {
 	}
 	defer tx.Rollback()
 	const dead = `(expires_at < ? OR revoked_at < ?)`
+	if _, err := tx.ExecContext(ctx, s.db.Rebind(`DELETE FROM identity_sessions
+		WHERE session_id IN (SELECT id FROM sessions WHERE `+dead+`)`), cutoff, cutoff); err != nil {
+		return 0, s.err(ctx, "prune sessions", err)
+	}
 	if _, err := tx.ExecContext(ctx, s.db.Rebind(`DELETE FROM refresh_tokens
 		WHERE session_id IN (SELECT id FROM sessions WHERE `+dead+`)`), cutoff, cutoff); err != nil {
 		return 0, s.err(ctx, "prune sessions", err)

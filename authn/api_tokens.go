@@ -30,6 +30,10 @@ func (s *Service) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, problem.ErrCrossSite)
 		return
 	}
+	if !s.cfg.LocalLoginEnabled() {
+		s.fail(w, r, problem.ErrLocalLoginDisabled)
+		return
+	}
 	username, password, err := loginCredentials(body)
 	if err != nil {
 		s.fail(w, r, err)

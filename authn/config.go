@@ -27,7 +27,15 @@ type Config struct {
 	// client of it would notice (compat.go); "", the default, is
 	// authgate's own API.
 	Compat string `yaml:"compat"`
+	// LocalLogin shows the username and password form on the login page
+	// and accepts POST {prefix}/login. Default true; false when every user
+	// signs in through identity_providers (the form is then not shown and
+	// a password login is refused with 403).
+	LocalLogin *bool `yaml:"local_login"`
 }
+
+// LocalLoginEnabled reports whether username and password logins are on.
+func (c Config) LocalLoginEnabled() bool { return c.LocalLogin == nil || *c.LocalLogin }
 
 // Defaults of the auth_api section.
 const (

@@ -36,6 +36,21 @@ type page struct {
 	// ContinueAs is the user of an expired session this browser may renew
 	// by following Continue (GET {prefix}/refresh?rd=…).
 	ContinueAs, Continue string
+	// Providers are the identity providers' buttons; LocalLogin shows the
+	// username and password form (auth_api.local_login).
+	Providers  []providerLink
+	LocalLogin bool
+}
+
+// loginPage is the login page for rd, before any error.
+func (s *Service) loginPage(r *http.Request, rd string) page {
+	return page{
+		Title:      "Sign in",
+		RD:         rd,
+		SignedInAs: s.signedInAs(r),
+		Providers:  s.providerLinks(rd),
+		LocalLogin: s.cfg.LocalLoginEnabled(),
+	}
 }
 
 func parsePages() (*template.Template, error) {
@@ -87,11 +102,7 @@ func (s *Service) signedInAs(r *http.Request) string {
 // link that renews it: a browser coming from another site is sent here
 // rather than renewed, and the link is a navigation from our own origin.
 func (s *Service) handleLoginPage(w http.ResponseWriter, r *http.Request) {
-	p := page{
-		Title:      "Sign in",
-		RD:         s.redirectTarget(r.URL.Query().Get("rd")),
-		SignedInAs: s.signedInAs(r),
-	}
+	p := s.loginPage(r, s.redirectTarget(r.URL.Query().Get("rd")))
 	if id, ok := s.renewable(r); ok && p.SignedInAs == "" {
 		p.ContinueAs = id.Username
 		p.Continue = s.web.prefix + "/refresh?rd=" + url.QueryEscape(p.RD)
@@ -104,7 +115,13 @@ func (s *Service) handleLoginPage(w http.ResponseWriter, r *http.Request) {
 // with a GET). Failure: the form again, with the status the gateway gives
 // the error and a message that does not say whether the username exists.
 func (s *Service) browserLogin(w http.ResponseWriter, r *http.Request, form url.Values) {
-	p := page{Title: "Sign in", Username: form.Get("username"), RD: s.redirectTarget(formOrQuery(r, form, "rd"))}
+	p := s.loginPage(r, s.redirectTarget(formOrQuery(r, form, "rd")))
+	p.SignedInAs = ""
+	p.Username = form.Get("username")
+	if !p.LocalLogin {
+		s.pageError(w, r, "login", p, problem.ErrLocalLoginDisabled)
+		return
+	}
 	if err := s.checkForm(r, form); err != nil {
 		s.pageError(w, r, "login", p, err)
 		return
@@ -158,6 +175,9 @@ func (s *Service) pageError(w http.ResponseWriter, r *http.Request, name string,
 // pageMessage is what a person is told about err on page name.
 func pageMessage(name string, err error, status int, retryAfter string) string {
 	var ve *problem.ValidationError
+	if msg := signInMessage(err); msg != "" {
+		return msg
+	}
 	switch {
 	case errors.Is(err, problem.ErrCrossSite):
 		return "This form has expired or was sent from another site. Please try again."

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/authgate/authgate/identity"
 	"github.com/authgate/authgate/internal/problem"
@@ -43,6 +44,10 @@ func (s *Service) browserLogout(w http.ResponseWriter, r *http.Request, form url
 	}
 	all := form.Get("all") == "true" || r.URL.Query().Get("all") == "true"
 	s.clearSessionCookies(w)
+	target := p.RD
+	if target == "" {
+		target = s.web.prefix + "/login"
+	}
 	if id := s.cookieSession(r); id != nil {
 		if err := s.accounts.Logout(r.Context(), id, "", all); err != nil && !errors.Is(err, problem.ErrNotFound) {
 			// The cookies are gone from this browser, but the session may
@@ -50,13 +55,28 @@ func (s *Service) browserLogout(w http.ResponseWriter, r *http.Request, form url
 			s.pageError(w, r, "logout", p, err)
 			return
 		}
-	}
-	target := p.RD
-	if target == "" {
-		target = s.web.prefix + "/login"
+		// A session that began at a provider with end_session on ends
+		// there too (OpenID Connect RP-Initiated Logout 1.0). The form's
+		// CSP (form-action 'self') would block a redirect of this POST to
+		// the provider, so a page of ours sends the browser on.
+		if end := s.accounts.EndSessionURL(r.Context(), id.SessionID, absoluteURL(r, target)); end != "" {
+			p.Continue = end
+			s.render(w, r, "signedout", http.StatusOK, p)
+			return
+		}
 	}
 	noStore(w)
 	http.Redirect(w, r, target, http.StatusSeeOther)
+}
+
+// absoluteURL is target, a path of ours, as an absolute https URL on the
+// request's (canonical) host: the post_logout_redirect_uri a provider
+// needs, which must be registered there.
+func absoluteURL(r *http.Request, target string) string {
+	if strings.HasPrefix(target, "/") && !strings.HasPrefix(target, "//") {
+		return "https://" + r.Host + target
+	}
+	return target
 }
 
 // cookieSession is the session named by the access cookie: a valid token,

@@ -93,7 +93,13 @@ func New(cfg Config, acc *accounts.Service, opts Options) (*Service, error) {
 // from requests (unless a route forwards tokens) and from upstream
 // responses.
 func (s *Service) CookieNames() []string {
-	return []string{s.cookies.access, s.cookies.refresh, s.cookies.csrf}
+	names := []string{s.cookies.access, s.cookies.refresh, s.cookies.csrf}
+	if s.accounts.Federation() != nil {
+		// The sign-in flow cookie (state, nonce, PKCE verifier, sealed) is
+		// ours too: a backend never sees it.
+		names = append(names, s.accounts.Federation().CookieName())
+	}
+	return names
 }
 
 // fail answers r with the problem document for err (internal/problem) and

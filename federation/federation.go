@@ -98,6 +98,10 @@ type ProviderInfo struct {
 	// Issuer with a linked identity's subject is the identity's key; a
 	// session whose provider was renamed in config is found again by it.
 	Issuer string
+	// Recheck: the provider manages roles or restricts who may sign in, so
+	// a session through it must not be refreshed without asking the
+	// provider again (RefreshRoles' ErrNoRefreshToken then ends it).
+	Recheck bool
 }
 
 // New builds a Federation from cfg, with SetDefaults already applied (the
@@ -189,10 +193,15 @@ func isCookieName(s string) bool {
 func (f *Federation) Providers() []ProviderInfo {
 	out := make([]ProviderInfo, 0, len(f.order))
 	for _, p := range f.order {
-		out = append(out, ProviderInfo{Name: p.cfg.Name, DisplayName: p.cfg.DisplayName, Type: p.cfg.Type, Issuer: p.cfg.Issuer})
+		out = append(out, ProviderInfo{Name: p.cfg.Name, DisplayName: p.cfg.DisplayName, Type: p.cfg.Type, Issuer: p.cfg.Issuer,
+			Recheck: p.roles.manages() || p.cfg.restricted()})
 	}
 	return out
 }
+
+// CookieName is the flow cookie's name, "__Host-" + Options.CookieName:
+// the gateway keeps it from backends like its own cookies.
+func (f *Federation) CookieName() string { return f.cookieName }
 
 // CallbackPath is the path the provider sends the browser back to:
 // {prefix}/callback/{name} (DESIGN.md).

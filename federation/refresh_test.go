@@ -3,6 +3,7 @@ package federation
 import (
 	"context"
 	"errors"
+	"maps"
 	"net/url"
 	"slices"
 	"testing"
@@ -106,8 +107,8 @@ func TestEndSessionURL(t *testing.T) {
 	off := p.provider("off")
 	f, _ := newFed(t, on, off)
 	if got, want := f.Providers(), []ProviderInfo{
-		{Name: "on", DisplayName: "on", Type: TypeOIDC, Issuer: p.URL},
-		{Name: "off", DisplayName: "off", Type: TypeOIDC, Issuer: p.URL},
+		{Name: "on", DisplayName: "on", Type: TypeOIDC, Issuer: p.URL, Recheck: true}, // roles_claim: re-read at refresh
+		{Name: "off", DisplayName: "off", Type: TypeOIDC, Issuer: p.URL, Recheck: true},
 	}; !slices.Equal(got, want) || f.CallbackPath("on") != "/auth/callback/on" {
 		t.Errorf("Providers() = %v, CallbackPath = %q; want %v in config order", got, f.CallbackPath("on"), want)
 	}
@@ -133,5 +134,26 @@ func TestEndSessionURL(t *testing.T) {
 	}
 	if got, err := f.EndSessionURL(context.Background(), "off", "x", ""); got != "" || err != nil {
 		t.Errorf("EndSessionURL(off) = %q, %v; want \"\", nil", got, err)
+	}
+}
+
+// TestProvidersRecheck: a provider that neither manages roles nor
+// restricts who may sign in need not be asked again at refresh; one that
+// does either must.
+func TestProvidersRecheck(t *testing.T) {
+	p := startFakeIdP(t)
+	plain := p.provider("plain")
+	plain.RolesClaim, plain.RoleMap = "", nil
+	restricted := p.provider("restricted")
+	restricted.RolesClaim, restricted.RoleMap = "", nil
+	restricted.AllowedDomains = []string{"example.com"}
+	roles := p.provider("roles")
+	f, _ := newFed(t, plain, restricted, roles)
+	got := map[string]bool{}
+	for _, pi := range f.Providers() {
+		got[pi.Name] = pi.Recheck
+	}
+	if want := map[string]bool{"plain": false, "restricted": true, "roles": true}; !maps.Equal(got, want) {
+		t.Errorf("Recheck by provider = %v; want %v", got, want)
 	}
 }

@@ -20,5 +20,9 @@ func OpenAccounts(ctx context.Context, cfg *Config, logger *slog.Logger) (*accou
 		Accounts:      cfg.Accounts,
 		LoginLimit:    cfg.AuthAPI.LoginLimit,
 		RegisterLimit: cfg.AuthAPI.RegisterLimit,
+		AuthPrefix:    cfg.AuthAPI.Prefix,
+		CookieName:    cfg.AuthAPI.CookieName,
+
+		IdentityProviders: cfg.Federation,
 	}, accounts.Options{Logger: logger, DataDir: cfg.DataDir()})
 }

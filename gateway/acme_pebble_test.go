@@ -27,6 +27,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authgate/authgate/internal/testenv"
 	"golang.org/x/net/dns/dnsmessage"
 )
 
@@ -37,38 +38,7 @@ import (
 
 const pebbleVersion = "v2.10.3"
 
-var (
-	pebbleOnce sync.Once
-	pebbleBin  string
-	pebbleErr  error
-)
-
-// pebbleBinary builds pebble once per test process (the Go build cache
-// makes later runs quick) and returns its path.
-func pebbleBinary(t *testing.T) string {
-	t.Helper()
-	pebbleOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "authgate-pebble-")
-		if err != nil {
-			pebbleErr = err
-			return
-		}
-		cmd := exec.Command("go", "install", "github.com/letsencrypt/pebble/v2/cmd/pebble@"+pebbleVersion)
-		cmd.Env = append(os.Environ(), "GOBIN="+dir, "GOFLAGS=-mod=mod")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			pebbleErr = fmt.Errorf("go install pebble: %v\n%s", err, out)
-			return
-		}
-		pebbleBin = filepath.Join(dir, "pebble")
-	})
-	if pebbleErr != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal(pebbleErr)
-		}
-		t.Skipf("!!! cannot build Pebble (%v): ACME test skipped", pebbleErr)
-	}
-	return pebbleBin
-}
+var pebbleTool = testenv.GoTool{Install: "github.com/letsencrypt/pebble/v2/cmd/pebble@" + pebbleVersion}
 
 // acmeFront is the counting proxy the gateway talks ACME through, in
 // front of Pebble: every new-order request goes through it, so tests can
@@ -148,7 +118,7 @@ type pebble struct {
 // for it.
 func startPebble(t *testing.T, f *acmeFront, httpPort, tlsPort int) *pebble {
 	t.Helper()
-	bin := pebbleBinary(t)
+	bin := pebbleTool.Binary(t)
 	dns := startTestDNS(t)
 	p := &pebble{mgmtClient: &http.Client{
 		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: f.roots()}},

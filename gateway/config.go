@@ -7,6 +7,7 @@ import (
 	"github.com/authgate/authgate/accounts"
 	"github.com/authgate/authgate/authn"
 	"github.com/authgate/authgate/denylist"
+	"github.com/authgate/authgate/federation"
 	"github.com/authgate/authgate/internal/conf"
 	"github.com/authgate/authgate/store"
 	"github.com/authgate/authgate/tokens"
@@ -28,6 +29,9 @@ type Config struct {
 	AuthAPI  authn.Config    `yaml:"auth_api"`
 	// Upstream holds two sections, identity_headers and upstreams.
 	Upstream upstream.Config `yaml:",inline"`
+	// Federation holds identity_providers: sign-in with upstream OIDC
+	// providers and GitHub (issue 13).
+	Federation federation.Config `yaml:",inline"`
 
 	Routes []Route `yaml:"routes"`
 

@@ -35,6 +35,17 @@ func (c *Config) Validate() error {
 	}
 	p.Merge("", c.Accounts.Validate())
 	p.Merge("", c.AuthAPI.Validate())
+	p.Merge("", c.Federation.Validate())
+	for i, pc := range c.Federation.IdentityProviders {
+		if pc.PassToken {
+			// No route can forward a provider's token yet: accepting the
+			// key would promise what nothing does.
+			p.Addf(fmt.Sprintf("identity_providers[%d].pass_token", i), "is not supported: no route forwards a provider's token to its backend")
+		}
+	}
+	if !c.AuthAPI.LocalLoginEnabled() && len(c.Federation.IdentityProviders) == 0 {
+		p.Addf("auth_api.local_login", "false leaves nothing to sign in with: configure identity_providers, or keep the local form")
+	}
 	p.Merge("", c.Upstream.Validate())
 	c.validateRoutes(&p)
 	c.validateOperations(&p)

@@ -49,6 +49,30 @@ var (
 	ErrNotFound         = errors.New("not found")                  // 404
 	ErrMethodNotAllowed = errors.New("method not allowed")         // 405; the handler sets Allow
 
+	// Sign-in through an identity provider (issue 13). The federation
+	// package's own errors are wrapped in these by the account and HTTP
+	// layers, which may import it (this package may not).
+
+	// ErrSignInFlow: a provider callback that belongs to no sign-in this
+	// browser started (no or expired flow cookie, wrong state, a mix-up).
+	// 400.
+	ErrSignInFlow = errors.New("sign-in flow invalid or expired")
+	// ErrSignInRefused: the provider did not sign the user in, refused the
+	// code, or sent an ID token that failed verification. 401.
+	ErrSignInRefused = errors.New("the identity provider did not sign the user in")
+	// ErrSignInForbidden: authenticated at the provider, but not admitted
+	// here: a restriction, an unverified address, sign-up closed. 403.
+	ErrSignInForbidden = errors.New("not allowed to sign in with this identity provider")
+	// ErrIdentityProviderUnavailable: the provider could not be asked. At
+	// refresh time the session is kept and the client retries. 503.
+	ErrIdentityProviderUnavailable = errors.New("identity provider unavailable")
+	// ErrLocalLoginDisabled: a username and password login while
+	// auth_api.local_login is false. 403.
+	ErrLocalLoginDisabled = errors.New("username and password login is turned off")
+	// ErrLastSignInMethod: unlinking the only identity of an account that
+	// has no password would leave no way to sign in. 409.
+	ErrLastSignInMethod = errors.New("the account's only way to sign in")
+
 	// The gateway's routing.
 
 	// ErrBadPath is wrapped by every error of the path canonicalisation:

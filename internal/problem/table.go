@@ -47,6 +47,12 @@ var table = []struct {
 	{ErrUnsupportedMedia, class{http.StatusUnsupportedMediaType, "Send application/json (or a form for login)", ""}},
 	{ErrMalformedRequest, class{http.StatusBadRequest, "", ""}},
 	{ErrCrossSite, class{http.StatusForbidden, "Cross-site request refused", ""}},
+	{ErrSignInFlow, class{http.StatusBadRequest, "This sign-in expired or was started in another browser; start again", ""}},
+	{ErrSignInRefused, class{http.StatusUnauthorized, "The identity provider did not sign you in", ""}},
+	{ErrSignInForbidden, class{http.StatusForbidden, "This account may not sign in here", ""}},
+	{ErrIdentityProviderUnavailable, class{http.StatusServiceUnavailable, "The identity provider is unavailable; try again shortly", ""}},
+	{ErrLocalLoginDisabled, class{http.StatusForbidden, "Sign-in with a username and password is turned off here", ""}},
+	{ErrLastSignInMethod, class{http.StatusConflict, "This identity is the account's only way to sign in", ""}},
 	{ErrNotFound, class{http.StatusNotFound, "Not found", ""}},
 	{ErrMethodNotAllowed, class{http.StatusMethodNotAllowed, "Method not allowed", ""}}, // the auth API sets Allow
 	{ErrBadPath, class{http.StatusBadRequest, "", ""}},

@@ -1,13 +1,11 @@
 package testenv
 
 import (
-	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"text/template"
 	"time"
@@ -18,45 +16,13 @@ import (
 // enters authgate's go.mod.
 const CaddyVersion = "v2.11.9"
 
-// caddyBuild is the one build per test process.
-type caddyBuild struct {
-	once sync.Once
-	bin  string
-	err  error
-}
+var caddy = GoTool{Install: "github.com/caddyserver/caddy/v2/cmd/caddy@" + CaddyVersion}
 
-func (b *caddyBuild) build() {
-	dir, err := os.MkdirTemp("", "authgate-caddy-")
-	if err != nil {
-		b.err = err
-		return
-	}
-	cmd := exec.Command("go", "install", "github.com/caddyserver/caddy/v2/cmd/caddy@"+CaddyVersion)
-	// GOFLAGS=-mod=mod: `go install pkg@version` ignores authgate's
-	// module, but a -mod=vendor from the environment would stop it.
-	cmd.Env = append(os.Environ(), "GOBIN="+dir, "GOFLAGS=-mod=mod", "GOWORK=off")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		b.err = fmt.Errorf("go install caddy@%s: %v\n%s", CaddyVersion, err, out)
-		return
-	}
-	b.bin = filepath.Join(dir, "caddy")
-}
-
-var caddy caddyBuild
-
-// BuildCaddy builds Caddy once per test process (the Go build cache makes
-// later processes quick) and returns the binary. Without a module proxy
-// the test is skipped, loudly; under CI=true it fails.
+// BuildCaddy builds Caddy once per test process and returns the binary
+// (see GoTool).
 func BuildCaddy(t testing.TB) string {
 	t.Helper()
-	caddy.once.Do(caddy.build)
-	if caddy.err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal(caddy.err)
-		}
-		t.Skipf("!!! cannot build caddy (%v): test skipped", caddy.err)
-	}
-	return caddy.bin
+	return caddy.Binary(t)
 }
 
 // CaddyCommand returns a command running Caddy with args, its home,

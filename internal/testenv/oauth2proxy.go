@@ -3,14 +3,11 @@ package testenv
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -20,42 +17,7 @@ import (
 // proxy into a temporary GOBIN and never enters authgate's go.mod.
 const OAuth2ProxyVersion = "v7.15.6"
 
-var (
-	oauth2ProxyOnce sync.Once
-	oauth2ProxyBin  string
-	oauth2ProxyErr  error
-)
-
-// oauth2ProxyBinary builds oauth2-proxy once per test process (the Go
-// build cache makes later processes quick), as gateway's ACME tests build
-// Pebble. Without a module proxy the test is skipped, loudly; under
-// CI=true it fails.
-func oauth2ProxyBinary(t testing.TB) string {
-	t.Helper()
-	oauth2ProxyOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "authgate-oauth2-proxy-")
-		if err != nil {
-			oauth2ProxyErr = err
-			return
-		}
-		cmd := exec.Command("go", "install", "github.com/oauth2-proxy/oauth2-proxy/v7@"+OAuth2ProxyVersion)
-		// GOFLAGS=-mod=mod: `go install pkg@version` ignores authgate's
-		// module, but a -mod=vendor from the environment would stop it.
-		cmd.Env = append(os.Environ(), "GOBIN="+dir, "GOFLAGS=-mod=mod")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			oauth2ProxyErr = fmt.Errorf("go install oauth2-proxy@%s: %v\n%s", OAuth2ProxyVersion, err, out)
-			return
-		}
-		oauth2ProxyBin = filepath.Join(dir, "oauth2-proxy")
-	})
-	if oauth2ProxyErr != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal(oauth2ProxyErr)
-		}
-		t.Skipf("!!! cannot build oauth2-proxy (%v): test skipped", oauth2ProxyErr)
-	}
-	return oauth2ProxyBin
-}
+var oauth2Proxy = GoTool{Install: "github.com/oauth2-proxy/oauth2-proxy/v7@" + OAuth2ProxyVersion}
 
 // OAuth2ProxyConfig is how one oauth2-proxy is run: as an OIDC client of
 // Issuer, in front of Upstream.
@@ -90,7 +52,7 @@ func (p *OAuth2Proxy) Log() string { return p.log.tail(8192) }
 // email domain; cookies are not marked Secure, since it listens on http.
 func StartOAuth2Proxy(t testing.TB, cfg OAuth2ProxyConfig) *OAuth2Proxy {
 	t.Helper()
-	bin := oauth2ProxyBinary(t)
+	bin := oauth2Proxy.Binary(t)
 	if cfg.CookieSecret == "" {
 		b := make([]byte, 16)
 		rand.Read(b)
