@@ -37,6 +37,7 @@ func (c *Config) Validate() error {
 	p.Merge("", c.AuthAPI.Validate())
 	p.Merge("", c.Upstream.Validate())
 	c.validateRoutes(&p)
+	c.validateForwardAuth(&p)
 	c.validateOperations(&p)
 	return p.Err()
 }
