@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/authgate/authgate/accounts"
+	"github.com/authgate/authgate/internal/testenv"
 )
 
 // faRoutes are forward-auth routes on app.example.com (upstream none)
@@ -266,4 +267,34 @@ func TestForwardAuthConfig(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestForwardAuthDenylistUnavailable: while the revocation list cannot be
+// trusted (Redis cut off, on_error: deny), a check with a valid token
+// answers 503, and a public path still 200; once Redis is back, 200.
+func TestForwardAuthDenylistUnavailable(t *testing.T) {
+	redisURL, prefix := testenv.RedisURL(t)
+	u, err := url.Parse(redisURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gate := testenv.NewGate(t, u.Host)
+	b := pStartBackend(t)
+	gw, cfgFile := pConfig(t, faRoutes(b.URL()), faHead+fmt.Sprintf("redis:\n  url: redis://%s/0\n  on_error: deny\n  key_prefix: %q\n", gate.Addr(), prefix))
+	g := pStartGateway(t, gw, cfgFile)
+	tok := g.login(t, g.register(t, "alice")).AccessToken
+	check := func(uri string) int {
+		return g.faCheck(t, "", map[string]string{"X-Forwarded-Proto": "https", "X-Forwarded-Host": "app.example.com",
+			"X-Forwarded-Uri": uri, "X-Forwarded-Method": "GET", "Authorization": "Bearer " + tok}).StatusCode
+	}
+	if got := check("/x"); got != http.StatusOK {
+		t.Fatalf("check before the cut = %d; want 200", got)
+	}
+	gate.SetClosed(true)
+	waitFor(t, "the check to fail closed", func() bool { return check("/x") == http.StatusServiceUnavailable })
+	if got := check("/public"); got != http.StatusOK {
+		t.Errorf("check of a public path while Redis is cut off = %d; want 200", got)
+	}
+	gate.SetClosed(false)
+	waitFor(t, "the check to pass again", func() bool { return check("/x") == http.StatusOK })
 }
