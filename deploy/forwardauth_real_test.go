@@ -20,10 +20,10 @@ import (
 )
 
 // The shipped nginx and Caddy configs in front of a real authgate running
-// the shipped forward-auth/config.yaml (addresses, ports, database and
-// secret changed only): a browser signs in and comes back, tokens pass
-// with authgate's identity, roles and revocations hold, and a client
-// talking to authgate directly is refused.
+// the shipped forward-auth/config.yaml (addresses, ports, database,
+// secret and the tests' bcrypt cost changed only): a browser signs in and
+// comes back, tokens pass with authgate's identity, roles and revocations
+// hold, and a client talking to authgate directly is refused.
 
 const realSecret = "forward-auth-e2e-secret-0123456789abcdef0123456789"
 
@@ -92,12 +92,15 @@ func startRealAuthgate(t *testing.T, relay *authRelay, loginURL string) *realAut
 		`http: ":8080"`, `http: "127.0.0.1:0"`,
 		`ops: ":9090"`, `ops: ""`,
 		"trusted_proxies: [192.0.2.10/32]", "trusted_proxies: [127.0.0.1/32]",
-		"${AUTHGATE_DATABASE_URL}", "sqlite:"+filepath.Join(dir, "authgate.db"),
+		// The tests' usual allowance on a loaded machine: password
+		// hashing under -race beside every other test.
+		"${AUTHGATE_DATABASE_URL}", "sqlite:"+filepath.Join(dir, "authgate.db")+"\n  timeout: 1m",
 		"${AUTHGATE_REDIS_URL:-}", `""`,
 		"${AUTHGATE_SECRET_KEY}", realSecret,
 		"login_url: https://auth.example.com/auth/login", "login_url: "+loginURL,
 		"# assertion: X-Auth-Jwt", "assertion: X-Auth-Jwt",
 	)
+	text += "\naccounts:\n  bcrypt_cost: 10\n" // the lowest allowed: tests hash often
 	cfgFile := filepath.Join(dir, "config.yaml")
 	if err := os.WriteFile(cfgFile, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
