@@ -121,6 +121,7 @@ func NewFromConfig(ctx context.Context, cfg *Config, opts Options) (*Server, err
 	auth, err := authn.New(cfg.AuthAPI, acc, authn.Options{
 		Logger:         logger,
 		RequestTimeout: cfg.Database.Timeout.D(),
+		RedirectHosts:  cfg.ForwardAuth.RedirectHosts,
 		BodyTimeout:    cfg.Limits.ReadHeaderTimeout.D(),
 	})
 	if err != nil {

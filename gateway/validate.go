@@ -48,6 +48,7 @@ func (c *Config) Validate() error {
 	}
 	p.Merge("", c.Upstream.Validate())
 	c.validateRoutes(&p)
+	c.validateForwardAuth(&p)
 	c.validateOperations(&p)
 	return p.Err()
 }
