@@ -151,6 +151,21 @@ func refreshTokenHash(token string) string {
 // for the lock then comes after the token's iat, so the cut-off it makes
 // covers the token, and the sessions it revokes include this one.
 func (s *Sessions) Create(ctx context.Context, userID int64, confirm func(current *User, sid string) error) (sid, refreshToken string, expires time.Time, err error) {
+	return s.CreateFor(ctx, userID, ClientGrant{}, confirm)
+}
+
+// ClientGrant is what a session opened for an OAuth2 client records: the
+// client, the scopes granted and the user's auth_time. The zero value is
+// authgate's own sign-in.
+type ClientGrant struct {
+	ClientID string
+	Scopes   []string
+	AuthTime time.Time
+}
+
+// CreateFor is Create of a session for an OAuth2 client (the provider's
+// authorization_code and password grants).
+func (s *Sessions) CreateFor(ctx context.Context, userID int64, g ClientGrant, confirm func(current *User, sid string) error) (sid, refreshToken string, expires time.Time, err error) {
 	sid, err = s.randomString(sessionIDBytes)
 	if err != nil {
 		return "", "", time.Time{}, err
@@ -183,8 +198,13 @@ func (s *Sessions) Create(ctx context.Context, userID int64, confirm func(curren
 			return "", "", time.Time{}, err
 		}
 	}
-	if _, err := tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO sessions (id, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)`),
-		sid, userID, now, expires); err != nil {
+	var authTime sql.NullTime
+	if !g.AuthTime.IsZero() {
+		authTime = sql.NullTime{Time: storedTime(g.AuthTime), Valid: true}
+	}
+	if _, err := tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO sessions (id, user_id, created_at, expires_at, client_id, scopes, auth_time)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`),
+		sid, userID, now, expires, g.ClientID, strings.Join(g.Scopes, " "), authTime); err != nil {
 		if store.IsForeignKeyViolation(err) {
 			return "", "", time.Time{}, fmt.Errorf("create session: user %d: %w", userID, problem.ErrNotFound)
 		}
