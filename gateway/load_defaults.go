@@ -71,6 +71,7 @@ func applyDefaults(c *Config, present func(path string) bool) {
 	c.Tokens.SetDefaults()
 	c.Accounts.SetDefaults()
 	c.AuthAPI.SetDefaults()
+	c.OAuth2.SetDefaults()
 
 	c.Upstream.SetDefaults(present)
 

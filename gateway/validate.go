@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/authgate/authgate/internal/conf"
+	"github.com/authgate/authgate/provider"
 )
 
 // Validate reports every problem in c as path-addressed conf.Problems
@@ -35,6 +36,9 @@ func (c *Config) Validate() error {
 	}
 	p.Merge("", c.Accounts.Validate())
 	p.Merge("", c.AuthAPI.Validate())
+	p.Merge("", c.OAuth2.Validate(provider.TokenSettings{
+		Issuer: c.Tokens.Issuer, Audience: c.Tokens.Audience, Algorithm: c.Tokens.Algorithm,
+	}))
 	p.Merge("", c.Upstream.Validate())
 	c.validateRoutes(&p)
 	c.validateOperations(&p)
