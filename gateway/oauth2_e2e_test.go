@@ -80,3 +80,113 @@ func mustRequest(t *testing.T, method, u string) *http.Request {
 	}
 	return req
 }
+
+// TestOAuth2RefusalsThroughGateway: the provider's refusals, asked
+// through the wired gateway (database code store, real sessions and
+// denylist): each is the RFC's error, and nothing is issued.
+func TestOAuth2RefusalsThroughGateway(t *testing.T) {
+	b := newBackend(t, "app")
+	o := oStart(t, oClients, "  - {name: app, path: /app, auth: required, upstream: "+b.URL+"}\n", "")
+	alice := o.register(t, "alice")
+	session := o.login(t, alice).AccessToken
+
+	// code returns a fresh code of client for redirect.
+	code := func(t *testing.T, client, redirect, challenge string) string {
+		t.Helper()
+		status, loc := o.authorize(t, session, oAuthorizeQuery(client, redirect, challenge))
+		c := loc.Query().Get("code")
+		if status != http.StatusFound || c == "" || loc.Query().Get("iss") != o.issuer {
+			t.Fatalf("authorize = %d %s; want a redirect with a code and iss", status, loc)
+		}
+		return c
+	}
+	exchange := func(t *testing.T, client, c, redirect, verifier string) oResponse {
+		t.Helper()
+		form := url.Values{"grant_type": {"authorization_code"}, "code": {c}, "redirect_uri": {redirect}}
+		if verifier != "" {
+			form.Set("code_verifier", verifier)
+		}
+		if client == "spa" {
+			form.Set("client_id", "spa")
+			return o.post(t, "/auth/oauth2/token", "", "", form)
+		}
+		return o.post(t, "/auth/oauth2/token", client, oSecret, form)
+	}
+	wantErr := func(t *testing.T, r oResponse, status int, code string) {
+		t.Helper()
+		if r.status != status || r.str("error") != code || r.body["access_token"] != nil {
+			t.Errorf("answer = %d %s; want %d with error %q and no token", r.status, r.raw, status, code)
+		}
+	}
+
+	t.Run("fail-redirect-one-character", func(t *testing.T) {
+		status, loc := o.authorize(t, session, oAuthorizeQuery("webapp", "https://app.example.test/callbacK", ""))
+		if status != http.StatusBadRequest || loc.String() != "" {
+			t.Errorf("authorize = %d to %q; want 400 and no redirect", status, loc)
+		}
+	})
+	t.Run("fail-open-redirect", func(t *testing.T) {
+		status, loc := o.authorize(t, session, oAuthorizeQuery("webapp", "https://evil.example/callback", ""))
+		if status != http.StatusBadRequest || loc.String() != "" {
+			t.Errorf("authorize = %d to %q; want 400 and no redirect", status, loc)
+		}
+	})
+	t.Run("fail-implicit", func(t *testing.T) {
+		q := oAuthorizeQuery("webapp", oWebRedirect, "")
+		q.Set("response_type", "token")
+		status, loc := o.authorize(t, session, q)
+		got := loc.Query()
+		if loc.RawQuery == "" {
+			got, _ = url.ParseQuery(loc.Fragment)
+		}
+		if status != http.StatusFound || got.Get("error") != "unsupported_response_type" || got.Has("access_token") {
+			t.Errorf("implicit = %d %s; want unsupported_response_type", status, loc)
+		}
+	})
+	t.Run("fail-public-without-pkce", func(t *testing.T) {
+		status, loc := o.authorize(t, session, oAuthorizeQuery("spa", oSPARedirect, ""))
+		if status != http.StatusFound || loc.Query().Get("error") != "invalid_request" || loc.Query().Has("code") {
+			t.Errorf("public client without PKCE = %d %s; want invalid_request", status, loc)
+		}
+	})
+	t.Run("fail-wrong-verifier", func(t *testing.T) {
+		c := code(t, "spa", oSPARedirect, oPKCE(oVerifier))
+		wantErr(t, exchange(t, "spa", c, oSPARedirect, oVerifier+"x"), http.StatusBadRequest, "invalid_grant")
+	})
+	t.Run("fail-missing-verifier", func(t *testing.T) {
+		c := code(t, "spa", oSPARedirect, oPKCE(oVerifier))
+		// A missing parameter is invalid_request (RFC 6749 §5.2).
+		wantErr(t, exchange(t, "spa", c, oSPARedirect, ""), http.StatusBadRequest, "invalid_request")
+	})
+	t.Run("fail-code-of-another-client", func(t *testing.T) {
+		c := code(t, "webapp", oWebRedirect, "")
+		wantErr(t, exchange(t, "other", c, oWebRedirect, ""), http.StatusBadRequest, "invalid_grant")
+	})
+	t.Run("fail-wrong-secret", func(t *testing.T) {
+		c := code(t, "webapp", oWebRedirect, "")
+		r := o.post(t, "/auth/oauth2/token", "webapp", oSecret+"x", url.Values{"grant_type": {"authorization_code"}, "code": {c}, "redirect_uri": {oWebRedirect}})
+		wantErr(t, r, http.StatusUnauthorized, "invalid_client")
+	})
+	t.Run("fail-password-not-allowed", func(t *testing.T) {
+		r := o.post(t, "/auth/oauth2/token", "webapp", oSecret, url.Values{"grant_type": {"password"}, "username": {alice.Username}, "password": {alice.Password}})
+		wantErr(t, r, http.StatusBadRequest, "unauthorized_client")
+	})
+	t.Run("fail-code-used-twice-revokes", func(t *testing.T) {
+		c := code(t, "webapp", oWebRedirect, "")
+		first := exchange(t, "webapp", c, oWebRedirect, "")
+		access := first.str("access_token")
+		if first.status != http.StatusOK || access == "" {
+			t.Fatalf("first exchange = %d %s; want tokens", first.status, first.raw)
+		}
+		if resp := o.do(t, http.MethodGet, "/app/x", nil, [2]string{"Authorization", "Bearer " + access}); resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET /app with the code's token = %d; want 200", resp.StatusCode)
+		}
+		wantErr(t, exchange(t, "webapp", c, oWebRedirect, ""), http.StatusBadRequest, "invalid_grant")
+		// RFC 6749 §4.1.2: what the code produced is revoked.
+		if resp := o.do(t, http.MethodGet, "/app/x", nil, [2]string{"Authorization", "Bearer " + access}); resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("GET /app with the token of a code used twice = %d; want 401", resp.StatusCode)
+		}
+		r := o.post(t, "/auth/oauth2/token", "webapp", oSecret, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {first.str("refresh_token")}})
+		wantErr(t, r, http.StatusBadRequest, "invalid_grant")
+	})
+}
