@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"strings"
@@ -107,6 +108,9 @@ func serve(args []string) error {
 		return err
 	}
 	logger := gateway.NewLogger(os.Stderr, cfg.Log)
+	// zitadel/oidc (the OAuth2 provider) logs through slog's default
+	// logger: make it the configured one, level and format included.
+	slog.SetDefault(logger)
 	gateway.ApplyRuntime(cfg.Runtime, logger)
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)

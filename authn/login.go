@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/authgate/authgate/internal/problem"
 )
@@ -69,6 +70,11 @@ func (s *Service) render(w http.ResponseWriter, r *http.Request, name string, st
 		return
 	}
 	pageHeaders(w)
+	if p.RD != "" && s.formTarget != nil {
+		if src := s.formTarget(r.Context(), p.RD); src != "" {
+			w.Header().Set("Content-Security-Policy", strings.Replace(pageCSP, "form-action 'self'", "form-action 'self' "+src, 1))
+		}
+	}
 	w.WriteHeader(status)
 	w.Write(buf.Bytes())
 }

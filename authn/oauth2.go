@@ -1,6 +1,7 @@
 package authn
 
 import (
+	"context"
 	"errors"
 	"net/http"
 
@@ -76,3 +77,10 @@ func ClientIP(r *http.Request) string { return clientIP(r) }
 // headers and the request deadlines. The gateway mounts the provider's
 // endpoints through it.
 func (s *Service) Wrap(h http.Handler) http.Handler { return securityHeaders(s.withDeadlines(h)) }
+
+// SetFormTarget tells the login page which origin, besides its own, the
+// redirect after signing in may lead to for a given rd (CSP form-action
+// covers the redirects that answer a form): the provider's FormTarget,
+// which names a client's registered redirect URI. The gateway calls it
+// once, before serving.
+func (s *Service) SetFormTarget(fn func(ctx context.Context, rd string) string) { s.formTarget = fn }

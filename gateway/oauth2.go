@@ -51,6 +51,7 @@ func (s *Server) mountProvider(p *provider.Provider) {
 	}
 	mux.Handle("/", s.authHandler)
 	s.authHandler = mux
+	s.auth.SetFormTarget(p.FormTarget)
 }
 
 const wellKnown = "/.well-known/"
