@@ -233,6 +233,7 @@ func TestOAuth2InteropBrowser(t *testing.T) {
 			t.Fatal(err)
 		}
 		oSignIn(t, ctx, alice, chromedp.WaitVisible(chromedp.CSS("body")))
+		waitFor(t, "oauth2-proxy to pass the signed-in browser to its upstream", func() bool { return upstream.count() > 0 })
 		text, err := chromedp.Run(ctx, chromedp.Poll[string](`document.body && document.body.innerText.includes("behind-oauth2-proxy") && document.body.innerText`))
 		if err != nil {
 			t.Fatalf("waiting for the upstream's page at %s: %v\noauth2-proxy log:\n%s", pLocation(t, ctx), err, proxy.Log())
@@ -241,8 +242,9 @@ func TestOAuth2InteropBrowser(t *testing.T) {
 			t.Fatalf("page says %q; want the upstream's answer\noauth2-proxy log:\n%s", text, proxy.Log())
 		}
 		h := upstream.last(t).Header
-		if user := h.Get("X-Forwarded-User"); user != alice.ID && user != alice.Email && user != alice.Username {
-			t.Errorf("upstream got X-Forwarded-User %q; want alice (id %s or %s)", user, alice.ID, alice.Email)
+		// oauth2-proxy's user is the ID token's sub: alice's user id.
+		if user, email := h.Get("X-Forwarded-User"), h.Get("X-Forwarded-Email"); user != alice.ID || email != alice.Email {
+			t.Errorf("upstream got X-Forwarded-User %q, X-Forwarded-Email %q; want %s, %s", user, email, alice.ID, alice.Email)
 		}
 		t.Logf("upstream got X-Forwarded-User %q, X-Forwarded-Email %q", h.Get("X-Forwarded-User"), h.Get("X-Forwarded-Email"))
 	})
