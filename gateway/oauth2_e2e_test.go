@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -189,4 +190,50 @@ func TestOAuth2RefusalsThroughGateway(t *testing.T) {
 		r := o.post(t, "/auth/oauth2/token", "webapp", oSecret, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {first.str("refresh_token")}})
 		wantErr(t, r, http.StatusBadRequest, "invalid_grant")
 	})
+}
+
+// TestOAuth2ConfigErrors: what `authgate check` (the loader) says about
+// the oauth2 section, at its lines: the provider needs an asymmetric key
+// and an https issuer; clients are checked even while it is off.
+func TestOAuth2ConfigErrors(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "config.yaml")
+	tests := []struct {
+		name, yaml string
+		want       []string
+	}{
+		{
+			name: "fail-hs256-and-plain-issuer",
+			yaml: "tokens:\n  secret: " + testSecret + "\noauth2:\n  enabled: true\nroutes:\n  - {path: /, upstream: \"builtin:echo\"}\n",
+			want: []string{
+				file + `:4:3: oauth2.enabled: needs tokens.algorithm RS256, ES256 or EdDSA (not "HS256")`,
+				file + `:4:3: oauth2.enabled: needs tokens.issuer to be an https URL ("authgate" is not an absolute URL)`,
+			},
+		},
+		{
+			name: "fail-client-while-disabled",
+			yaml: "oauth2:\n  clients:\n    - id: app\n      secret: short\n      redirect_uris: [https://app.example/cb]\n      grants: [implicit]\nroutes:\n  - {path: /, upstream: \"builtin:echo\"}\n",
+			want: []string{
+				file + `:4:7: oauth2.clients[0].secret: is 5 characters`,
+				file + `:6:16: oauth2.clients[0].grants[0]: "implicit" must be one of`,
+			},
+		},
+		{
+			name: "fail-unknown-key",
+			yaml: "oauth2:\n  enabld: true\nroutes:\n  - {path: /, upstream: \"builtin:echo\"}\n",
+			want: []string{file + `:2:3: oauth2: unknown key "enabld"`},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Loader{LookupEnv: noEnv}.Parse(file, []byte(tt.yaml))
+			if err == nil {
+				t.Fatal("Parse = nil; want errors")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("Parse = %v\nwant a line starting %s", err, w)
+				}
+			}
+		})
+	}
 }
