@@ -131,6 +131,7 @@ func restartOnlyChanges(a, b *Config) []string {
 		{"database, redis, tokens, accounts or auth_api",
 			[]any{a.Database, a.Redis, a.Tokens, a.Accounts, a.AuthAPI},
 			[]any{b.Database, b.Redis, b.Tokens, b.Accounts, b.AuthAPI}},
+		{"oauth2", a.OAuth2, b.OAuth2},
 		{"limits", a.Limits, b.Limits},
 		{"runtime", a.Runtime, b.Runtime},
 		{"log", a.Log, b.Log},
