@@ -176,7 +176,7 @@ func (o OAuth2) Refresh(ctx context.Context, clientID, refreshToken string) (*pr
 		// let one client burn another's session.
 		return nil, provider.ErrInvalidGrant
 	}
-	u, rot, err := o.s.rotate(ctx, refreshToken, cs.SessionID)
+	u, rot, err := o.s.rotate(ctx, refreshToken, cs.SessionID, clientID)
 	switch {
 	case errors.Is(err, problem.ErrInvalidRefreshToken), errors.Is(err, problem.ErrRefreshReused),
 		errors.Is(err, problem.ErrUserDisabled), errors.Is(err, problem.ErrNotFound):

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authgate/authgate/internal/problem"
 	"github.com/authgate/authgate/internal/testenv"
 	"github.com/authgate/authgate/provider"
 )
@@ -102,6 +103,21 @@ func TestOAuth2Sessions(t *testing.T) {
 			}
 			if _, err := o.Refresh(ctx, "other", iss.RefreshToken); !errors.Is(err, provider.ErrInvalidGrant) {
 				t.Errorf("Refresh by another client = %v; want ErrInvalidGrant", err)
+			}
+			// The client's refresh token is not the /auth API's, nor the
+			// other way round; neither attempt uses the token up.
+			if _, err := s.Refresh(ctx, iss.RefreshToken); !errors.Is(err, problem.ErrInvalidRefreshToken) {
+				t.Errorf("POST /auth/refresh with a client's refresh token: %v; want ErrInvalidRefreshToken", err)
+			}
+			own, err := s.Login(ctx, "alice", "correct horse battery", "192.0.2.1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := o.Refresh(ctx, "app", own.RefreshToken); !errors.Is(err, provider.ErrInvalidGrant) {
+				t.Errorf("a client refreshing a sign-in's refresh token: %v; want ErrInvalidGrant", err)
+			}
+			if _, err := s.Refresh(ctx, own.RefreshToken); err != nil {
+				t.Errorf("the sign-in's refresh token after a client tried it: %v; want it alive", err)
 			}
 			next, err := o.Refresh(ctx, "app", iss.RefreshToken)
 			if err != nil {

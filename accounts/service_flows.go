@@ -131,7 +131,7 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (*TokenPair,
 // when sid is not empty (a browser's refresh cookie, bound to its access
 // cookie); one of another session is ErrRefreshNotBound, and left alive.
 func (s *Service) RefreshSession(ctx context.Context, refreshToken, sid string) (*TokenPair, error) {
-	u, rot, err := s.rotate(ctx, refreshToken, sid)
+	u, rot, err := s.rotate(ctx, refreshToken, sid, "")
 	if err != nil {
 		return nil, err
 	}
@@ -142,10 +142,11 @@ func (s *Service) RefreshSession(ctx context.Context, refreshToken, sid string) 
 	return s.pair(access, rot.RefreshToken, rot.Expires), nil
 }
 
-// rotate rotates a refresh token (see RefreshSession) and returns the
-// session's user as they are now; the caller mints the access token.
-func (s *Service) rotate(ctx context.Context, refreshToken, sid string) (*User, Rotation, error) {
-	rot, err := s.sessions.Rotate(ctx, refreshToken, sid)
+// rotate rotates a refresh token of a session of clientID ("": a
+// sign-in's; see RefreshSession) and returns the session's user as they
+// are now; the caller mints the access token.
+func (s *Service) rotate(ctx context.Context, refreshToken, sid, clientID string) (*User, Rotation, error) {
+	rot, err := s.sessions.RotateFor(ctx, refreshToken, sid, clientID)
 	var reuse *ReuseError
 	if errors.As(err, &reuse) {
 		if derr := s.deny.Revoke(ctx, denylist.Revocation{SessionID: reuse.SessionID, Expires: s.now().Add(s.tokens.AccessTTL())}); derr != nil {

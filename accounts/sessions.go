@@ -229,10 +229,11 @@ type refreshRow struct {
 	SessionCreated time.Time    `db:"session_created"`
 	SessionExpires time.Time    `db:"session_expires"`
 	RevokedAt      sql.NullTime `db:"revoked_at"`
+	ClientID       string       `db:"client_id"`
 }
 
 const refreshTokenQuery = `SELECT t.session_id, t.used_at, t.expires_at AS token_expires,
-	s.user_id, s.created_at AS session_created, s.expires_at AS session_expires, s.revoked_at
+	s.user_id, s.created_at AS session_created, s.expires_at AS session_expires, s.revoked_at, s.client_id
 	FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id
 	WHERE t.token_hash = ?`
 
@@ -257,6 +258,15 @@ var ErrRefreshNotBound = fmt.Errorf("%w: not of this browser's session", problem
 // well. That is RFC 9700's rule, applied to a race it cannot tell from a
 // replay. Later attempts find the session revoked: problem.ErrInvalidRefreshToken.
 func (s *Sessions) Rotate(ctx context.Context, refreshToken, sid string) (Rotation, error) {
+	return s.RotateFor(ctx, refreshToken, sid, "")
+}
+
+// RotateFor is Rotate of a token that must belong to a session opened for
+// OAuth2 client clientID ("": authgate's own sign-ins). A token of another
+// client's session, or of a sign-in when a client is named (and the other
+// way round), is problem.ErrInvalidRefreshToken and left untouched: no
+// client can use, or burn, a refresh token issued to another.
+func (s *Sessions) RotateFor(ctx context.Context, refreshToken, sid, clientID string) (Rotation, error) {
 	if !strings.HasPrefix(refreshToken, RefreshTokenPrefix) {
 		return Rotation{}, problem.ErrInvalidRefreshToken
 	}
@@ -273,7 +283,7 @@ func (s *Sessions) Rotate(ctx context.Context, refreshToken, sid string) (Rotati
 	if s.db.Dialect == store.Postgres {
 		// The common case in one statement (sessions_rotate_postgres.go);
 		// a token that is not live is sorted out below.
-		rot, ok, err := s.rotateLive(ctx, tx, storedTime(s.now()), oldHash, newToken, newHash, sid)
+		rot, ok, err := s.rotateLive(ctx, tx, storedTime(s.now()), oldHash, newToken, newHash, sid, clientID)
 		if err != nil {
 			return Rotation{}, err
 		}
@@ -294,6 +304,9 @@ func (s *Sessions) Rotate(ctx context.Context, refreshToken, sid string) (Rotati
 	}
 	if sid != "" && row.SessionID != sid {
 		return Rotation{}, ErrRefreshNotBound
+	}
+	if row.ClientID != clientID {
+		return Rotation{}, problem.ErrInvalidRefreshToken
 	}
 	now := storedTime(s.now())
 	if row.RevokedAt.Valid || !now.Before(row.TokenExpires) || !now.Before(row.SessionExpires) {
