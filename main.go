@@ -34,6 +34,10 @@ Usage:
   authgate user disable|enable [--config FILE] USERNAME
   authgate user roles  [--config FILE] USERNAME ROLE1,ROLE2
   authgate user passwd [--config FILE] USERNAME                              (password on stdin)
+  authgate client add    [--config FILE] --id ID [--redirect-uri URI]... [--grant G]... [--scope S]...
+                         [--role R]... [--first-party] [--public]          (prints the secret once)
+  authgate client list   [--config FILE]
+  authgate client remove [--config FILE] ID
   authgate keygen  [--alg ES256|RS256|EdDSA|HS256]
   authgate version
 `
@@ -57,6 +61,8 @@ func run(args []string) int {
 		err = route(args)
 	case "user":
 		err = user(args)
+	case "client":
+		err = client(args)
 	case "keygen":
 		err = keygen(args)
 	case "version":

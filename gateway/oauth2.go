@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -21,8 +23,13 @@ func newProvider(cfg *Config, acc *accounts.Service, auth *authn.Service, logger
 	if !ok {
 		return nil, fmt.Errorf("oauth2.enabled: needs tokens.algorithm RS256, ES256 or EdDSA (not %q)", cfg.Tokens.Algorithm)
 	}
+	static, err := provider.NewStaticClients(cfg.OAuth2.Clients)
+	if err != nil {
+		return nil, err
+	}
 	o := acc.OAuth2()
 	return provider.New(cfg.OAuth2, provider.Options{
+		Clients:    clientChain{static, acc.OAuth2Clients()},
 		Issuer:     cfg.Tokens.Issuer,
 		Prefix:     cfg.AuthAPI.Prefix,
 		Key:        provider.SigningKey{Signer: key, Algorithm: cfg.Tokens.Algorithm, KeyID: kid},
@@ -55,6 +62,21 @@ func (s *Server) mountProvider(p *provider.Provider) {
 }
 
 const wellKnown = "/.well-known/"
+
+// clientChain finds a client in the config first, then among those
+// registered with `authgate client add`: an id in the config always means
+// the config's client.
+type clientChain []provider.ClientStore
+
+func (c clientChain) Client(ctx context.Context, id string) (*provider.Client, error) {
+	for _, s := range c {
+		cl, err := s.Client(ctx, id)
+		if !errors.Is(err, provider.ErrUnknownClient) {
+			return cl, err
+		}
+	}
+	return nil, provider.ErrUnknownClient
+}
 
 // isProviderPath reports whether path is one of the provider's well-known
 // metadata documents.

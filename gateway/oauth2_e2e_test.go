@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
@@ -8,6 +9,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/authgate/authgate/accounts"
+	"github.com/authgate/authgate/provider"
 )
 
 const (
@@ -61,6 +65,26 @@ func TestOAuth2ClientCredentialsPassesRoleRoute(t *testing.T) {
 	resp = o.do(t, http.MethodGet, "/reports/q1", nil, [2]string{"Authorization", "Bearer " + plain.str("access_token")})
 	if resp.StatusCode != http.StatusForbidden {
 		t.Errorf("GET /reports with a token without the role = %d; want 403", resp.StatusCode)
+	}
+
+	// A client registered with `authgate client add` while the gateway
+	// runs is usable at once, and gone once removed.
+	var secret string
+	pAdmin(t, o.cfgFile, func(ctx context.Context, admin *accounts.Service) (err error) {
+		secret, err = admin.OAuth2Clients().Add(ctx, provider.ClientConfig{ID: "cli-job",
+			Grants: []string{"client_credentials"}, Roles: []string{"reports"}})
+		return err
+	})
+	cli := o.post(t, "/auth/oauth2/token", "cli-job", secret, url.Values{"grant_type": {"client_credentials"}})
+	resp = o.do(t, http.MethodGet, "/reports/q1", nil, [2]string{"Authorization", "Bearer " + cli.str("access_token")})
+	if cli.status != http.StatusOK || resp.StatusCode != http.StatusOK {
+		t.Fatalf("a CLI-registered client: token %d %s, route %d; want 200, 200", cli.status, cli.raw, resp.StatusCode)
+	}
+	pAdmin(t, o.cfgFile, func(ctx context.Context, admin *accounts.Service) error {
+		return admin.OAuth2Clients().Remove(ctx, "cli-job")
+	})
+	if r := o.post(t, "/auth/oauth2/token", "cli-job", secret, url.Values{"grant_type": {"client_credentials"}}); r.status != http.StatusUnauthorized || r.str("error") != "invalid_client" {
+		t.Errorf("a removed client = %d %s; want 401 invalid_client", r.status, r.raw)
 	}
 
 	// Revoked (RFC 7009): the route refuses it from then on.

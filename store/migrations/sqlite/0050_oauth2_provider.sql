@@ -36,3 +36,12 @@ CREATE TABLE IF NOT EXISTS oauth2_consents (
     updated_at TIMESTAMP NOT NULL,
     PRIMARY KEY (user_id, client_id)
 );
+
+-- Clients registered with `authgate client add` (besides those in
+-- config.yaml): the client's settings as JSON, its secret only as a bcrypt
+-- hash.
+CREATE TABLE IF NOT EXISTS oauth2_clients (
+    id         TEXT PRIMARY KEY,
+    settings   TEXT NOT NULL,
+    created_at TIMESTAMP NOT NULL
+);
