@@ -104,6 +104,11 @@ func (s *Service) render(w http.ResponseWriter, r *http.Request, name string, st
 		return
 	}
 	pageHeaders(w, s.web.csp)
+	if p.RD != "" && s.formTarget != nil {
+		if src := s.formTarget(r.Context(), p.RD); src != "" {
+			w.Header().Set("Content-Security-Policy", strings.Replace(s.web.csp, "form-action 'self'", "form-action 'self' "+src, 1))
+		}
+	}
 	w.WriteHeader(status)
 	w.Write(buf.Bytes())
 }

@@ -2,6 +2,7 @@ package authn
 
 import (
 	"cmp"
+	"context"
 	"crypto/rand"
 	"io"
 	"log/slog"
@@ -54,6 +55,11 @@ type Service struct {
 	rand          io.Reader // CSRF cookie values; tests set it
 
 	web webAPI // the handler and what it serves, built once by New (api.go)
+
+	// formTarget, set by SetFormTarget before the gateway serves, widens
+	// the login page's CSP form-action for an rd that redirects on to
+	// another origin (the OAuth2 provider's clients).
+	formTarget func(ctx context.Context, rd string) string
 }
 
 // cookieNames are the gateway's cookies. The access cookie uses the

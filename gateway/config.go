@@ -9,6 +9,7 @@ import (
 	"github.com/authgate/authgate/denylist"
 	"github.com/authgate/authgate/federation"
 	"github.com/authgate/authgate/internal/conf"
+	"github.com/authgate/authgate/provider"
 	"github.com/authgate/authgate/store"
 	"github.com/authgate/authgate/tokens"
 	"github.com/authgate/authgate/upstream"
@@ -27,6 +28,8 @@ type Config struct {
 	Tokens   tokens.Config   `yaml:"tokens"`
 	Accounts accounts.Config `yaml:"accounts"`
 	AuthAPI  authn.Config    `yaml:"auth_api"`
+	// OAuth2 is the OAuth2/OIDC provider (package provider).
+	OAuth2 provider.Config `yaml:"oauth2"`
 	// Upstream holds two sections, identity_headers and upstreams.
 	Upstream upstream.Config `yaml:",inline"`
 	// Federation holds identity_providers: sign-in with upstream OIDC

@@ -73,6 +73,7 @@ func applyDefaults(c *Config, present func(path string) bool) {
 	c.Accounts.SetDefaults()
 	c.AuthAPI.SetDefaults()
 	c.Federation.SetDefaults()
+	c.OAuth2.SetDefaults()
 
 	c.Upstream.SetDefaults(present)
 

@@ -137,6 +137,7 @@ func restartOnlyChanges(a, b *Config) []string {
 		{"identity_providers", a.Federation, b.Federation},
 		// The login page's allow-list is the auth API's, built once.
 		{"forward_auth.redirect_hosts", a.ForwardAuth.RedirectHosts, b.ForwardAuth.RedirectHosts},
+		{"oauth2", a.OAuth2, b.OAuth2},
 		{"limits", a.Limits, b.Limits},
 		{"runtime", a.Runtime, b.Runtime},
 		{"log", a.Log, b.Log},

@@ -208,7 +208,7 @@ func (s *Server) dispatch(x *exchange, r *http.Request, rt *routing, https bool,
 // which no route can shadow.
 func (s *Server) isAuthPath(path string) bool {
 	p := s.authPrefix
-	if path == "/.well-known/jwks.json" {
+	if path == "/.well-known/jwks.json" || s.isProviderPath(path) {
 		return true
 	}
 	// Case-insensitive like route matching (and the config rule that no
