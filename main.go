@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"strconv"
@@ -37,6 +38,10 @@ Usage:
   authgate user passwd [--config FILE] USERNAME                              (password on stdin)
   authgate user identities [--config FILE] USERNAME      identity-provider identities linked to the user
   authgate user unlink [--config FILE] USERNAME ID       unlink one (ends the sessions that began through it)
+  authgate client add    [--config FILE] --id ID [--redirect-uri URI]... [--grant G]... [--scope S]...
+                         [--role R]... [--first-party] [--public]          (prints the secret once)
+  authgate client list   [--config FILE]
+  authgate client remove [--config FILE] ID
   authgate keygen  [--alg ES256|RS256|EdDSA|HS256]
   authgate version
 `
@@ -60,6 +65,8 @@ func run(args []string) int {
 		err = route(args)
 	case "user":
 		err = user(args)
+	case "client":
+		err = client(args)
 	case "keygen":
 		err = keygen(args)
 	case "version":
@@ -111,6 +118,9 @@ func serve(args []string) error {
 		return err
 	}
 	logger := gateway.NewLogger(os.Stderr, cfg.Log)
+	// zitadel/oidc (the OAuth2 provider) logs through slog's default
+	// logger: make it the configured one, level and format included.
+	slog.SetDefault(logger)
 	gateway.ApplyRuntime(cfg.Runtime, logger)
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)

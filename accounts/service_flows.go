@@ -43,6 +43,33 @@ func (p *TokenPair) RefreshExpires() time.Time { return p.refreshExpires }
 // disable since the check refuses the login, and the tokens carry the
 // roles the user has now.
 func (s *Service) Login(ctx context.Context, username, password, clientIP string) (*TokenPair, error) {
+	u, err := s.checkPassword(ctx, username, password, clientIP)
+	if err != nil {
+		return nil, err
+	}
+	var access accessToken
+	_, refresh, refreshExp, err := s.sessions.Create(ctx, u.ID, func(current *User, sid string) error {
+		if err := stillValid(u, current); err != nil {
+			return err
+		}
+		if s.inSessionTx != nil {
+			s.inSessionTx()
+		}
+		access, err = s.mint(current, sid)
+		return err
+	})
+	if errors.Is(err, problem.ErrNotFound) {
+		return nil, problem.ErrInvalidCredentials // the account was deleted meanwhile
+	}
+	if err != nil {
+		return nil, err
+	}
+	return s.pair(access, refresh, refreshExp), nil
+}
+
+// checkPassword checks a username and password through the login
+// throttle, and returns the account as read before the check.
+func (s *Service) checkPassword(ctx context.Context, username, password, clientIP string) (*User, error) {
 	userKey, ipKey := LoginThrottleKeys(usernameKey(username), clientIP)
 	keys := []string{userKey, ipKey}
 	// Check, verify and count one attempt at a time per key slot, so that
@@ -77,24 +104,7 @@ func (s *Service) Login(ctx context.Context, username, password, clientIP string
 	if s.afterPasswordCheck != nil {
 		s.afterPasswordCheck()
 	}
-	var access accessToken
-	_, refresh, refreshExp, err := s.sessions.Create(ctx, u.ID, func(current *User, sid string) error {
-		if err := stillValid(u, current); err != nil {
-			return err
-		}
-		if s.inSessionTx != nil {
-			s.inSessionTx()
-		}
-		access, err = s.mint(current, sid)
-		return err
-	})
-	if errors.Is(err, problem.ErrNotFound) {
-		return nil, problem.ErrInvalidCredentials // the account was deleted meanwhile
-	}
-	if err != nil {
-		return nil, err
-	}
-	return s.pair(access, refresh, refreshExp), nil
+	return u, nil
 }
 
 // stillValid reports whether the password checked against verified (the
@@ -133,29 +143,44 @@ func (s *Service) RefreshSession(ctx context.Context, refreshToken, sid string) 
 			return nil, err
 		}
 	}
-	rot, err := s.sessions.Rotate(ctx, refreshToken, sid)
+	u, rot, err := s.rotate(ctx, refreshToken, sid, "")
+	if err != nil {
+		return nil, err
+	}
+	access, err := s.mint(u, rot.SessionID)
+	if err != nil {
+		return nil, err
+	}
+	return s.pair(access, rot.RefreshToken, rot.Expires), nil
+}
+
+// rotate rotates a refresh token of a session of clientID ("": a
+// sign-in's; see RefreshSession) and returns the session's user as they
+// are now; the caller mints the access token.
+func (s *Service) rotate(ctx context.Context, refreshToken, sid, clientID string) (*User, Rotation, error) {
+	rot, err := s.sessions.RotateFor(ctx, refreshToken, sid, clientID)
 	var reuse *ReuseError
 	if errors.As(err, &reuse) {
 		if derr := s.deny.Revoke(ctx, denylist.Revocation{SessionID: reuse.SessionID, Expires: s.now().Add(s.tokens.AccessTTL())}); derr != nil {
-			return nil, derr
+			return nil, Rotation{}, derr
 		}
 		s.logger.Warn("refresh token reuse: session revoked", "user_id", reuse.UserID, "session", reuse.SessionID)
-		return nil, err
+		return nil, Rotation{}, err
 	}
 	if err != nil {
-		return nil, err
+		return nil, Rotation{}, err
 	}
 	u := rot.User
 	if u == nil {
 		if u, err = s.users.Get(ctx, rot.UserID); err != nil {
-			return nil, err
+			return nil, Rotation{}, err
 		}
 	}
 	if !u.IsActive {
 		if _, err := s.sessions.Revoke(ctx, rot.SessionID); err != nil {
-			return nil, err
+			return nil, Rotation{}, err
 		}
-		return nil, problem.ErrUserDisabled
+		return nil, Rotation{}, problem.ErrUserDisabled
 	}
 	if !rot.Created.After(u.sessionsFrom()) {
 		// A session from before the last password change or disable: the
@@ -167,15 +192,11 @@ func (s *Service) RefreshSession(ctx context.Context, refreshToken, sid string) 
 		derr := s.deny.Revoke(ctx, denylist.Revocation{SessionID: rot.SessionID, Expires: s.now().Add(s.tokens.AccessTTL())})
 		_, serr := s.sessions.Revoke(ctx, rot.SessionID)
 		if err := errors.Join(derr, serr); err != nil {
-			return nil, err
+			return nil, Rotation{}, err
 		}
-		return nil, problem.ErrInvalidRefreshToken
+		return nil, Rotation{}, problem.ErrInvalidRefreshToken
 	}
-	access, err := s.mint(u, rot.SessionID)
-	if err != nil {
-		return nil, err
-	}
-	return s.pair(access, rot.RefreshToken, rot.Expires), nil
+	return u, rot, nil
 }
 
 // accessToken is a signed access token and its expiry.

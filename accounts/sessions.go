@@ -153,7 +153,7 @@ func refreshTokenHash(token string) string {
 // for the lock then comes after the token's iat, so the cut-off it makes
 // covers the token, and the sessions it revokes include this one.
 func (s *Sessions) Create(ctx context.Context, userID int64, confirm func(current *User, sid string) error) (sid, refreshToken string, expires time.Time, err error) {
-	return s.CreateLinked(ctx, userID, confirm, nil)
+	return s.create(ctx, userID, ClientGrant{}, confirm, nil)
 }
 
 // CreateLinked is Create that also runs link, when not nil, inside the
@@ -161,6 +161,26 @@ func (s *Sessions) Create(ctx context.Context, userID int64, confirm func(curren
 // through an identity provider stores the provider's grant beside the
 // session, so that neither exists without the other.
 func (s *Sessions) CreateLinked(ctx context.Context, userID int64, confirm func(current *User, sid string) error,
+	link func(ctx context.Context, tx *sqlx.Tx, sid string) error) (sid, refreshToken string, expires time.Time, err error) {
+	return s.create(ctx, userID, ClientGrant{}, confirm, link)
+}
+
+// ClientGrant is what a session opened for an OAuth2 client records: the
+// client, the scopes granted and the user's auth_time. The zero value is
+// authgate's own sign-in.
+type ClientGrant struct {
+	ClientID string
+	Scopes   []string
+	AuthTime time.Time
+}
+
+// CreateFor is Create of a session for an OAuth2 client (the provider's
+// authorization_code and password grants).
+func (s *Sessions) CreateFor(ctx context.Context, userID int64, g ClientGrant, confirm func(current *User, sid string) error) (sid, refreshToken string, expires time.Time, err error) {
+	return s.create(ctx, userID, g, confirm, nil)
+}
+
+func (s *Sessions) create(ctx context.Context, userID int64, g ClientGrant, confirm func(current *User, sid string) error,
 	link func(ctx context.Context, tx *sqlx.Tx, sid string) error) (sid, refreshToken string, expires time.Time, err error) {
 	sid, err = s.randomString(sessionIDBytes)
 	if err != nil {
@@ -194,8 +214,13 @@ func (s *Sessions) CreateLinked(ctx context.Context, userID int64, confirm func(
 			return "", "", time.Time{}, err
 		}
 	}
-	if _, err := tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO sessions (id, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)`),
-		sid, userID, now, expires); err != nil {
+	var authTime sql.NullTime
+	if !g.AuthTime.IsZero() {
+		authTime = sql.NullTime{Time: storedTime(g.AuthTime), Valid: true}
+	}
+	if _, err := tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO sessions (id, user_id, created_at, expires_at, client_id, scopes, auth_time)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`),
+		sid, userID, now, expires, g.ClientID, strings.Join(g.Scopes, " "), authTime); err != nil {
 		if store.IsForeignKeyViolation(err) {
 			return "", "", time.Time{}, fmt.Errorf("create session: user %d: %w", userID, problem.ErrNotFound)
 		}
@@ -225,12 +250,13 @@ type refreshRow struct {
 	SessionCreated time.Time    `db:"session_created"`
 	SessionExpires time.Time    `db:"session_expires"`
 	RevokedAt      sql.NullTime `db:"revoked_at"`
+	ClientID       string       `db:"client_id"`
 	// SuccessorSealed is set under tokens.refresh_reuse_grace.
 	SuccessorSealed sql.NullString `db:"successor_sealed"`
 }
 
 const refreshTokenQuery = `SELECT t.session_id, t.used_at, t.expires_at AS token_expires,
-	s.user_id, s.created_at AS session_created, s.expires_at AS session_expires, s.revoked_at, t.successor_sealed
+	s.user_id, s.created_at AS session_created, s.expires_at AS session_expires, s.revoked_at, s.client_id, t.successor_sealed
 	FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id
 	WHERE t.token_hash = ?`
 
@@ -255,6 +281,15 @@ var ErrRefreshNotBound = fmt.Errorf("%w: not of this browser's session", problem
 // well. That is RFC 9700's rule, applied to a race it cannot tell from a
 // replay. Later attempts find the session revoked: problem.ErrInvalidRefreshToken.
 func (s *Sessions) Rotate(ctx context.Context, refreshToken, sid string) (Rotation, error) {
+	return s.RotateFor(ctx, refreshToken, sid, "")
+}
+
+// RotateFor is Rotate of a token that must belong to a session opened for
+// OAuth2 client clientID ("": authgate's own sign-ins). A token of another
+// client's session, or of a sign-in when a client is named (and the other
+// way round), is problem.ErrInvalidRefreshToken and left untouched: no
+// client can use, or burn, a refresh token issued to another.
+func (s *Sessions) RotateFor(ctx context.Context, refreshToken, sid, clientID string) (Rotation, error) {
 	if !strings.HasPrefix(refreshToken, RefreshTokenPrefix) {
 		return Rotation{}, problem.ErrInvalidRefreshToken
 	}
@@ -271,7 +306,7 @@ func (s *Sessions) Rotate(ctx context.Context, refreshToken, sid string) (Rotati
 	if s.db.Dialect == store.Postgres {
 		// The common case in one statement (sessions_rotate_postgres.go);
 		// a token that is not live is sorted out below.
-		rot, ok, err := s.rotateLive(ctx, tx, storedTime(s.now()), oldHash, newToken, newHash, sid)
+		rot, ok, err := s.rotateLive(ctx, tx, storedTime(s.now()), oldHash, newToken, newHash, sid, clientID)
 		if err != nil {
 			return Rotation{}, err
 		}
@@ -297,6 +332,9 @@ func (s *Sessions) Rotate(ctx context.Context, refreshToken, sid string) (Rotati
 	}
 	if sid != "" && row.SessionID != sid {
 		return Rotation{}, ErrRefreshNotBound
+	}
+	if row.ClientID != clientID {
+		return Rotation{}, problem.ErrInvalidRefreshToken
 	}
 	now := storedTime(s.now())
 	if row.RevokedAt.Valid || !now.Before(row.TokenExpires) || !now.Before(row.SessionExpires) {

@@ -15,7 +15,7 @@ import (
 // UPDATE, INSERT, then the user; lib/pq spends two round trips on every
 // unprepared statement with parameters): mark the presented token used if
 // it is live — unused, unexpired, of an unrevoked and unexpired session,
-// and of session $4 unless $4 is empty —
+// of session $4 unless $4 is empty, and of a session of client $5 —
 // insert its successor, and read the session's user, whose current roles
 // and status the new access token needs. PostgreSQL runs a data-modifying
 // WITH exactly once whether or not the outer query reads it. The statement
@@ -30,7 +30,7 @@ func rotateLiveQuery() string {
 	FROM sessions s
 	WHERE t.token_hash = $2 AND t.used_at IS NULL AND s.id = t.session_id
 		AND s.revoked_at IS NULL AND t.expires_at > $1::timestamp AND s.expires_at > $1::timestamp
-		AND ($4::varchar = '' OR t.session_id = $4::varchar)
+		AND ($4::varchar = '' OR t.session_id = $4::varchar) AND s.client_id = $5::varchar
 	RETURNING t.session_id, s.user_id, s.created_at, s.expires_at
 ), successor AS (
 	INSERT INTO refresh_tokens (token_hash, session_id, created_at, expires_at)
@@ -45,7 +45,7 @@ FROM used JOIN users u ON u.id = used.user_id`
 // revoked, already used, or not of session sid — and nothing was changed:
 // the rest of Rotate's transaction then tells which, and revokes the
 // session of a reused token.
-func (s *Sessions) rotateLive(ctx context.Context, tx *sqlx.Tx, now time.Time, oldHash, newToken, newHash, sid string) (rot Rotation, ok bool, err error) {
+func (s *Sessions) rotateLive(ctx context.Context, tx *sqlx.Tx, now time.Time, oldHash, newToken, newHash, sid, clientID string) (rot Rotation, ok bool, err error) {
 	var row struct {
 		SessionID string    `db:"session_id"`
 		Created   time.Time `db:"session_created"`
@@ -56,7 +56,7 @@ func (s *Sessions) rotateLive(ctx context.Context, tx *sqlx.Tx, now time.Time, o
 	if err != nil {
 		return Rotation{}, false, s.err(ctx, "rotate refresh token", err)
 	}
-	err = tx.StmtxContext(ctx, stmt).QueryRowxContext(ctx, now, oldHash, newHash, sid).StructScan(&row)
+	err = tx.StmtxContext(ctx, stmt).QueryRowxContext(ctx, now, oldHash, newHash, sid, clientID).StructScan(&row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Rotation{}, false, nil
 	}

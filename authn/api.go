@@ -20,6 +20,7 @@ type webAPI struct {
 	prefix    string
 	csrfKey   []byte             // HMAC key binding the CSRF field to the CSRF cookie
 	loopPaths []string           // lower-case paths rd must not lead back to
+	csp       string             // Content-Security-Policy of the HTML pages
 	pages     *template.Template // login and logout pages
 	openapi   []byte             // the OpenAPI document with prefix and cookie names filled in
 	docs      docsAssets         // Swagger UI
@@ -42,6 +43,7 @@ func (s *Service) initWeb() error {
 	prefix := s.cfg.Prefix
 	w := &s.web
 	w.prefix = prefix
+	w.csp = pageCSPFor(s.redirectHosts)
 	for _, loop := range []string{"/login", "/logout", "/refresh"} {
 		w.loopPaths = append(w.loopPaths, strings.ToLower(prefix+loop))
 	}

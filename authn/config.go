@@ -13,6 +13,14 @@ import (
 type Config struct {
 	Prefix     string `yaml:"prefix"`      // default "/auth"
 	CookieName string `yaml:"cookie_name"` // default "authgate"; sent as __Host-<name>
+	// CookieDomain scopes the access cookie to a parent domain, for
+	// forward-auth with one login host for apps on sibling hosts
+	// ("example.com": sent to app.example.com too). The cookie is then
+	// __Secure-<name> with Domain set, since __Host- forbids a Domain;
+	// every host under the domain receives it (and can set one). Default
+	// "": a host-only __Host- cookie. The CSRF and refresh cookies stay
+	// host-only either way.
+	CookieDomain string `yaml:"cookie_domain"`
 	// LoginLimit is failed logins allowed per username and per client IP,
 	// as "N/unit" with unit sec, min or hour. Default "5/min".
 	LoginLimit string `yaml:"login_limit"`
@@ -89,6 +97,9 @@ func (c Config) Validate() error {
 	if !isCookieToken(c.CookieName) {
 		p.Addf("auth_api.cookie_name", "%q is not a valid cookie name: use letters, digits and -_ (RFC 6265 §4.1.1)", c.CookieName)
 	}
+	if d := c.CookieDomain; d != "" && !isCookieDomain(d) {
+		p.Addf("auth_api.cookie_domain", "%q is not a domain name: lower-case labels of letters, digits and \"-\", at least two, no leading dot, no IP address (RFC 6265 §5.2.3)", d)
+	}
 	if _, _, err := accounts.ParseRate(c.LoginLimit); err != nil {
 		p.Add("auth_api.login_limit", err)
 	}
@@ -115,4 +126,27 @@ func isCookieToken(s string) bool {
 		}
 	}
 	return true
+}
+
+// isCookieDomain reports whether d can be a cookie's Domain attribute as
+// authgate writes it: a lower-case DNS name of two labels or more, without
+// the leading dot (RFC 6265 §5.2.3 ignores it) and not an IP address,
+// which browsers accept only as a host-only cookie.
+func isCookieDomain(d string) bool {
+	labels := strings.Split(d, ".")
+	if len(labels) < 2 || len(d) > 253 {
+		return false
+	}
+	for _, l := range labels {
+		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+			return false
+		}
+		for i := 0; i < len(l); i++ {
+			if c := l[i]; !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
+				return false
+			}
+		}
+	}
+	last := labels[len(labels)-1]
+	return strings.IndexFunc(last, func(r rune) bool { return r < '0' || r > '9' }) >= 0
 }

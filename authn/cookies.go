@@ -16,6 +16,10 @@ import (
 // long as the session, not the JWT inside it: an expired JWT in the cookie
 // tells the gateway that a refresh is worth trying.
 //
+// With auth_api.cookie_domain the access cookie is __Secure-<name> with
+// that Domain instead, so that it reaches the apps on sibling hosts
+// (forward-auth); a sibling host can then set one too.
+//
 // The refresh cookie is sent only to the refresh endpoint (Path), never to a
 // proxied app, and only same-site (SameSite=Strict). __Host- requires
 // Path=/, so it carries the __Secure- prefix instead.
@@ -37,7 +41,7 @@ func (s *Service) clearSessionCookies(w http.ResponseWriter) {
 
 func (s *Service) accessCookie(value string, maxAge int) *http.Cookie {
 	return &http.Cookie{
-		Name: s.cookies.access, Value: value, Path: "/", MaxAge: maxAge,
+		Name: s.cookies.access, Value: value, Path: "/", Domain: s.cfg.CookieDomain, MaxAge: maxAge,
 		Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode,
 	}
 }

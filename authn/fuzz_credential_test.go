@@ -22,7 +22,7 @@ import (
 //
 // The seeds are in testdata/fuzz/FuzzCredential.
 func FuzzCredential(f *testing.F) {
-	s := &Service{cookies: newCookieNames("authgate")}
+	s := &Service{cookies: newCookieNames("authgate", "")}
 	name := s.cookies.access
 	f.Fuzz(func(t *testing.T, auth string, authCount uint8, cookie1, cookie2 string) {
 		// parseBearer alone.

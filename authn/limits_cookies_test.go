@@ -22,7 +22,7 @@ func manyCookies(n int, access string) http.Header {
 // that max_header_bytes already bounds (BenchmarkCredentialCookies shows
 // the scan's time per cookie).
 func TestCredentialManyCookiesDoesNotAllocate(t *testing.T) {
-	s := &Service{cookies: newCookieNames("authgate")}
+	s := &Service{cookies: newCookieNames("authgate", "")}
 	r := &http.Request{Header: manyCookies(3000, "eyJhbGciOiJIUzI1NiJ9.e30.c2ln")}
 	var tok string
 	allocs := testing.AllocsPerRun(100, func() { tok, _, _ = s.credential(r) })
@@ -38,7 +38,7 @@ func TestCredentialManyCookiesDoesNotAllocate(t *testing.T) {
 // linearly with the number of cookies (go test -bench CredentialCookies
 // ./authn/).
 func BenchmarkCredentialCookies(b *testing.B) {
-	s := &Service{cookies: newCookieNames("authgate")}
+	s := &Service{cookies: newCookieNames("authgate", "")}
 	for _, n := range []int{10, 100, 1000, 3000} {
 		r := &http.Request{Header: manyCookies(n, "eyJhbGciOiJIUzI1NiJ9.e30.c2ln")}
 		b.Run(fmt.Sprintf("cookies=%d", n), func(b *testing.B) {

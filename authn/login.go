@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/authgate/authgate/internal/problem"
 )
@@ -23,6 +24,25 @@ var webFiles embed.FS
 // stylesheet loads, forms post only to us, no page of ours is framed
 // (clickjacking), and no <base> can redirect relative URLs.
 const pageCSP = "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+// pageCSPFor is pageCSP letting the forms' redirects go on to the
+// redirect hosts too: CSP form-action also governs where a form's
+// answer redirects (CSP3 §6.4.1), and the login page sends the browser
+// back to an app on one of them (forward-auth). The hosts are checked
+// names, so they are safe in the header.
+func pageCSPFor(redirectHosts []string) string {
+	if len(redirectHosts) == 0 {
+		return pageCSP
+	}
+	var b strings.Builder
+	b.WriteString("form-action 'self'")
+	for _, h := range redirectHosts {
+		if strings.IndexByte(h, ':') < 0 { // CSP has no IPv6 host-source
+			b.WriteString(" " + h + ":*")
+		}
+	}
+	return strings.Replace(pageCSP, "form-action 'self'", b.String(), 1)
+}
 
 // page is what the login and logout templates show.
 type page struct {
@@ -60,10 +80,10 @@ func parsePages() (*template.Template, error) {
 // pageHeaders sets the headers of every HTML page: the CSP, no framing, no
 // Referer (rd and the page's query must not leak to whatever is linked),
 // and no caching (the page holds a CSRF token).
-func pageHeaders(w http.ResponseWriter) {
+func pageHeaders(w http.ResponseWriter, csp string) {
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Security-Policy", pageCSP)
+	h.Set("Content-Security-Policy", csp)
 	h.Set("Referrer-Policy", "no-referrer")
 	noStore(w)
 }
@@ -83,7 +103,12 @@ func (s *Service) render(w http.ResponseWriter, r *http.Request, name string, st
 		s.fail(w, r, err)
 		return
 	}
-	pageHeaders(w)
+	pageHeaders(w, s.web.csp)
+	if p.RD != "" && s.formTarget != nil {
+		if src := s.formTarget(r.Context(), p.RD); src != "" {
+			w.Header().Set("Content-Security-Policy", strings.Replace(s.web.csp, "form-action 'self'", "form-action 'self' "+src, 1))
+		}
+	}
 	w.WriteHeader(status)
 	w.Write(buf.Bytes())
 }

@@ -191,8 +191,12 @@ func TestOpenAPIDocument(t *testing.T) {
 	routed = append(routed, "GET /.well-known/jwks.json")
 	var documented []string
 	for path, item := range doc.Paths.Map() {
-		for method := range item.Operations() {
-			documented = append(documented, method+" "+path)
+		for method, op := range item.Operations() {
+			// The OAuth2 provider's endpoints are served by package
+			// provider, which the gateway mounts beside this API.
+			if !slices.Contains(op.Tags, "oauth2") {
+				documented = append(documented, method+" "+path)
+			}
 		}
 	}
 	slices.Sort(routed)

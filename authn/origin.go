@@ -31,8 +31,20 @@ func SameOrigin(r *http.Request) bool {
 	if r.TLS != nil {
 		scheme = "https"
 	}
+	return OriginIs(o, scheme, r.Host)
+}
+
+// OriginIs reports whether origin (an Origin header's value) names the
+// same host and port as hostport, a request's authority reached over
+// scheme, by SameOrigin's rules. Forward-auth uses it for the original
+// request an ingress describes.
+func OriginIs(origin, scheme, hostport string) bool {
+	u, err := url.Parse(origin)
+	if origin == "" || err != nil || u.Host == "" {
+		return false
+	}
 	oh, op := originHostPort(u.Host, u.Scheme)
-	rh, rp := originHostPort(r.Host, scheme)
+	rh, rp := originHostPort(hostport, scheme)
 	return op == rp && strings.EqualFold(oh, rh)
 }
 

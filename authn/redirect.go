@@ -1,6 +1,7 @@
 package authn
 
 import (
+	"net"
 	"path"
 	"strings"
 	"unicode"
@@ -142,7 +143,13 @@ func unhex(c byte) byte {
 // back into the login flow (the login page, logout, the browser refresh)
 // becomes "/". Matching follows the gateway's canonical form: decoded,
 // dot segments removed, case-insensitive.
+//
+// An absolute rd to one of Options.RedirectHosts (forward-auth: back to
+// the app on its own host) is kept as SafeAbsoluteRedirect accepts it.
 func (s *Service) redirectTarget(rd string) string {
+	if abs, ok := SafeAbsoluteRedirect(rd, s.redirectHosts); ok {
+		return abs
+	}
 	rd = SafeRedirect(rd)
 	p := rd
 	if i := strings.IndexAny(p, "?#"); i >= 0 {
@@ -155,4 +162,87 @@ func (s *Service) redirectTarget(rd string) string {
 		}
 	}
 	return rd
+}
+
+// SafeAbsoluteRedirect accepts rd when it is an absolute http(s) URL whose
+// host is one of hosts (lower-case names, or "*.example.com" for exactly
+// one label under example.com) and whose path and query SafeRedirect
+// would accept. It is the open-redirect rule of SafeRedirect extended to
+// a host allow-list, for forward-auth: the login page on auth.example.com
+// sends the browser back to app.example.com.
+//
+// The authority is read strictly: a DNS name and an optional port, no
+// user info ("https://app.example.com@evil.com" has "@", refused), no
+// "\", no percent-encoding, no IP address unless listed as one. The
+// scheme must be written "http://" or "https://" in lower case. An empty
+// path becomes "/".
+func SafeAbsoluteRedirect(rd string, hosts []string) (string, bool) {
+	if len(hosts) == 0 || len(rd) > maxRedirectLen {
+		return "", false
+	}
+	var rest string
+	switch {
+	case strings.HasPrefix(rd, "https://"):
+		rest = rd[len("https://"):]
+	case strings.HasPrefix(rd, "http://"):
+		rest = rd[len("http://"):]
+	default:
+		return "", false
+	}
+	authority, tail := rest, "/"
+	if i := strings.IndexAny(rest, "/?#\\"); i >= 0 {
+		authority, tail = rest[:i], rest[i:]
+	}
+	if tail[0] != '/' || !safeRedirect(tail) {
+		return "", false
+	}
+	host := authority
+	if h, port, err := net.SplitHostPort(authority); err == nil {
+		if !validRedirectPort(port) {
+			return "", false
+		}
+		host = h
+	}
+	if !redirectHostAllowed(host, hosts) {
+		return "", false
+	}
+	return rd[:len(rd)-len(rest)] + authority + tail, true
+}
+
+func validRedirectPort(p string) bool {
+	if p == "" || len(p) > 5 || p[0] == '0' {
+		return false
+	}
+	for i := 0; i < len(p); i++ {
+		if p[i] < '0' || p[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// redirectHostAllowed reports whether host, exactly as written (lower
+// case, letters, digits, "-", "." and "_"), is one of hosts.
+func redirectHostAllowed(host string, hosts []string) bool {
+	if host == "" {
+		return false
+	}
+	for i := 0; i < len(host); i++ {
+		if c := host[i]; !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_') {
+			return false
+		}
+	}
+	for _, h := range hosts {
+		if parent, ok := strings.CutPrefix(h, "*."); ok {
+			dot := strings.IndexByte(host, '.')
+			if dot > 0 && host[dot+1:] == parent {
+				return true
+			}
+			continue
+		}
+		if host == h {
+			return true
+		}
+	}
+	return false
 }

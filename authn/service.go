@@ -2,6 +2,7 @@ package authn
 
 import (
 	"cmp"
+	"context"
 	"crypto/rand"
 	"io"
 	"log/slog"
@@ -23,6 +24,12 @@ type Options struct {
 	// password hashing included — before it answers 503: the gateway
 	// passes database.timeout. 0: no bound.
 	RequestTimeout time.Duration
+	// RedirectHosts are the hosts besides our own that the login and
+	// logout pages may send a browser back to with an absolute rd
+	// (forward-auth: apps on other hosts of the site). An entry is a host
+	// name in lower case, or "*.example.com" for exactly one label under
+	// example.com. Empty: rd must be a path on our own origin.
+	RedirectHosts []string
 	// BodyTimeout bounds how long a client may take to send the body of
 	// a request. The gateway passes limits.read_header_timeout: one bound
 	// on what a slow client may make it wait for before it can answer. 0:
@@ -43,25 +50,38 @@ type Service struct {
 	requestTimeout time.Duration // Options.RequestTimeout
 	bodyTimeout    time.Duration // Options.BodyTimeout
 
-	cookies cookieNames
-	rand    io.Reader // CSRF cookie values; tests set it
+	cookies       cookieNames
+	redirectHosts []string  // Options.RedirectHosts
+	rand          io.Reader // CSRF cookie values; tests set it
 
 	web webAPI // the handler and what it serves, built once by New (api.go)
+
+	// formTarget, set by SetFormTarget before the gateway serves, widens
+	// the login page's CSP form-action for an rd that redirects on to
+	// another origin (the OAuth2 provider's clients).
+	formTarget func(ctx context.Context, rd string) string
 }
 
 // cookieNames are the gateway's cookies. The access cookie uses the
 // __Host- prefix (Secure, Path=/, no Domain: no subdomain can set or
 // shadow it). The refresh cookie is scoped to the refresh endpoint, which
 // __Host- forbids (it requires Path=/), so it uses __Secure-.
+//
+// With auth_api.cookie_domain the access cookie is __Secure-<name> with a
+// Domain instead: __Host- forbids a Domain.
 type cookieNames struct {
-	access  string // __Host-<name>
+	access  string // __Host-<name>, or __Secure-<name> with a cookie domain
 	refresh string // __Secure-<name>-refresh
 	csrf    string // __Host-<name>-csrf
 }
 
-func newCookieNames(name string) cookieNames {
+func newCookieNames(name, domain string) cookieNames {
+	access := "__Host-" + name
+	if domain != "" {
+		access = "__Secure-" + name
+	}
 	return cookieNames{
-		access:  "__Host-" + name,
+		access:  access,
 		refresh: "__Secure-" + name + "-refresh",
 		csrf:    "__Host-" + name + "-csrf",
 	}
@@ -80,7 +100,8 @@ func New(cfg Config, acc *accounts.Service, opts Options) (*Service, error) {
 		deny:           acc.Denylist(),
 		requestTimeout: opts.RequestTimeout,
 		bodyTimeout:    opts.BodyTimeout,
-		cookies:        newCookieNames(cfg.CookieName),
+		cookies:        newCookieNames(cfg.CookieName, cfg.CookieDomain),
+		redirectHosts:  opts.RedirectHosts,
 		rand:           rand.Reader,
 	}
 	if err := s.initWeb(); err != nil {

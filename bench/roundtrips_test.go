@@ -11,7 +11,9 @@ import (
 )
 
 // TestProtectedRouteStoreRoundTrips: in steady state a request to a
-// protected route makes no PostgreSQL and no Redis round trip. The gateway
+// protected route makes no PostgreSQL and no Redis round trip, and nor
+// does a forward-auth check of the same route (GET /auth/verify from a
+// trusted proxy, the original request in X-Original-URL). The gateway
 // reaches both through counting relays; after one warm-up request, 2,000
 // protected requests must add no PostgreSQL message and no Redis command
 // except the denylist subscription's liveness PINGs, and no more of those
@@ -19,7 +21,6 @@ import (
 // (No timing is asserted: the idle interval is as long as the burst was,
 // whatever that was.)
 func TestProtectedRouteStoreRoundTrips(t *testing.T) {
-	const requests = 2000
 	pgURL := testenv.PostgresURL(t)
 	redisURL, _ := testenv.RedisURL(t)
 	pg := newRelay(t, hostOf(t, pgURL, "5432"), parsePostgres)
@@ -31,6 +32,8 @@ func TestProtectedRouteStoreRoundTrips(t *testing.T) {
 		redis:    true,
 		redisVia: rd.addr,
 		database: viaHost(t, pgURL, pg.addr),
+		// The client is the trusted proxy of the forward-auth checks.
+		extraYAML: "trusted_proxies: [127.0.0.1/32]\n",
 	})
 	// Starting (migrations, loading keys) queries the database: the relay
 	// must have seen and parsed that, or it could not see anything later.
@@ -42,8 +45,20 @@ func TestProtectedRouteStoreRoundTrips(t *testing.T) {
 	}
 	client := newClient(t)
 	token := g.mint(t, "roundtrip-session")
-	url := g.base + "/api/items"
-	do(t, client, get(t, url, token)) // warm-up: the token is verified and cached
+	t.Run("proxied", func(t *testing.T) {
+		storeRoundTrips(t, pg, rd, client, func() *http.Request { return get(t, g.base+"/api/items", token) })
+	})
+	t.Run("forward-auth", func(t *testing.T) {
+		storeRoundTrips(t, pg, rd, client, func() *http.Request { return check(t, g.base, "/api/items", token) })
+	})
+}
+
+// storeRoundTrips sends requests made by newReq, 2,000 after a warm-up,
+// and checks what they cost the stores behind pg and rd.
+func storeRoundTrips(t *testing.T, pg, rd *relay, client *http.Client, newReq func() *http.Request) {
+	const requests = 2000
+	url := newReq().URL.String()
+	do(t, client, newReq()) // warm-up: the token is verified and cached
 
 	pg0, rd0 := pg.snapshot(), rd.snapshot()
 	start := time.Now()
@@ -51,7 +66,7 @@ func TestProtectedRouteStoreRoundTrips(t *testing.T) {
 	var wg sync.WaitGroup
 	for range 8 {
 		wg.Go(func() {
-			req := get(t, url, token)
+			req := newReq()
 			for sent.Add(1) <= requests {
 				res, err := client.Do(req)
 				if err != nil {
@@ -76,7 +91,7 @@ func TestProtectedRouteStoreRoundTrips(t *testing.T) {
 	pg2, rd2 := pg.snapshot(), rd.snapshot()
 
 	pgBurst, rdBurst, rdIdle := diff(pg0, pg1), diff(rd0, rd1), diff(rd1, rd2)
-	t.Logf("%d protected requests in %s: PostgreSQL messages %v; Redis commands %v (idle for as long: %v)",
+	t.Logf("%d requests in %s: PostgreSQL messages %v; Redis commands %v (idle for as long: %v)",
 		requests, burst.Round(time.Millisecond), pgBurst, rdBurst, rdIdle)
 	// Terminate ("X") is a pooled connection closing, not a round trip.
 	if n := sum(pgBurst, "X"); n != 0 {

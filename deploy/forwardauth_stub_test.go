@@ -24,9 +24,11 @@ import (
 )
 
 // The forward-auth configs are run in real nginx and Caddy in front of two
-// servers: a stub playing authgate's /auth/verify as FWD-CONTRACT.md
-// describes it (the endpoint itself is not built yet), and a backend that
-// records what reaches the app. The stub decides by the original path it
+// servers: a stub playing authgate's /auth/verify as forward-auth/README.md
+// describes it (so that what the ingress sends and passes on is seen
+// exactly, and answers such as 503 are easy to make), and a backend that
+// records what reaches the app. forwardauth_real_test.go runs the same
+// ingresses in front of authgate itself. The stub decides by the original path it
 // is given, so each path below is one kind of answer.
 const (
 	pathOK          = "/ok"          // 200 with identity headers

@@ -9,6 +9,7 @@ import (
 	"github.com/authgate/authgate/denylist"
 	"github.com/authgate/authgate/federation"
 	"github.com/authgate/authgate/internal/conf"
+	"github.com/authgate/authgate/provider"
 	"github.com/authgate/authgate/store"
 	"github.com/authgate/authgate/tokens"
 	"github.com/authgate/authgate/upstream"
@@ -27,6 +28,8 @@ type Config struct {
 	Tokens   tokens.Config   `yaml:"tokens"`
 	Accounts accounts.Config `yaml:"accounts"`
 	AuthAPI  authn.Config    `yaml:"auth_api"`
+	// OAuth2 is the OAuth2/OIDC provider (package provider).
+	OAuth2 provider.Config `yaml:"oauth2"`
 	// Upstream holds two sections, identity_headers and upstreams.
 	Upstream upstream.Config `yaml:",inline"`
 	// Federation holds identity_providers: sign-in with upstream OIDC
@@ -34,6 +37,9 @@ type Config struct {
 	Federation federation.Config `yaml:",inline"`
 
 	Routes []Route `yaml:"routes"`
+	// ForwardAuth configures {prefix}/verify, the check an ingress asks
+	// before it proxies a request itself (forward_auth.go).
+	ForwardAuth ForwardAuth `yaml:"forward_auth"`
 
 	Limits  Limits  `yaml:"limits"`
 	Runtime Runtime `yaml:"runtime"`
@@ -130,6 +136,24 @@ type Log struct {
 	// access: false only when a load balancer already logs every request.
 	Access *bool `yaml:"access"`
 }
+
+// ForwardAuth is the forward_auth section: where a browser that fails a
+// check is sent to sign in, and where the login page may send it back.
+type ForwardAuth struct {
+	// LoginURL is the absolute http(s) URL of the login page, without a
+	// query: a browser navigation without a session is sent there with
+	// ?rd=<the original URL>. Default "": the login page under
+	// auth_api.prefix on the original request's own scheme and host.
+	LoginURL string `yaml:"login_url"`
+	// RedirectHosts are the hosts an absolute rd may name (exact names, or
+	// "*.example.com" for one label). Default: every host of the routes
+	// with upstream: none.
+	RedirectHosts []string `yaml:"redirect_hosts"`
+}
+
+// UpstreamNone is the upstream of a route that exists for forward-auth
+// checks only: the ingress proxies, authgate answers {prefix}/verify.
+const UpstreamNone = "none"
 
 // Route is one entry under routes: which requests it matches and what they
 // need before they reach the upstream.

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -72,8 +73,26 @@ func applyDefaults(c *Config, present func(path string) bool) {
 	c.Accounts.SetDefaults()
 	c.AuthAPI.SetDefaults()
 	c.Federation.SetDefaults()
+	c.OAuth2.SetDefaults()
 
 	c.Upstream.SetDefaults(present)
+
+	fa := &c.ForwardAuth
+	for i, h := range fa.RedirectHosts {
+		fa.RedirectHosts[i] = strings.ToLower(strings.TrimSuffix(h, "."))
+	}
+	if !present("forward_auth.redirect_hosts") {
+		for _, rt := range c.Routes {
+			if rt.Upstream != UpstreamNone {
+				continue
+			}
+			for _, h := range rt.Hosts {
+				if h = strings.ToLower(strings.TrimSuffix(h, ".")); !slices.Contains(fa.RedirectHosts, h) {
+					fa.RedirectHosts = append(fa.RedirectHosts, h)
+				}
+			}
+		}
+	}
 
 	l := &c.Limits
 	durDefault(&l.ReadHeaderTimeout, 10*time.Second)

@@ -233,6 +233,7 @@ func TestRestartOnlyChanges(t *testing.T) {
 		{name: "fail-hsts", tls: "  hsts: max-age=60\n", body: routes, want: []string{"tls"}},
 		{name: "fail-limits", body: "limits:\n  read_header_timeout: 3s\n" + routes, want: []string{"limits"}},
 		{name: "fail-auth-api", body: "auth_api:\n  cookie_name: other\n" + routes, want: []string{"database, redis, tokens, accounts or auth_api"}},
+		{name: "fail-oauth2", body: "oauth2:\n  clients:\n    - {id: app, public: true, redirect_uris: [\"https://app.example/cb\"]}\n" + routes, want: []string{"oauth2"}},
 		{name: "fail-log", body: "log:\n  level: debug\n" + routes, want: []string{"log"}},
 		{name: "fail-runtime", body: "runtime:\n  gogc: 200\n" + routes, want: []string{"runtime"}},
 		{name: "fail-listen", plain: true, body: routes, want: []string{"listen", "tls"}},

@@ -36,9 +36,9 @@ type routeHandler struct {
 	required      bool
 	roles         []string
 	loginRedirect bool
-	upgrades      []string // protocols a client may switch to (Route.Upgrades)
-	upstreamRef   string   // pool name, URL or builtin:echo, for logs
-	proxy         *upstream.Proxy
+	upgrades      []string        // protocols a client may switch to (Route.Upgrades)
+	upstreamRef   string          // pool name, URL or builtin:echo, for logs
+	proxy         *upstream.Proxy // nil: upstream none, forward-auth checks only
 }
 
 // newRouting builds the routing for cfg without starting anything.
@@ -66,9 +66,12 @@ func (s *Server) newRouting(cfg *Config) (*routing, error) {
 		// strip_prefix is applied by the gateway (Route.UpstreamPath), in
 		// whatever case the client wrote the prefix, so the proxy gets the
 		// final path and strips nothing itself.
-		h, err := ups.Handler(r.Upstream, upstream.Route{Name: r.Name, ForwardToken: r.ForwardToken})
-		if err != nil {
-			return nil, fmt.Errorf("routes[%d].upstream: %w", i, err)
+		var h *upstream.Proxy
+		if r.Upstream != UpstreamNone {
+			h, err = ups.Handler(r.Upstream, upstream.Route{Name: r.Name, ForwardToken: r.ForwardToken})
+			if err != nil {
+				return nil, fmt.Errorf("routes[%d].upstream: %w", i, err)
+			}
 		}
 		rt.routes = append(rt.routes, &routeHandler{
 			route:         &cfg.Routes[i],
@@ -132,6 +135,9 @@ func restartOnlyChanges(a, b *Config) []string {
 			[]any{a.Database, a.Redis, a.Tokens, a.Accounts, a.AuthAPI},
 			[]any{b.Database, b.Redis, b.Tokens, b.Accounts, b.AuthAPI}},
 		{"identity_providers", a.Federation, b.Federation},
+		// The login page's allow-list is the auth API's, built once.
+		{"forward_auth.redirect_hosts", a.ForwardAuth.RedirectHosts, b.ForwardAuth.RedirectHosts},
+		{"oauth2", a.OAuth2, b.OAuth2},
 		{"limits", a.Limits, b.Limits},
 		{"runtime", a.Runtime, b.Runtime},
 		{"log", a.Log, b.Log},

@@ -115,6 +115,10 @@ func (s *Server) dispatch(x *exchange, r *http.Request, rt *routing, https bool,
 		s.writeError(w, r, err)
 		return
 	}
+	if rest, ok := s.forwardAuthPath(path); ok {
+		s.forwardAuth(x, r, rt, host, rest, ip, trustedPeer, reqID)
+		return
+	}
 	if s.isAuthPath(path) {
 		x.route = "auth_api"
 		s.authHandler.ServeHTTP(w, authn.WithClientIP(withPath(r, path), ip.String()))
@@ -127,6 +131,11 @@ func (s *Server) dispatch(x *exchange, r *http.Request, rt *routing, https bool,
 	}
 	rh := rt.routes[idx]
 	x.route, x.ref = rh.name, rh.upstreamRef
+	if rh.proxy == nil {
+		// upstream: none: the route answers forward-auth checks only.
+		s.writeError(w, r, problem.ErrNoRoute)
+		return
+	}
 	if err := checkUpgrade(r.Header, rh.upgrades); err != nil {
 		s.writeError(w, r, err)
 		return
@@ -199,7 +208,7 @@ func (s *Server) dispatch(x *exchange, r *http.Request, rt *routing, https bool,
 // which no route can shadow.
 func (s *Server) isAuthPath(path string) bool {
 	p := s.authPrefix
-	if path == "/.well-known/jwks.json" {
+	if path == "/.well-known/jwks.json" || s.isProviderPath(path) {
 		return true
 	}
 	// Case-insensitive like route matching (and the config rule that no
@@ -225,13 +234,21 @@ func withPath(r *http.Request, path string) *http.Request {
 // wantsLoginPage reports whether r is a browser navigation: a GET or HEAD
 // that accepts HTML. API clients get a 401 instead.
 func wantsLoginPage(r *http.Request) bool {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+	return !isUpgrade(r) && isNavigation(r.Method, r.Header)
+}
+
+// isNavigation reports whether a request with method and h is a browser
+// navigation: a GET or HEAD that accepts HTML and, when the browser says
+// (Sec-Fetch-Mode), navigates. A fetch() or XHR that accepts HTML gets
+// the 401 it can handle, never a redirect to a login page.
+func isNavigation(method string, h http.Header) bool {
+	if !strings.EqualFold(method, http.MethodGet) && !strings.EqualFold(method, http.MethodHead) {
 		return false
 	}
-	if isUpgrade(r) {
+	if m := h.Get("Sec-Fetch-Mode"); m != "" && m != "navigate" {
 		return false
 	}
-	for _, v := range r.Header.Values("Accept") {
+	for _, v := range h.Values("Accept") {
 		if strings.Contains(v, "text/html") {
 			return true
 		}

@@ -50,6 +50,7 @@ type Server struct {
 	hsts          string // Strict-Transport-Security value; "" = off
 	authPrefix    string // auth_api.prefix
 	authHandler   http.Handler
+	wellKnown     []string // the OAuth2 provider's metadata paths, also the auth API's
 	requestPrefix string
 	requestSeq    atomic.Uint64
 	// releaseChecks counts releaseMemoryWhenIdle's looks at requestSeq, so
@@ -121,6 +122,7 @@ func NewFromConfig(ctx context.Context, cfg *Config, opts Options) (*Server, err
 	auth, err := authn.New(cfg.AuthAPI, acc, authn.Options{
 		Logger:         logger,
 		RequestTimeout: cfg.Database.Timeout.D(),
+		RedirectHosts:  cfg.ForwardAuth.RedirectHosts,
 		BodyTimeout:    cfg.Limits.ReadHeaderTimeout.D(),
 	})
 	if err != nil {
@@ -130,6 +132,14 @@ func NewFromConfig(ctx context.Context, cfg *Config, opts Options) (*Server, err
 	s.accounts, s.auth, s.tokens = acc, auth, acc.Tokens()
 	s.authHandler = auth.Handler()
 	s.authPrefix = cfg.AuthAPI.Prefix
+	if cfg.OAuth2.Enabled {
+		p, err := newProvider(cfg, acc, auth, logger)
+		if err != nil {
+			acc.Close()
+			return nil, cfg.located(err)
+		}
+		s.mountProvider(p)
+	}
 	if cfg.TLS.HSTS != nil {
 		s.hsts = *cfg.TLS.HSTS
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/authgate/authgate/internal/conf"
+	"github.com/authgate/authgate/provider"
 )
 
 // Validate reports every problem in c as path-addressed conf.Problems
@@ -46,8 +47,12 @@ func (c *Config) Validate() error {
 	if !c.AuthAPI.LocalLoginEnabled() && len(c.Federation.IdentityProviders) == 0 {
 		p.Addf("auth_api.local_login", "false leaves nothing to sign in with: configure identity_providers, or keep the local form")
 	}
+	p.Merge("", c.OAuth2.Validate(provider.TokenSettings{
+		Issuer: c.Tokens.Issuer, Audience: c.Tokens.Audience, Algorithm: c.Tokens.Algorithm,
+	}))
 	p.Merge("", c.Upstream.Validate())
 	c.validateRoutes(&p)
+	c.validateForwardAuth(&p)
 	c.validateOperations(&p)
 	return p.Err()
 }

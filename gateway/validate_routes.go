@@ -80,7 +80,11 @@ func checkUpgrades(p *conf.Problems, path string, upgrades []string) {
 func (c *Config) validateUpstreamRef(p *conf.Problems, path, up string) {
 	switch {
 	case up == "":
-		p.Addf(path, "required: an http(s) URL, %s, or the name of a pool under upstreams", upstream.BuiltinEcho)
+		p.Addf(path, "required: an http(s) URL, %s, the name of a pool under upstreams, or %s (forward-auth checks only)", upstream.BuiltinEcho, UpstreamNone)
+	case up == UpstreamNone:
+		if _, ok := c.Upstream.Upstreams[up]; ok {
+			p.Addf(path, "%q names a pool under upstreams and means forward-auth only: rename the pool", up)
+		}
 	case strings.HasPrefix(up, "builtin:"):
 		if up != upstream.BuiltinEcho {
 			p.Addf(path, "%q is not a built-in upstream: the only one is %s", up, upstream.BuiltinEcho)

@@ -2,11 +2,13 @@ package provider
 
 import (
 	"bytes"
+	"context"
 	"embed"
 	"errors"
 	"html/template"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -137,4 +139,23 @@ func origin(raw string) string {
 		return u.Scheme + ":"
 	}
 	return u.Scheme + "://" + u.Host
+}
+
+// FormTarget is the CSP form-action source the login page needs when it
+// is to come back to rd: signing in there answers with a redirect to rd,
+// and when rd is an authorization request, on to the client's redirect
+// URI — CSP form-action applies to that whole chain. It is the origin of
+// rd's redirect_uri when that is registered, byte for byte, for rd's
+// client; "" for anything else (the page's policy stays 'self').
+func (p *Provider) FormTarget(ctx context.Context, rd string) string {
+	u, err := url.Parse(rd)
+	if err != nil || u.Path != p.path("authorize") {
+		return ""
+	}
+	q := u.Query()
+	c, err := p.clients.Client(ctx, q.Get("client_id"))
+	if err != nil || !slices.Contains(c.RedirectURIs, q.Get("redirect_uri")) {
+		return ""
+	}
+	return origin(q.Get("redirect_uri"))
 }

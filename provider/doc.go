@@ -30,8 +30,8 @@
 // reflects the denylist), Browser (who is signed in on this browser, sign
 // out), CodeStore and ConsentStore (shared between instances in the
 // database; MemoryCodes and MemoryConsents serve tests and a single
-// instance) and ClientStore (config clients, later also CLI-registered
-// ones).
+// instance) and ClientStore (config clients; the gateway adds those
+// registered with `authgate client add`, kept in the database).
 //
 // The package must never import authn, accounts, tokens, denylist, store,
 // gateway or upstream, nor a database driver or a Redis client: it sits

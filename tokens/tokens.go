@@ -66,6 +66,11 @@ type Claims struct {
 	Username   string       `json:"username"`
 	Email      string       `json:"email"`
 	Roles      []string     `json:"roles"`
+	// ClientID and Scope are set on the tokens the OAuth2 provider issues
+	// (RFC 9068 §2.2): the client they were issued to, and the scopes
+	// granted, space-separated. Authgate's own sign-ins have neither.
+	ClientID string `json:"client_id,omitempty"`
+	Scope    string `json:"scope,omitempty"`
 }
 
 // IssueInput is what an access token says about its holder besides the
@@ -75,6 +80,8 @@ type IssueInput struct {
 	Username  string
 	Email     string
 	Roles     []string
+	ClientID  string // the OAuth2 client the token is issued to; "" for authgate's own
+	Scope     string // the granted scopes, space-separated (OAuth2 tokens only)
 }
 
 // AccessTokens issues and verifies access tokens, signs identity assertions
@@ -263,6 +270,8 @@ func (t *AccessTokens) sign(typ, sub, aud string, now, exp time.Time, in IssueIn
 		Username:   in.Username,
 		Email:      in.Email,
 		Roles:      roles,
+		ClientID:   in.ClientID,
+		Scope:      in.Scope,
 	}
 	tok := jwt.NewWithClaims(t.method, claims)
 	tok.Header["typ"] = typ

@@ -91,6 +91,20 @@ var (
 	// for why it is refused rather than ignored.
 	ErrUpgradeRefused = errors.New("upgrade refused")
 
+	// Forward-auth checks ({prefix}/verify).
+
+	// ErrCheckUntrusted: a check from a peer outside trusted_proxies. It
+	// is refused, never judged: its description of the original request
+	// is the client's own claim. 403.
+	ErrCheckUntrusted = errors.New("forward-auth check from a peer outside trusted_proxies")
+	// ErrCheckOriginal: the check does not describe one original request
+	// (no X-Original-URL / X-Forwarded-Uri / path under the endpoint, both
+	// styles at once, a missing method, a header sent twice). 400.
+	ErrCheckOriginal = errors.New("the check does not describe the original request")
+	// ErrCheckNoRoute: no route covers the original request. 403: the
+	// ingress would otherwise pass a request nobody declared.
+	ErrCheckNoRoute = errors.New("no route covers the original request")
+
 	// The proxy. Every error the proxy hands on wraps exactly one of
 	// these, except a client that went away (context.Canceled) and a
 	// client whose request body could not be read (the read error, e.g.

@@ -59,6 +59,9 @@ var table = []struct {
 	{ErrBadHost, class{http.StatusBadRequest, "", ""}}, // the text says which rule, never echoes the host
 	{ErrNoRoute, class{http.StatusNotFound, "No route matches this request", ""}},
 	{ErrUpgradeRefused, class{http.StatusBadRequest, "This route does not switch to the protocol named in Upgrade: only websocket, unless the route lists others under upgrades", ""}},
+	{ErrCheckUntrusted, class{http.StatusForbidden, "Forward-auth checks are answered only for trusted_proxies", ""}},
+	{ErrCheckOriginal, class{http.StatusBadRequest, "", ""}},
+	{ErrCheckNoRoute, class{http.StatusForbidden, "No route covers this request", ""}},
 	{ErrUnknownHost, class{http.StatusBadRequest, "This host is not served here", ""}},
 	{ErrNoHealthyTarget, class{http.StatusBadGateway, "No healthy upstream target", ""}},
 	{ErrUpstreamUnavailable, class{http.StatusBadGateway, "The upstream could not be reached", ""}},

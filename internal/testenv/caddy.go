@@ -51,13 +51,18 @@ func (c *Caddy) Log() string { return c.log.tail(16 << 10) }
 
 // caddyGlobal is the global options block StartCaddy puts before the
 // test's sites: no admin endpoint, nothing saved between runs, and every
-// site on the listening socket StartCaddy hands Caddy as file descriptor 3.
+// site on the listening socket StartCaddy hands Caddy as file descriptor 3,
+// over TCP only (HTTP/3's QUIC cannot use a TCP socket: an https site
+// would otherwise fail to start).
 const caddyGlobal = `# written by testenv.StartCaddy
 {
 	admin off
 	persist_config off
 	storage file_system {{.Prefix}}/data
 	default_bind fd/3
+	servers {
+		protocols h1 h2
+	}
 }
 
 `
