@@ -90,7 +90,7 @@ type h2Frames struct {
 	mu       sync.Mutex
 	resets   map[uint32]http2.ErrCode
 	status   map[uint32]string // :status of each answered stream
-	goAway   *http2.GoAwayFrame
+	goAway   *h2GoAway
 	readErr  error
 	pingAcks chan [8]byte
 	done     chan struct{}
@@ -115,7 +115,9 @@ func (h *h2Conn) readAll() *h2Frames {
 			case *http2.RSTStreamFrame:
 				out.resets[f.StreamID] = f.ErrCode
 			case *http2.GoAwayFrame:
-				out.goAway = f
+				// A copy: the framer reuses f (and its debug data) for the
+				// next frame it reads.
+				out.goAway = &h2GoAway{ErrCode: f.ErrCode, DebugData: string(f.DebugData())}
 			case *http2.HeadersFrame:
 				fields, _ := dec.DecodeFull(f.HeaderBlockFragment())
 				for _, hf := range fields {
@@ -160,7 +162,7 @@ func (f *h2Frames) ping(t *testing.T, h *h2Conn) {
 	}
 }
 
-func (f *h2Frames) snapshot() (resets map[uint32]http2.ErrCode, status map[uint32]string, goAway *http2.GoAwayFrame, readErr error) {
+func (f *h2Frames) snapshot() (resets map[uint32]http2.ErrCode, status map[uint32]string, goAway *h2GoAway, readErr error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	resets, status = map[uint32]http2.ErrCode{}, map[uint32]string{}
@@ -394,9 +396,15 @@ func hpackSizeUpdate(size uint64) []byte {
 	return append(out, byte(size))
 }
 
-func goAwayCode(f *http2.GoAwayFrame) string {
+// h2GoAway is what a GOAWAY frame said.
+type h2GoAway struct {
+	ErrCode   http2.ErrCode
+	DebugData string
+}
+
+func goAwayCode(f *h2GoAway) string {
 	if f == nil {
 		return "none"
 	}
-	return f.ErrCode.String() + " " + string(f.DebugData())
+	return f.ErrCode.String() + " " + f.DebugData
 }
