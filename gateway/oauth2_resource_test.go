@@ -3,11 +3,14 @@ package gateway
 import (
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/authgate/authgate/tokens"
 )
 
 // TestOAuth2ResourceMetadata walks what an OAuth-aware client (an MCP
@@ -146,5 +149,36 @@ func TestOAuth2ResourceConfigErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestReadmeOAuthResourceExample loads the README's oauth_resource example
+// with the provider on, so it cannot drift from what the loader accepts.
+func TestReadmeOAuthResourceExample(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(readme), "\n### Protected-resource metadata for MCP and other OAuth-aware clients\n")
+	if !ok {
+		t.Fatal("README has no protected-resource metadata section")
+	}
+	block := regexp.MustCompile("(?s)```yaml\n(.*?)```").FindStringSubmatch(section)
+	if block == nil {
+		t.Fatal("no YAML block in the section")
+	}
+	dir := t.TempDir()
+	pem, err := tokens.Keygen("ES256")
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "signing.pem"), []byte(pem))
+	file := filepath.Join(dir, "config.yaml")
+	cfg, err := Loader{LookupEnv: noEnv}.Parse(file, []byte("tokens:\n"+oTokens(filepath.Join(dir, "signing.pem"), "https://auth.example.com")+"oauth2:\n  enabled: true\n"+block[1]))
+	if err != nil {
+		t.Fatalf("README example does not load:\n%s\n%v", block[1], err)
+	}
+	if got := cfg.Routes[0].OAuthResource; got != "https://api.example.com/mcp" {
+		t.Errorf("oauth_resource = %q", got)
 	}
 }
