@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/authgate/authgate/authn"
+	"github.com/authgate/authgate/provider"
 	"github.com/authgate/authgate/tokens"
 )
 
@@ -180,5 +182,23 @@ func TestReadmeOAuthResourceExample(t *testing.T) {
 	}
 	if got := cfg.Routes[0].OAuthResource; got != "https://api.example.com/mcp" {
 		t.Errorf("oauth_resource = %q", got)
+	}
+}
+
+// TestExplainOAuthResource: `authgate route` tells the metadata document
+// apart from the route under it, and says where the route's 401s point.
+func TestExplainOAuthResource(t *testing.T) {
+	c := &Config{AuthAPI: authn.Config{Prefix: "/auth"}, OAuth2: provider.Config{Enabled: true}, Routes: []Route{
+		{Name: "app", Path: "/", Auth: "required", Upstream: "builtin:echo"},
+		{Name: "mcp", Path: "/mcp", Auth: "required", Upstream: "builtin:echo", OAuthResource: "https://api.example.com/mcp"},
+	}}
+	if got := Explain(c, "GET", "https://api.example.com/.well-known/oauth-protected-resource/mcp"); !strings.Contains(got, "result:   the RFC 9728 metadata of mcp (routes[1].oauth_resource)") {
+		t.Errorf("Explain(the metadata) = %s", got)
+	}
+	if got := Explain(c, "GET", "https://other.example.com/.well-known/oauth-protected-resource/mcp"); !strings.Contains(got, "route:    app") {
+		t.Errorf("Explain(the metadata path on another host) = %s; want the app route", got)
+	}
+	if got := Explain(c, "GET", "https://api.example.com/mcp/x"); !strings.Contains(got, "401s:     name the RFC 9728 metadata of https://api.example.com/mcp") {
+		t.Errorf("Explain(the route) = %s", got)
 	}
 }
