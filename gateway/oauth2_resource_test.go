@@ -92,6 +92,17 @@ func TestOAuth2ResourceMetadata(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || b.count() != 1 || b.last(t).Header.Get("X-Auth-User-Id") != "svc" {
 		t.Fatalf("GET /mcp/sse with the token = %d %s (backend saw %d); want 200 as svc", resp.StatusCode, resp.body, b.count())
 	}
+
+	// A reload without the key takes the document and the parameter away:
+	// both belong to the routing a reload replaces.
+	o.gw.write("oauth2:\n  enabled: true\n  clients:\n" + oClients(o.issuer) + "routes:\n" + catchAll + "  - {name: mcp, path: /mcp, upstream: " + b.URL + "}\n")
+	o.runningServer.reload <- struct{}{}
+	waitFor(t, "the reload", func() bool {
+		return !strings.Contains(o.do(t, http.MethodGet, "/mcp", nil).Header.Get("WWW-Authenticate"), "resource_metadata")
+	})
+	if r := o.send(t, mustRequest(t, http.MethodGet, metaURL)); r.status != http.StatusUnauthorized {
+		t.Errorf("GET %s after the reload = %d %s; want the catch-all route's 401", metaURL, r.status, r.raw)
+	}
 }
 
 // TestOAuth2ResourceConfigErrors: oauth_resource is refused, at its line,

@@ -118,24 +118,29 @@ func routeNamesHost(hosts []string, host string) bool {
 	return false
 }
 
-// resolveResource fills in rh's challenge and adds its document to docs.
-// Validate has checked the URL and that the provider is on.
-func (s *Server) resolveResource(rh *routeHandler, docs map[resourceKey]resourceDoc) error {
+// resolveResource fills in rh (routes[i])'s challenge and adds its
+// document to docs. Validate has checked the URL and that oauth2.enabled
+// is set in the file; the provider itself starts only with the process, so
+// a reload that turns it on is refused here, at the key.
+func (s *Server) resolveResource(i int, rh *routeHandler, docs map[resourceKey]resourceDoc) error {
 	res := rh.route.OAuthResource
+	problem := func(msg string) error {
+		return &conf.Problem{Path: fmt.Sprintf("routes[%d].oauth_resource", i), Msg: msg}
+	}
 	if s.provider == nil {
-		return fmt.Errorf("oauth_resource: needs oauth2.enabled: true")
+		return problem("the OAuth2 provider is not running: oauth2.enabled takes effect on restart")
 	}
 	_, meta, msg := resourceTarget(res)
 	if msg != "" {
-		return fmt.Errorf("oauth_resource: %s", msg)
+		return problem(msg)
 	}
 	doc, err := s.provider.ResourceMetadata(res, nil)
 	if err != nil {
-		return fmt.Errorf("oauth_resource: %w", err)
+		return problem(err.Error())
 	}
 	param, err := provider.ResourceChallenge(res)
 	if err != nil {
-		return fmt.Errorf("oauth_resource: %w", err)
+		return problem(err.Error())
 	}
 	rh.challenge = param
 	docs[meta] = resourceDoc{route: rh.name, doc: doc}

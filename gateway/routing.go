@@ -93,9 +93,9 @@ func (s *Server) newRouting(cfg *Config) (*routing, error) {
 			if rt.resources == nil {
 				rt.resources = map[resourceKey]resourceDoc{}
 			}
-			if err := s.resolveResource(rh, rt.resources); err != nil {
+			if err := s.resolveResource(i, rh, rt.resources); err != nil {
 				ups.Close()
-				return nil, fmt.Errorf("routes[%d].%w", i, err)
+				return nil, err
 			}
 		}
 		rt.routes = append(rt.routes, rh)
