@@ -180,6 +180,13 @@ type Route struct {
 	// copies bytes, so another protocol (h2c above all) would carry
 	// requests no route, token or header rule ever sees.
 	Upgrades []string `yaml:"upgrades"`
+	// OAuthResource is the route's URL as an OAuth 2.0 protected resource
+	// (RFC 9728), e.g. "https://api.example.com/mcp": the gateway serves
+	// its metadata document at /.well-known/oauth-protected-resource/mcp
+	// on that host and points its 401s there, so an OAuth-aware client
+	// (MCP) finds authgate's provider. Needs oauth2.enabled. (An extension
+	// of DESIGN.md.)
+	OAuthResource string `yaml:"oauth_resource"`
 }
 
 // Dir is the directory of the config file; relative paths in the config

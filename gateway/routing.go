@@ -24,6 +24,9 @@ type routing struct {
 	// protected request needs a signed assertion. It belongs here, not
 	// on the Server: identity headers change on reload.
 	assertion bool
+	// resources are the metadata documents of the routes with
+	// oauth_resource (resource.go); nil when no route has one.
+	resources map[resourceKey]resourceDoc
 
 	cancel context.CancelFunc
 }
@@ -39,6 +42,9 @@ type routeHandler struct {
 	upgrades      []string        // protocols a client may switch to (Route.Upgrades)
 	upstreamRef   string          // pool name, URL or builtin:echo, for logs
 	proxy         *upstream.Proxy // nil: upstream none, forward-auth checks only
+	// challenge is the resource_metadata parameter its 401s add to
+	// WWW-Authenticate (Route.OAuthResource); "" for most routes.
+	challenge string
 }
 
 // newRouting builds the routing for cfg without starting anything.
@@ -73,7 +79,7 @@ func (s *Server) newRouting(cfg *Config) (*routing, error) {
 				return nil, fmt.Errorf("routes[%d].upstream: %w", i, err)
 			}
 		}
-		rt.routes = append(rt.routes, &routeHandler{
+		rh := &routeHandler{
 			route:         &cfg.Routes[i],
 			name:          r.Name,
 			required:      r.Auth != "public",
@@ -82,7 +88,17 @@ func (s *Server) newRouting(cfg *Config) (*routing, error) {
 			upgrades:      r.Upgrades,
 			upstreamRef:   r.Upstream,
 			proxy:         h,
-		})
+		}
+		if r.OAuthResource != "" {
+			if rt.resources == nil {
+				rt.resources = map[resourceKey]resourceDoc{}
+			}
+			if err := s.resolveResource(i, rh, rt.resources); err != nil {
+				ups.Close()
+				return nil, err
+			}
+		}
+		rt.routes = append(rt.routes, rh)
 	}
 	return rt, nil
 }

@@ -124,6 +124,12 @@ func (s *Server) dispatch(x *exchange, r *http.Request, rt *routing, https bool,
 		s.authHandler.ServeHTTP(w, authn.WithClientIP(withPath(r, path), ip.String()))
 		return
 	}
+	if rt.resources != nil && strings.HasPrefix(path, resourceWellKnown) {
+		if d, ok := rt.resources[resourceKey{host.Name, path}]; ok {
+			s.serveResource(x, r, d)
+			return
+		}
+	}
 	idx, ok := rt.router.Match(host.Name, r.Method, path)
 	if !ok {
 		s.writeError(w, r, problem.ErrNoRoute)
@@ -158,7 +164,7 @@ func (s *Server) dispatch(x *exchange, r *http.Request, rt *routing, https bool,
 				s.redirectToAuth(w, r, path, page)
 				return
 			}
-			s.writeError(w, r, err)
+			s.writeError(rh.errorWriter(w), r, err)
 			return
 		}
 		x.userID = id.UserID

@@ -18,6 +18,7 @@ import (
 	"github.com/authgate/authgate/accounts"
 	"github.com/authgate/authgate/authn"
 	"github.com/authgate/authgate/internal/park"
+	"github.com/authgate/authgate/provider"
 	"github.com/authgate/authgate/tokens"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -44,6 +45,7 @@ type Server struct {
 	accounts *accounts.Service    // users, sessions, the denylist and the stores under them
 	auth     *authn.Service       // the /auth API and the authentication of protected requests
 	tokens   *tokens.AccessTokens // signs the identity assertions
+	provider *provider.Provider   // oauth2.enabled, else nil: routes' oauth_resource names it (resource.go)
 	metrics  *metrics
 
 	// Resolved once from cfg for the request path.
@@ -139,6 +141,7 @@ func NewFromConfig(ctx context.Context, cfg *Config, opts Options) (*Server, err
 			return nil, cfg.located(err)
 		}
 		s.mountProvider(p)
+		s.provider = p
 	}
 	if cfg.TLS.HSTS != nil {
 		s.hsts = *cfg.TLS.HSTS

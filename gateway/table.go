@@ -122,6 +122,14 @@ func Explain(c *Config, method, rawURL string) string {
 		fmt.Fprintf(&b, "result:   served by the auth API (%s)\n", pre)
 		return b.String()
 	}
+	for i := range c.Routes {
+		if res := c.Routes[i].OAuthResource; res != "" && strings.HasPrefix(canonical, resourceWellKnown) {
+			if _, meta, msg := resourceTarget(res); msg == "" && meta == (resourceKey{host.Name, canonical}) {
+				fmt.Fprintf(&b, "result:   the RFC 9728 metadata of %s (routes[%d].oauth_resource): GET and HEAD, no token needed\n", c.Routes[i].Name, i)
+				return b.String()
+			}
+		}
+	}
 	r, err := NewRouter(c.Routes)
 	if err != nil {
 		fmt.Fprintf(&b, "result:   the routes are invalid: %v\n", err)
@@ -148,6 +156,9 @@ func Explain(c *Config, method, rawURL string) string {
 		} else {
 			b.WriteString("no token: 401\n")
 		}
+	}
+	if rt.OAuthResource != "" {
+		fmt.Fprintf(&b, "401s:     name the RFC 9728 metadata of %s (oauth_resource)\n", rt.OAuthResource)
 	}
 	fmt.Fprintf(&b, "upstream: %s\n", c.describeUpstream(rt.Upstream))
 	fmt.Fprintf(&b, "forwards: %s", rt.UpstreamPath(canonical))

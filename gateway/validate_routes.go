@@ -53,6 +53,7 @@ func (c *Config) validateRoutes(p *conf.Problems) {
 		}
 	}
 	checkRouteOverlaps(p, c.Routes)
+	c.checkOAuthResources(p)
 }
 
 // checkUpgrades checks a route's upgrades: protocols as the Upgrade
