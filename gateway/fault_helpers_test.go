@@ -236,18 +236,41 @@ type loginPair struct{ access, refresh string }
 // register creates an account through POST /auth/register.
 func registerUser(t testing.TB, c *http.Client, base, username, password string) {
 	t.Helper()
-	status, _, body := callAuthAPI(t, c, http.MethodPost, base+"/auth/register",
-		map[string]string{"username": username, "email": username + "@example.com", "password": password}, nil)
-	if status != http.StatusCreated {
+	retried := false
+	status, body := callHealthyAuthAPI(t, c, base+"/auth/register",
+		map[string]string{"username": username, "email": username + "@example.com", "password": password}, &retried)
+	// A 503 that ran out of time may have committed the account before
+	// it did: then the retry finds the name taken.
+	if status != http.StatusCreated && !(retried && status == http.StatusConflict) {
 		t.Fatalf("register %s = %d %v; want 201", username, status, body)
+	}
+}
+
+// callHealthyAuthAPI POSTs to the account API of a gateway whose store is
+// up, as the fault tests do before and after a fault. A 503 then means
+// only that the operation ran out of database.timeout on a starved
+// machine (bcrypt under -race, many test processes): it is logged and
+// retried, for up to a minute. retried reports whether it was.
+func callHealthyAuthAPI(t testing.TB, c *http.Client, url string, req any, retried *bool) (int, map[string]any) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		status, _, body := callAuthAPI(t, c, http.MethodPost, url, req, nil)
+		if status != http.StatusServiceUnavailable || time.Now().After(deadline) {
+			return status, body
+		}
+		t.Logf("POST %s = 503 with the store up (a starved machine): retrying", url)
+		*retried = true
+		time.Sleep(100 * time.Millisecond) // back-off, not synchronisation
 	}
 }
 
 // login signs in through POST /auth/login.
 func loginUser(t testing.TB, c *http.Client, base, username, password string) loginPair {
 	t.Helper()
-	status, _, body := callAuthAPI(t, c, http.MethodPost, base+"/auth/login",
-		map[string]string{"username": username, "password": password}, nil)
+	var retried bool
+	status, body := callHealthyAuthAPI(t, c, base+"/auth/login",
+		map[string]string{"username": username, "password": password}, &retried)
 	if status != http.StatusOK {
 		t.Fatalf("login %s = %d %v; want 200", username, status, body)
 	}
