@@ -121,16 +121,9 @@ func (o OAuth2) mintFor(u *User, sid, clientID, scope string) (accessToken, erro
 
 // clientSession is what a refresh token's session records of its client.
 type clientSession struct {
-	SessionID string       `db:"session_id"`
-	UsedAt    sql.NullTime `db:"used_at"`
-	TokenExp  time.Time    `db:"token_expires"`
-	UserID    int64        `db:"user_id"`
-	Created   time.Time    `db:"created_at"`
-	Expires   time.Time    `db:"expires_at"`
-	RevokedAt sql.NullTime `db:"revoked_at"`
-	ClientID  string       `db:"client_id"`
-	Scopes    string       `db:"scopes"`
-	AuthTime  sql.NullTime `db:"auth_time"`
+	refreshRow
+	Scopes   string       `db:"scopes"`
+	AuthTime sql.NullTime `db:"auth_time"`
 }
 
 func (o OAuth2) clientSession(ctx context.Context, refreshToken string) (*clientSession, error) {
@@ -138,9 +131,7 @@ func (o OAuth2) clientSession(ctx context.Context, refreshToken string) (*client
 		return nil, nil
 	}
 	var cs clientSession
-	err := o.s.db.QueryRowxContext(ctx, o.s.db.Rebind(`SELECT t.session_id, t.used_at, t.expires_at AS token_expires,
-		s.user_id, s.created_at, s.expires_at, s.revoked_at, s.client_id, s.scopes, s.auth_time
-		FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id WHERE t.token_hash = ?`),
+	err := o.s.db.QueryRowxContext(ctx, o.s.db.Rebind(`SELECT `+refreshColumns+`, s.scopes, s.auth_time`+refreshFrom),
 		refreshTokenHash(refreshToken)).StructScan(&cs)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
@@ -154,14 +145,14 @@ func (o OAuth2) clientSession(ctx context.Context, refreshToken string) (*client
 // live reports whether cs's token is the live one of a live session.
 func (cs *clientSession) live(now time.Time) bool {
 	now = storedTime(now)
-	return !cs.UsedAt.Valid && !cs.RevokedAt.Valid && now.Before(cs.TokenExp) && now.Before(cs.Expires)
+	return !cs.UsedAt.Valid && !cs.RevokedAt.Valid && now.Before(cs.TokenExpires) && now.Before(cs.SessionExpires)
 }
 
 func (cs *clientSession) authTime() time.Time {
 	if cs.AuthTime.Valid {
 		return cs.AuthTime.Time.UTC()
 	}
-	return cs.Created.UTC()
+	return cs.SessionCreated.UTC()
 }
 
 // Refresh implements provider.Accounts: the token must be of a session of
@@ -244,14 +235,14 @@ func (o OAuth2) inspectRefresh(ctx context.Context, token string) (*provider.Tok
 	if err != nil {
 		return nil, err
 	}
-	if !u.IsActive || !cs.Created.After(u.sessionsFrom()) {
+	if !u.IsActive || !cs.SessionCreated.After(u.sessionsFrom()) {
 		return nil, provider.ErrInactive
 	}
 	pu := ProviderUser(u)
 	pu.AuthTime, pu.SessionID = cs.authTime(), cs.SessionID
 	return &provider.TokenInfo{
 		Type: "refresh_token", ClientID: cs.ClientID, Scopes: strings.Fields(cs.Scopes), User: pu,
-		Roles: u.Roles, Subject: pu.ID, SessionID: cs.SessionID, IssuedAt: cs.Created.UTC(), ExpiresAt: cs.TokenExp.UTC(),
+		Roles: u.Roles, Subject: pu.ID, SessionID: cs.SessionID, IssuedAt: cs.SessionCreated.UTC(), ExpiresAt: cs.TokenExpires.UTC(),
 	}, nil
 }
 

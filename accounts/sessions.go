@@ -255,10 +255,15 @@ type refreshRow struct {
 	SuccessorSealed sql.NullString `db:"successor_sealed"`
 }
 
-const refreshTokenQuery = `SELECT t.session_id, t.used_at, t.expires_at AS token_expires,
-	s.user_id, s.created_at AS session_created, s.expires_at AS session_expires, s.revoked_at, s.client_id, t.successor_sealed
+// refreshColumns are refreshRow's; refreshFrom finds a token by its hash.
+const (
+	refreshColumns = `t.session_id, t.used_at, t.expires_at AS token_expires,
+	s.user_id, s.created_at AS session_created, s.expires_at AS session_expires, s.revoked_at, s.client_id, t.successor_sealed`
+	refreshFrom = `
 	FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id
 	WHERE t.token_hash = ?`
+	refreshTokenQuery = `SELECT ` + refreshColumns + refreshFrom
+)
 
 // ErrRefreshNotBound is a refresh token presented for a session it does
 // not belong to (Rotate's sid): it is refused and left as it was.
