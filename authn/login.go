@@ -56,6 +56,9 @@ type page struct {
 	// ContinueAs is the user of an expired session this browser may renew
 	// by following Continue (GET {prefix}/refresh?rd=…).
 	ContinueAs, Continue string
+	// GoTo sends the browser on at once (a meta refresh), as the page
+	// after a logout that ends the provider's session too does.
+	GoTo string
 	// Providers are the identity providers' buttons; LocalLogin shows the
 	// username and password form (auth_api.local_login).
 	Providers  []providerLink

@@ -60,7 +60,7 @@ func (s *Service) browserLogout(w http.ResponseWriter, r *http.Request, form url
 		// CSP (form-action 'self') would block a redirect of this POST to
 		// the provider, so a page of ours sends the browser on.
 		if end := s.accounts.EndSessionURL(r.Context(), id.SessionID, absoluteURL(r, target)); end != "" {
-			p.Continue = end
+			p.Continue, p.GoTo = end, end
 			s.render(w, r, "signedout", http.StatusOK, p)
 			return
 		}
