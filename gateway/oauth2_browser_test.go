@@ -9,7 +9,6 @@ import (
 	"html"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -142,20 +141,6 @@ func (rp *oRP) problems() []string {
 	return slices.Clone(rp.errs)
 }
 
-// oRequireChromium skips (or under CI fails) without Chromium.
-func oRequireChromium(t *testing.T) {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("headless Chromium is not a short test")
-	}
-	if _, err := os.Stat(pChromium); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("Chromium not found at %s: %v", pChromium, err)
-		}
-		t.Skipf("!!! Chromium not found at %s (%v): browser tests skipped", pChromium, err)
-	}
-}
-
 // oSignIn fills in the login page the tab was sent to.
 func oSignIn(t *testing.T, ctx context.Context, u pUser, until chromedp.Action[chromedp.Void]) {
 	t.Helper()
@@ -176,14 +161,14 @@ func oSignIn(t *testing.T, ctx context.Context, u pUser, until chromedp.Action[c
 // TestOAuth2InteropBrowser: real clients nobody here wrote sign a real
 // browser in through authgate as their OAuth2/OIDC provider.
 func TestOAuth2InteropBrowser(t *testing.T) {
-	oRequireChromium(t)
+	testenv.RequireChromium(t)
 	rp := oStartRP(t)
 	clients := func(string) string {
 		return oClient("goapp", false, true, []string{"authorization_code", "refresh_token"}, []string{rp.srv.URL + "/callback"}, nil)
 	}
 	o := oStart(t, clients, "  - {name: app, path: /app, auth: required, upstream: \"builtin:echo\"}\n", "")
 	alice := o.register(t, "alice")
-	browser := pStartChromium(t, filepath.Join(o.gw.dir, "certs", "selfsigned.crt"))
+	browser := testenv.Chromium(t, testenv.ChromiumOptions{TrustCerts: []string{filepath.Join(o.gw.dir, "certs", "selfsigned.crt")}})
 
 	// x/oauth2 + go-oidc: code flow with PKCE, ID token verified.
 	t.Run("ok-go-oidc-code-flow-pkce", func(t *testing.T) {
