@@ -2,7 +2,6 @@ package deploy
 
 import (
 	"context"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -42,16 +41,9 @@ func testBrowserRoundTrip(t *testing.T, in *realIngress, certFile string) {
 	if err := chromedp.Do(ctx, chromedp.Navigate(original), chromedp.WaitVisible(chromedp.ID("username"))); err != nil {
 		t.Fatalf("opening %s: %v", original, err)
 	}
-	loc, err := chromedp.Run(ctx, chromedp.Location())
-	if err != nil {
-		t.Fatal(err)
-	}
-	u, err := url.Parse(loc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	u := testenv.ChromiumLocation(t, ctx)
 	if u.Host != strings.TrimPrefix(in.url("auth.example.com", ""), in.scheme+"://") || u.Path != "/auth/login" || u.Query().Get("rd") != original {
-		t.Fatalf("browser is at %s; want the login page on the auth host with rd=%s", loc, original)
+		t.Fatalf("browser is at %s; want the login page on the auth host with rd=%s", u, original)
 	}
 	if err := chromedp.Do(ctx,
 		chromedp.SendKeys(chromedp.ID("username"), "alice"),
@@ -72,7 +64,8 @@ func testBrowserRoundTrip(t *testing.T, in *realIngress, certFile string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if loc, err = chromedp.Run(ctx, chromedp.Location()); err != nil {
+	loc, err := chromedp.Run(ctx, chromedp.Location())
+	if err != nil {
 		t.Fatal(err)
 	}
 	if loc != original || body != backendAnswers {

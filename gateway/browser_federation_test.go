@@ -87,7 +87,7 @@ func fedSignInRefreshDisable(t *testing.T, browser context.Context, g *pGateway,
 	pCheckOnLoginPage(t, ctx, page)
 	before := b.count()
 	fedSignInAtProvider(t, ctx, "carol", "carol-at-the-provider")
-	if u := pLocation(t, ctx); u.RequestURI() != page || u.Host != g.host {
+	if u := testenv.ChromiumLocation(t, ctx); u.RequestURI() != page || u.Host != g.host {
 		t.Errorf("after sign-in the browser is at %s; want %s%s", u, g.base, page)
 	}
 	seen := b.since(before)

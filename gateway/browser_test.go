@@ -60,25 +60,11 @@ func pTab(t *testing.T, browser context.Context) context.Context {
 	return ctx
 }
 
-// pLocation is the tab's current URL.
-func pLocation(t *testing.T, ctx context.Context) *url.URL {
-	t.Helper()
-	loc, err := chromedp.Run(ctx, chromedp.Location())
-	if err != nil {
-		t.Fatal(err)
-	}
-	u, err := url.Parse(loc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return u
-}
-
 // pCheckOnLoginPage checks that the tab shows the login page, sent there
 // to come back to rd.
 func pCheckOnLoginPage(t *testing.T, ctx context.Context, rd string) {
 	t.Helper()
-	u := pLocation(t, ctx)
+	u := testenv.ChromiumLocation(t, ctx)
 	if u.Path != "/auth/login" || u.Query().Get("rd") != rd {
 		t.Fatalf("browser is at %s; want /auth/login?rd=%s", u, url.QueryEscape(rd))
 	}
@@ -130,7 +116,7 @@ func pBrowserLoginLogout(t *testing.T, browser context.Context, g *pGateway, b *
 	); err != nil {
 		t.Fatalf("signing in: %v", err)
 	}
-	if u := pLocation(t, ctx); u.RequestURI() != page || u.Host != g.host {
+	if u := testenv.ChromiumLocation(t, ctx); u.RequestURI() != page || u.Host != g.host {
 		t.Errorf("after login the browser is at %s; want %s%s", u, g.base, page)
 	}
 	user, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("x-auth-user")))
@@ -185,7 +171,7 @@ func pBrowserLoginLogout(t *testing.T, browser context.Context, g *pGateway, b *
 	if err := chromedp.Do(ctx, chromedp.Navigate(g.base+page), chromedp.WaitVisible(chromedp.ID("x-auth-user"))); err != nil {
 		t.Fatalf("opening %s with an expired access cookie: %v", page, err)
 	}
-	if u := pLocation(t, ctx); u.RequestURI() != page {
+	if u := testenv.ChromiumLocation(t, ctx); u.RequestURI() != page {
 		t.Errorf("after the refresh the browser is at %s; want %s", u, page)
 	}
 	if seen := b.since(before); len(seen) != 1 || seen[0].Header.Get("X-Auth-User") != "alice" {
@@ -214,7 +200,7 @@ func pBrowserLoginLogout(t *testing.T, browser context.Context, g *pGateway, b *
 	); err != nil {
 		t.Fatalf("signing out: %v", err)
 	}
-	if u := pLocation(t, ctx); u.Path != "/auth/login" {
+	if u := testenv.ChromiumLocation(t, ctx); u.Path != "/auth/login" {
 		t.Errorf("after logout the browser is at %s; want /auth/login", u)
 	}
 	if _, ok := pBrowserCookies(t, ctx, g)["__Host-authgate"]; ok {

@@ -154,7 +154,7 @@ func oSignIn(t *testing.T, ctx context.Context, u pUser, until chromedp.Action[c
 		until,
 	); err != nil {
 		text, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ""`))
-		t.Fatalf("signing in: %v; the browser is at %s, showing %q", err, pLocation(t, ctx), text)
+		t.Fatalf("signing in: %v; the browser is at %s, showing %q", err, testenv.ChromiumLocation(t, ctx), text)
 	}
 }
 
@@ -178,9 +178,9 @@ func TestOAuth2InteropBrowser(t *testing.T) {
 		nav, cancel := context.WithTimeout(ctx, 20*time.Second)
 		defer cancel()
 		if err := chromedp.Do(nav, chromedp.Navigate(rp.srv.URL+"/login")); err != nil {
-			t.Fatalf("opening the app's login: %v (at %s)", err, pLocation(t, ctx))
+			t.Fatalf("opening the app's login: %v (at %s)", err, testenv.ChromiumLocation(t, ctx))
 		}
-		if u := pLocation(t, ctx); u.Path != "/auth/login" || !strings.HasPrefix(u.Query().Get("rd"), "/auth/oauth2/authorize?") {
+		if u := testenv.ChromiumLocation(t, ctx); u.Path != "/auth/login" || !strings.HasPrefix(u.Query().Get("rd"), "/auth/oauth2/authorize?") {
 			t.Fatalf("the browser is at %s; want the login page, back to the authorization request", u)
 		}
 		oSignIn(t, ctx, alice, chromedp.WaitVisible(chromedp.ID("who")))
@@ -221,7 +221,7 @@ func TestOAuth2InteropBrowser(t *testing.T) {
 		waitFor(t, "oauth2-proxy to pass the signed-in browser to its upstream", func() bool { return upstream.count() > 0 })
 		text, err := chromedp.Run(ctx, chromedp.Poll[string](`document.body && document.body.innerText.includes("behind-oauth2-proxy") && document.body.innerText`))
 		if err != nil {
-			t.Fatalf("waiting for the upstream's page at %s: %v\noauth2-proxy log:\n%s", pLocation(t, ctx), err, proxy.Log())
+			t.Fatalf("waiting for the upstream's page at %s: %v\noauth2-proxy log:\n%s", testenv.ChromiumLocation(t, ctx), err, proxy.Log())
 		}
 		if !strings.Contains(text, "behind-oauth2-proxy") {
 			t.Fatalf("page says %q; want the upstream's answer\noauth2-proxy log:\n%s", text, proxy.Log())

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
+	"net/url"
 	"os"
 	"strings"
 	"testing"
@@ -90,6 +91,20 @@ func Chromium(t testing.TB, o ChromiumOptions) context.Context {
 		t.Fatalf("starting Chromium: %v", err)
 	}
 	return ctx
+}
+
+// ChromiumLocation is the URL the browser tab of ctx is at.
+func ChromiumLocation(t testing.TB, ctx context.Context) *url.URL {
+	t.Helper()
+	loc, err := chromedp.Run(ctx, chromedp.Location())
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
 }
 
 // SPKIHash is the base64 SHA-256 of the public key of the PEM certificate
