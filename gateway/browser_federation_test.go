@@ -81,10 +81,7 @@ func fedSignInRefreshDisable(t *testing.T, browser context.Context, g *pGateway,
 	w := pWatchTab(t, ctx)
 	const page = "/app/page?x=1"
 
-	if err := chromedp.Do(ctx, chromedp.Navigate(g.base+page)); err != nil {
-		t.Fatalf("opening %s: %v", page, err)
-	}
-	pCheckOnLoginPage(t, ctx, page)
+	pOpenProtected(t, ctx, g, page)
 	before := b.count()
 	fedSignInAtProvider(t, ctx, "carol", "carol-at-the-provider")
 	if u := testenv.ChromiumLocation(t, ctx); u.RequestURI() != page || u.Host != g.host {

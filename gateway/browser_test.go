@@ -60,6 +60,16 @@ func pTab(t *testing.T, browser context.Context) context.Context {
 	return ctx
 }
 
+// pOpenProtected opens page, a path on the gateway, in the tab and checks
+// that the browser is sent to the login page, to come back to page.
+func pOpenProtected(t *testing.T, ctx context.Context, g *pGateway, page string) {
+	t.Helper()
+	if err := chromedp.Do(ctx, chromedp.Navigate(g.base+page)); err != nil {
+		t.Fatalf("opening %s: %v", page, err)
+	}
+	pCheckOnLoginPage(t, ctx, page)
+}
+
 // pCheckOnLoginPage checks that the tab shows the login page, sent there
 // to come back to rd.
 func pCheckOnLoginPage(t *testing.T, ctx context.Context, rd string) {
@@ -95,10 +105,7 @@ func pBrowserLoginLogout(t *testing.T, browser context.Context, g *pGateway, b *
 	w := pWatchTab(t, ctx)
 	const page = "/app/page?x=1"
 
-	if err := chromedp.Do(ctx, chromedp.Navigate(g.base+page)); err != nil {
-		t.Fatalf("opening %s: %v", page, err)
-	}
-	pCheckOnLoginPage(t, ctx, page)
+	pOpenProtected(t, ctx, g, page)
 	problem, err := chromedp.Run(ctx, chromedp.Evaluate[string](pLoginFormProblem))
 	if err != nil {
 		t.Fatal(err)
