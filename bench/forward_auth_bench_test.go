@@ -2,7 +2,6 @@ package bench
 
 import (
 	"net/http"
-	"runtime"
 	"testing"
 )
 
@@ -33,21 +32,7 @@ func BenchmarkForwardAuth(b *testing.B) {
 		{"check", func() *http.Request { return check(b, g.base, "/api/items?page=2", token) }},
 	} {
 		b.Run(row.name, func(b *testing.B) {
-			do(b, client, row.req()) // warm: the token is verified and cached
-			b.ReportAllocs()
-			b.SetParallelism(32) // 64 goroutines on 2 cores, as wrk -c64
-			var before, after runtime.MemStats
-			runtime.ReadMemStats(&before)
-			b.ResetTimer()
-			b.RunParallel(func(pb *testing.PB) {
-				req := row.req()
-				for pb.Next() {
-					do(b, client, req)
-				}
-			})
-			b.StopTimer()
-			runtime.ReadMemStats(&after)
-			ns := float64(b.Elapsed().Nanoseconds()) / float64(b.N)
+			ns, _ := measureParallel(b, client, row.req)
 			if row.name == "proxied" {
 				proxiedNs = ns
 			} else if proxiedNs > 0 {

@@ -5,7 +5,6 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
-	"runtime"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -129,24 +128,8 @@ func BenchmarkProxy(b *testing.B) {
 	for _, row := range rows {
 		b.Run(row.name, func(b *testing.B) {
 			url, token := row.url(b)
-			do(b, client, get(b, url, token)) // warm: the token is verified and cached
-			b.ReportAllocs()
-			b.SetParallelism(32) // 64 goroutines on 2 cores, as wrk -c64
-			var before, after runtime.MemStats
-			runtime.ReadMemStats(&before)
-			b.ResetTimer()
-			b.RunParallel(func(pb *testing.PB) {
-				req := get(b, url, token) // reused once its answer is read, as wrk does
-				for pb.Next() {
-					do(b, client, req)
-				}
-			})
-			b.StopTimer()
-			runtime.ReadMemStats(&after)
-			r := result{
-				ns:     float64(b.Elapsed().Nanoseconds()) / float64(b.N),
-				allocs: float64(after.Mallocs-before.Mallocs) / float64(b.N),
-			}
+			var r result
+			r.ns, r.allocs = measureParallel(b, client, func() *http.Request { return get(b, url, token) })
 			if row.name == "bare" || row.name == "bare-tls" {
 				baseline[row.tls] = &r
 				return

@@ -54,15 +54,7 @@ func fedProviders(issuer string) string {
 }
 
 func TestBrowserFederatedSignIn(t *testing.T) {
-	if testing.Short() {
-		t.Skip("headless Chromium is not a short test")
-	}
-	if _, err := os.Stat(pChromium); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("Chromium not found at %s: %v", pChromium, err)
-		}
-		t.Skipf("!!! Chromium not found at %s (%v): browser tests skipped", pChromium, err)
-	}
+	testenv.RequireChromium(t)
 	op := testenv.StartOIDCProvider(t, testenv.OIDCUser{
 		ID: "u-carol", Username: "carol", Password: "carol-at-the-provider", Email: "carol@example.com", EmailVerified: true,
 		Claims: map[string]any{"realm_access": map[string]any{"roles": []string{"app-admin", "viewer", "offline_access"}}},
@@ -77,7 +69,7 @@ func TestBrowserFederatedSignIn(t *testing.T) {
 `, b.URL()), fedProviders(op.Issuer))
 	g := pStartGateway(t, gw, cfgFile)
 	op.RegisterClient("authgate", fedClientSecret, g.base+"/auth/callback/corp")
-	browser := pStartChromium(t, filepath.Join(gw.dir, "certs", "selfsigned.crt"))
+	browser := testenv.Chromium(t, testenv.ChromiumOptions{TrustCerts: []string{filepath.Join(gw.dir, "certs", "selfsigned.crt")}})
 
 	t.Run("ok-sign-in-refresh-disable", func(t *testing.T) { fedSignInRefreshDisable(t, browser, g, b, op) })
 	t.Run("ok-logout-at-the-provider-too", func(t *testing.T) { fedLogoutAtProvider(t, browser, g, op) })
@@ -89,13 +81,10 @@ func fedSignInRefreshDisable(t *testing.T, browser context.Context, g *pGateway,
 	w := pWatchTab(t, ctx)
 	const page = "/app/page?x=1"
 
-	if err := chromedp.Do(ctx, chromedp.Navigate(g.base+page)); err != nil {
-		t.Fatalf("opening %s: %v", page, err)
-	}
-	pCheckOnLoginPage(t, ctx, page)
+	pOpenProtected(t, ctx, g, page)
 	before := b.count()
 	fedSignInAtProvider(t, ctx, "carol", "carol-at-the-provider")
-	if u := pLocation(t, ctx); u.RequestURI() != page || u.Host != g.host {
+	if u := testenv.ChromiumLocation(t, ctx); u.RequestURI() != page || u.Host != g.host {
 		t.Errorf("after sign-in the browser is at %s; want %s%s", u, g.base, page)
 	}
 	seen := b.since(before)

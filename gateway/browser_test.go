@@ -2,14 +2,9 @@ package gateway
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/x509"
-	"encoding/base64"
-	"encoding/pem"
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -20,6 +15,8 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"github.com/authgate/authgate/internal/testenv"
 )
 
 // The browser tests drive a real headless Chromium through the gateway:
@@ -27,23 +24,13 @@ import (
 // UI. One browser serves both; each subtest gets its own browser context
 // (its own cookie jar).
 
-const pChromium = "/usr/bin/chromium"
-
 // pBrowserTimeout bounds each browser subtest, so that a page that never
 // shows what is awaited fails the test instead of hanging it. It is a
 // guard, not a measurement: the steps take well under a second each.
 const pBrowserTimeout = 60 * time.Second
 
 func TestBrowserLoginAndSwaggerUI(t *testing.T) {
-	if testing.Short() {
-		t.Skip("headless Chromium is not a short test")
-	}
-	if _, err := os.Stat(pChromium); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("Chromium not found at %s: %v", pChromium, err)
-		}
-		t.Skipf("!!! Chromium not found at %s (%v): browser tests skipped", pChromium, err)
-	}
+	testenv.RequireChromium(t)
 	b := pStartBackend(t)
 	gw, cfgFile := pConfig(t, fmt.Sprintf(`  - name: app
     path: /app
@@ -52,53 +39,11 @@ func TestBrowserLoginAndSwaggerUI(t *testing.T) {
 `, b.URL()), "")
 	g := pStartGateway(t, gw, cfgFile)
 	alice := g.register(t, "alice")
-	browser := pStartChromium(t, filepath.Join(gw.dir, "certs", "selfsigned.crt"))
+	browser := testenv.Chromium(t, testenv.ChromiumOptions{TrustCerts: []string{filepath.Join(gw.dir, "certs", "selfsigned.crt")}})
 
 	t.Run("ok-login-logout", func(t *testing.T) { pBrowserLoginLogout(t, browser, g, b, alice) })
 	t.Run("fail-planted-refresh-cookie", func(t *testing.T) { pBrowserPlantedRefresh(t, browser, g, g.register(t, "eve")) })
 	t.Run("ok-swagger-ui", func(t *testing.T) { pBrowserSwaggerUI(t, browser, g) })
-}
-
-// pStartChromium starts headless Chromium for the rest of the test and
-// returns its context. The browser trusts exactly the gateway's
-// self-signed certificate (by its public key), not every certificate.
-func pStartChromium(t *testing.T, certFile string) context.Context {
-	t.Helper()
-	pemBytes, err := os.ReadFile(certFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	block, _ := pem.Decode(pemBytes)
-	cert, err := x509.ParseCertificate(block.Bytes)
-	if err != nil {
-		t.Fatal(err)
-	}
-	spki := sha256.Sum256(cert.RawSubjectPublicKeyInfo)
-
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(pChromium),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("ignore-certificate-errors-spki-list", base64.StdEncoding.EncodeToString(spki[:])),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 900),
-	)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	t.Cleanup(cancelAlloc)
-	ctx, cancel := chromedp.NewContext(allocCtx)
-	t.Cleanup(cancel)
-	// The first Do starts the browser, whose life is that of ctx: no
-	// timeout here.
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("starting Chromium: %v", err)
-	}
-	return ctx
 }
 
 // pTab opens a tab in a new browser context (a fresh cookie jar) and
@@ -115,25 +60,21 @@ func pTab(t *testing.T, browser context.Context) context.Context {
 	return ctx
 }
 
-// pLocation is the tab's current URL.
-func pLocation(t *testing.T, ctx context.Context) *url.URL {
+// pOpenProtected opens page, a path on the gateway, in the tab and checks
+// that the browser is sent to the login page, to come back to page.
+func pOpenProtected(t *testing.T, ctx context.Context, g *pGateway, page string) {
 	t.Helper()
-	loc, err := chromedp.Run(ctx, chromedp.Location())
-	if err != nil {
-		t.Fatal(err)
+	if err := chromedp.Do(ctx, chromedp.Navigate(g.base+page)); err != nil {
+		t.Fatalf("opening %s: %v", page, err)
 	}
-	u, err := url.Parse(loc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return u
+	pCheckOnLoginPage(t, ctx, page)
 }
 
 // pCheckOnLoginPage checks that the tab shows the login page, sent there
 // to come back to rd.
 func pCheckOnLoginPage(t *testing.T, ctx context.Context, rd string) {
 	t.Helper()
-	u := pLocation(t, ctx)
+	u := testenv.ChromiumLocation(t, ctx)
 	if u.Path != "/auth/login" || u.Query().Get("rd") != rd {
 		t.Fatalf("browser is at %s; want /auth/login?rd=%s", u, url.QueryEscape(rd))
 	}
@@ -164,10 +105,7 @@ func pBrowserLoginLogout(t *testing.T, browser context.Context, g *pGateway, b *
 	w := pWatchTab(t, ctx)
 	const page = "/app/page?x=1"
 
-	if err := chromedp.Do(ctx, chromedp.Navigate(g.base+page)); err != nil {
-		t.Fatalf("opening %s: %v", page, err)
-	}
-	pCheckOnLoginPage(t, ctx, page)
+	pOpenProtected(t, ctx, g, page)
 	problem, err := chromedp.Run(ctx, chromedp.Evaluate[string](pLoginFormProblem))
 	if err != nil {
 		t.Fatal(err)
@@ -185,7 +123,7 @@ func pBrowserLoginLogout(t *testing.T, browser context.Context, g *pGateway, b *
 	); err != nil {
 		t.Fatalf("signing in: %v", err)
 	}
-	if u := pLocation(t, ctx); u.RequestURI() != page || u.Host != g.host {
+	if u := testenv.ChromiumLocation(t, ctx); u.RequestURI() != page || u.Host != g.host {
 		t.Errorf("after login the browser is at %s; want %s%s", u, g.base, page)
 	}
 	user, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("x-auth-user")))
@@ -240,7 +178,7 @@ func pBrowserLoginLogout(t *testing.T, browser context.Context, g *pGateway, b *
 	if err := chromedp.Do(ctx, chromedp.Navigate(g.base+page), chromedp.WaitVisible(chromedp.ID("x-auth-user"))); err != nil {
 		t.Fatalf("opening %s with an expired access cookie: %v", page, err)
 	}
-	if u := pLocation(t, ctx); u.RequestURI() != page {
+	if u := testenv.ChromiumLocation(t, ctx); u.RequestURI() != page {
 		t.Errorf("after the refresh the browser is at %s; want %s", u, page)
 	}
 	if seen := b.since(before); len(seen) != 1 || seen[0].Header.Get("X-Auth-User") != "alice" {
@@ -269,7 +207,7 @@ func pBrowserLoginLogout(t *testing.T, browser context.Context, g *pGateway, b *
 	); err != nil {
 		t.Fatalf("signing out: %v", err)
 	}
-	if u := pLocation(t, ctx); u.Path != "/auth/login" {
+	if u := testenv.ChromiumLocation(t, ctx); u.Path != "/auth/login" {
 		t.Errorf("after logout the browser is at %s; want /auth/login", u)
 	}
 	if _, ok := pBrowserCookies(t, ctx, g)["__Host-authgate"]; ok {

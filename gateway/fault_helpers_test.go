@@ -197,9 +197,9 @@ func lookupUser(name string) (osUser, error) {
 	return osUser{}, fmt.Errorf("no user %s in /etc/passwd", name)
 }
 
-// apiCall sends a JSON request to the auth API and returns the status, the
-// Content-Type and the decoded body (nil if it is not JSON).
-func callAuthAPI(t testing.TB, c *http.Client, method, url string, body any, header http.Header) (int, string, map[string]any) {
+// newJSONRequest builds a request with body encoded as JSON (nil: no body,
+// no Content-Type).
+func newJSONRequest(t testing.TB, method, url string, body any) *http.Request {
 	t.Helper()
 	var rd io.Reader
 	if body != nil {
@@ -216,6 +216,14 @@ func callAuthAPI(t testing.TB, c *http.Client, method, url string, body any, hea
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	return req
+}
+
+// apiCall sends a JSON request to the auth API and returns the status, the
+// Content-Type and the decoded body (nil if it is not JSON).
+func callAuthAPI(t testing.TB, c *http.Client, method, url string, body any, header http.Header) (int, string, map[string]any) {
+	t.Helper()
+	req := newJSONRequest(t, method, url, body)
 	for k, v := range header {
 		req.Header[k] = v
 	}

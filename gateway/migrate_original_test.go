@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"bytes"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -64,21 +63,7 @@ func startSideBySide(t *testing.T, accounts, tokens, extra string) (*sideBySide,
 // returns the status and the body.
 func (s *sideBySide) call(t *testing.T, method, url string, body any, token string) (int, []byte) {
 	t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, url, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
+	req := newJSONRequest(t, method, url, body)
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}

@@ -9,7 +9,6 @@ import (
 	"html"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -142,20 +141,6 @@ func (rp *oRP) problems() []string {
 	return slices.Clone(rp.errs)
 }
 
-// oRequireChromium skips (or under CI fails) without Chromium.
-func oRequireChromium(t *testing.T) {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("headless Chromium is not a short test")
-	}
-	if _, err := os.Stat(pChromium); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("Chromium not found at %s: %v", pChromium, err)
-		}
-		t.Skipf("!!! Chromium not found at %s (%v): browser tests skipped", pChromium, err)
-	}
-}
-
 // oSignIn fills in the login page the tab was sent to.
 func oSignIn(t *testing.T, ctx context.Context, u pUser, until chromedp.Action[chromedp.Void]) {
 	t.Helper()
@@ -169,21 +154,21 @@ func oSignIn(t *testing.T, ctx context.Context, u pUser, until chromedp.Action[c
 		until,
 	); err != nil {
 		text, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ""`))
-		t.Fatalf("signing in: %v; the browser is at %s, showing %q", err, pLocation(t, ctx), text)
+		t.Fatalf("signing in: %v; the browser is at %s, showing %q", err, testenv.ChromiumLocation(t, ctx), text)
 	}
 }
 
 // TestOAuth2InteropBrowser: real clients nobody here wrote sign a real
 // browser in through authgate as their OAuth2/OIDC provider.
 func TestOAuth2InteropBrowser(t *testing.T) {
-	oRequireChromium(t)
+	testenv.RequireChromium(t)
 	rp := oStartRP(t)
 	clients := func(string) string {
 		return oClient("goapp", false, true, []string{"authorization_code", "refresh_token"}, []string{rp.srv.URL + "/callback"}, nil)
 	}
 	o := oStart(t, clients, "  - {name: app, path: /app, auth: required, upstream: \"builtin:echo\"}\n", "")
 	alice := o.register(t, "alice")
-	browser := pStartChromium(t, filepath.Join(o.gw.dir, "certs", "selfsigned.crt"))
+	browser := testenv.Chromium(t, testenv.ChromiumOptions{TrustCerts: []string{filepath.Join(o.gw.dir, "certs", "selfsigned.crt")}})
 
 	// x/oauth2 + go-oidc: code flow with PKCE, ID token verified.
 	t.Run("ok-go-oidc-code-flow-pkce", func(t *testing.T) {
@@ -193,9 +178,9 @@ func TestOAuth2InteropBrowser(t *testing.T) {
 		nav, cancel := context.WithTimeout(ctx, 20*time.Second)
 		defer cancel()
 		if err := chromedp.Do(nav, chromedp.Navigate(rp.srv.URL+"/login")); err != nil {
-			t.Fatalf("opening the app's login: %v (at %s)", err, pLocation(t, ctx))
+			t.Fatalf("opening the app's login: %v (at %s)", err, testenv.ChromiumLocation(t, ctx))
 		}
-		if u := pLocation(t, ctx); u.Path != "/auth/login" || !strings.HasPrefix(u.Query().Get("rd"), "/auth/oauth2/authorize?") {
+		if u := testenv.ChromiumLocation(t, ctx); u.Path != "/auth/login" || !strings.HasPrefix(u.Query().Get("rd"), "/auth/oauth2/authorize?") {
 			t.Fatalf("the browser is at %s; want the login page, back to the authorization request", u)
 		}
 		oSignIn(t, ctx, alice, chromedp.WaitVisible(chromedp.ID("who")))
@@ -236,7 +221,7 @@ func TestOAuth2InteropBrowser(t *testing.T) {
 		waitFor(t, "oauth2-proxy to pass the signed-in browser to its upstream", func() bool { return upstream.count() > 0 })
 		text, err := chromedp.Run(ctx, chromedp.Poll[string](`document.body && document.body.innerText.includes("behind-oauth2-proxy") && document.body.innerText`))
 		if err != nil {
-			t.Fatalf("waiting for the upstream's page at %s: %v\noauth2-proxy log:\n%s", pLocation(t, ctx), err, proxy.Log())
+			t.Fatalf("waiting for the upstream's page at %s: %v\noauth2-proxy log:\n%s", testenv.ChromiumLocation(t, ctx), err, proxy.Log())
 		}
 		if !strings.Contains(text, "behind-oauth2-proxy") {
 			t.Fatalf("page says %q; want the upstream's answer\noauth2-proxy log:\n%s", text, proxy.Log())

@@ -45,15 +45,10 @@ func TestProxyEncodedIdentityHeaders(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			back := newBackend(t, recordingHandler("b"))
-			u, _ := newTestUpstreams(t, testConfig(), nil)
-			h := mustHandler(t, u, back.URL, Route{Name: "app"})
-			front := newFrontend(t, h, func(r *http.Request) *Forward {
-				f := gatewayForward(r)
+			addr := recordingFrontend(t, func(f *Forward) {
 				f.Identity = identity.New(tt.id)
-				return f
 			})
-			res, body := rawRequest(t, front.Listener.Addr().String(),
+			res, body := rawRequest(t, addr,
 				"GET /x HTTP/1.1\r\nHost: app.example.com\r\nX-Auth-User-Encoded: mallory\r\nX_Auth_Email_Encoded: root%40evil.test\r\n\r\n")
 			if res.StatusCode != http.StatusOK {
 				t.Fatalf("status = %d; want 200 (%s)", res.StatusCode, body)

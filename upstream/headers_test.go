@@ -73,19 +73,14 @@ func TestProxyIdentityHeaders(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			back := newBackend(t, recordingHandler("b"))
-			u, _ := newTestUpstreams(t, testConfig(), nil)
-			h := mustHandler(t, u, back.URL, Route{Name: "app"})
-			front := newFrontend(t, h, func(r *http.Request) *Forward {
-				f := gatewayForward(r)
+			addr := recordingFrontend(t, func(f *Forward) {
 				if tt.identity {
 					f.Identity = testIdentity()
 					f.Assertion = "signed.assertion.jwt"
 				}
-				return f
 			})
 
-			res, body := rawRequest(t, front.Listener.Addr().String(),
+			res, body := rawRequest(t, addr,
 				"GET /x HTTP/1.1\r\nHost: app.example.com\r\n"+spoofedIdentity+tt.extra+"\r\n")
 			if res.StatusCode != http.StatusOK {
 				t.Fatalf("status = %d; want 200 (%s)", res.StatusCode, body)
@@ -165,19 +160,14 @@ func TestProxyForwardingHeaders(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			back := newBackend(t, recordingHandler("b"))
-			u, _ := newTestUpstreams(t, testConfig(), nil)
-			h := mustHandler(t, u, back.URL, Route{Name: "app"})
-			front := newFrontend(t, h, func(r *http.Request) *Forward {
-				f := gatewayForward(r)
+			addr := recordingFrontend(t, func(f *Forward) {
 				f.Host = "app.example.com"
 				f.TrustedPeer = tt.trusted
 				if tt.trusted {
 					f.ClientIP = netip.MustParseAddr("6.6.6.6")
 				}
-				return f
 			})
-			res, body := rawRequest(t, front.Listener.Addr().String(),
+			res, body := rawRequest(t, addr,
 				"GET /x HTTP/1.1\r\nHost: app.example.com\r\n"+spoof+"\r\n")
 			if res.StatusCode != http.StatusOK {
 				t.Fatalf("status = %d; want 200 (%s)", res.StatusCode, body)

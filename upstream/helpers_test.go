@@ -162,6 +162,22 @@ func newFrontend(t testing.TB, p *Proxy, fwd func(r *http.Request) *Forward) *ht
 	}))
 }
 
+// recordingFrontend serves, on a real listener, route "app" proxied to a
+// backend that records what it receives, with the Forward of each request
+// being gatewayForward's changed by set; it returns the frontend's address.
+func recordingFrontend(t testing.TB, set func(f *Forward)) string {
+	t.Helper()
+	back := newBackend(t, recordingHandler("b"))
+	u, _ := newTestUpstreams(t, testConfig(), nil)
+	h := mustHandler(t, u, back.URL, Route{Name: "app"})
+	front := newFrontend(t, h, func(r *http.Request) *Forward {
+		f := gatewayForward(r)
+		set(f)
+		return f
+	})
+	return front.Listener.Addr().String()
+}
+
 // rawRequest writes raw to addr exactly as given and reads the response,
 // so that header spellings Go's client would normalise reach the server.
 func rawRequest(t testing.TB, addr, raw string) (*http.Response, []byte) {
