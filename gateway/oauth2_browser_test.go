@@ -219,12 +219,19 @@ func TestOAuth2InteropBrowser(t *testing.T) {
 		}
 		oSignIn(t, ctx, alice, chromedp.WaitVisible(chromedp.CSS("body")))
 		waitFor(t, "oauth2-proxy to pass the signed-in browser to its upstream", func() bool { return upstream.count() > 0 })
-		text, err := chromedp.Run(ctx, chromedp.Poll[string](`document.body && document.body.innerText.includes("behind-oauth2-proxy") && document.body.innerText`))
-		if err != nil {
-			t.Fatalf("waiting for the upstream's page at %s: %v\noauth2-proxy log:\n%s", testenv.ChromiumLocation(t, ctx), err, proxy.Log())
-		}
-		if !strings.Contains(text, "behind-oauth2-proxy") {
-			t.Fatalf("page says %q; want the upstream's answer\noauth2-proxy log:\n%s", text, proxy.Log())
+		// The page may still be between oauth2-proxy's redirects: an
+		// evaluation whose document goes away ("Cannot find context with
+		// specified id") is asked again, on the next document.
+		var text string
+		deadline := time.Now().Add(30 * time.Second)
+		for !strings.Contains(text, "behind-oauth2-proxy") {
+			if time.Now().After(deadline) {
+				t.Fatalf("page at %s says %q; want the upstream's answer\noauth2-proxy log:\n%s", testenv.ChromiumLocation(t, ctx), text, proxy.Log())
+			}
+			step, cancel := context.WithTimeout(ctx, 5*time.Second)
+			text, _ = chromedp.Run(step, chromedp.Evaluate[string](`document.body ? document.body.innerText : ""`))
+			cancel()
+			time.Sleep(20 * time.Millisecond) // poll interval
 		}
 		h := upstream.last(t).Header
 		// oauth2-proxy's user is the ID token's sub: alice's user id.
