@@ -18,7 +18,16 @@ import (
 // service only, as the driver returns them.
 func userSnapshot(t *testing.T, db *sqlx.DB) []map[string]any {
 	t.Helper()
-	rows, err := db.Queryx(`SELECT id, username, email, hashed_password, is_active, created_at FROM users ORDER BY id`)
+	return snapshotRows(t, db, `SELECT id, username, email, hashed_password, is_active, created_at FROM users ORDER BY id`)
+}
+
+// snapshotRows reads every row query returns, as column → value, with
+// byte slices as strings so that rows compare with reflect.DeepEqual.
+func snapshotRows(t *testing.T, db interface {
+	Queryx(string, ...any) (*sqlx.Rows, error)
+}, query string) []map[string]any {
+	t.Helper()
+	rows, err := db.Queryx(query)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,23 +182,5 @@ func writeUsersAt(t *testing.T, db *store.DB) {
 // fullUserSnapshot reads every column of every user.
 func fullUserSnapshot(t *testing.T, db *store.DB) []map[string]any {
 	t.Helper()
-	rows, err := db.Queryx(`SELECT * FROM users ORDER BY id`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var out []map[string]any
-	for rows.Next() {
-		m := map[string]any{}
-		if err := rows.MapScan(m); err != nil {
-			t.Fatal(err)
-		}
-		for k, v := range m {
-			if b, ok := v.([]byte); ok {
-				m[k] = string(b)
-			}
-		}
-		out = append(out, m)
-	}
-	return out
+	return snapshotRows(t, db, `SELECT * FROM users ORDER BY id`)
 }
