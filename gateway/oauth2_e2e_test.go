@@ -249,15 +249,7 @@ func TestOAuth2ConfigErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := Loader{LookupEnv: noEnv}.Parse(file, []byte(tt.yaml))
-			if err == nil {
-				t.Fatal("Parse = nil; want errors")
-			}
-			for _, w := range tt.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("Parse = %v\nwant a line starting %s", err, w)
-				}
-			}
+			wantParseErrors(t, file, tt.yaml, tt.want...)
 		})
 	}
 }
