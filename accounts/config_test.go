@@ -1,9 +1,10 @@
 package accounts
 
 import (
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/authgate/authgate/internal/conftest"
 )
 
 // validConfig is a complete, defaulted section that Validate accepts.
@@ -12,32 +13,12 @@ func validConfig() Config {
 }
 
 func TestConfigValidate(t *testing.T) {
-	tests := []struct {
-		name     string
-		mutate   func(c *Config)
-		wantPath string // "" = valid
-	}{
-		{name: "ok-defaults", mutate: func(c *Config) {}},
-		{name: "fail-registration", mutate: func(c *Config) { c.Registration = "invite" }, wantPath: "accounts.registration"},
-		{name: "fail-bcrypt-high", mutate: func(c *Config) { c.BcryptCost = 17 }, wantPath: "accounts.bcrypt_cost"},
-		{name: "fail-min-password", mutate: func(c *Config) { c.MinPasswordLength = 7 }, wantPath: "accounts.min_password_length"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c := validConfig()
-			tt.mutate(&c)
-			err := c.Validate()
-			if tt.wantPath == "" {
-				if err != nil {
-					t.Fatalf("Validate() = %v; want nil", err)
-				}
-				return
-			}
-			if err == nil || !strings.HasPrefix(err.Error(), tt.wantPath+": ") || strings.Contains(err.Error(), "\n") {
-				t.Fatalf("Validate() = %v; want one problem at %s", err, tt.wantPath)
-			}
-		})
-	}
+	conftest.Validate(t, validConfig, Config.Validate, []conftest.Case[Config]{
+		{Name: "ok-defaults", Mutate: func(c *Config) {}},
+		{Name: "fail-registration", Mutate: func(c *Config) { c.Registration = "invite" }, WantPath: "accounts.registration"},
+		{Name: "fail-bcrypt-high", Mutate: func(c *Config) { c.BcryptCost = 17 }, WantPath: "accounts.bcrypt_cost"},
+		{Name: "fail-min-password", Mutate: func(c *Config) { c.MinPasswordLength = 7 }, WantPath: "accounts.min_password_length"},
+	})
 }
 
 func TestParseRate(t *testing.T) {

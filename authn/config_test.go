@@ -1,11 +1,11 @@
 package authn
 
 import (
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/authgate/authgate/accounts"
+	"github.com/authgate/authgate/internal/conftest"
 )
 
 // validConfig is a complete, defaulted section that Validate accepts.
@@ -14,37 +14,17 @@ func validConfig() Config {
 }
 
 func TestConfigValidate(t *testing.T) {
-	tests := []struct {
-		name     string
-		mutate   func(c *Config)
-		wantPath string // "" = valid
-	}{
-		{name: "ok-defaults", mutate: func(c *Config) {}},
-		{name: "fail-prefix-relative", mutate: func(c *Config) { c.Prefix = "auth" }, wantPath: "auth_api.prefix"},
-		{name: "fail-prefix-unclean", mutate: func(c *Config) { c.Prefix = "/a//auth" }, wantPath: "auth_api.prefix"},
-		{name: "fail-prefix-root", mutate: func(c *Config) { c.Prefix = "/" }, wantPath: "auth_api.prefix"},
-		{name: "fail-prefix-chars", mutate: func(c *Config) { c.Prefix = "/au%74h" }, wantPath: "auth_api.prefix"},
-		{name: "fail-cookie-name", mutate: func(c *Config) { c.CookieName = "a;b" }, wantPath: "auth_api.cookie_name"},
-		{name: "fail-login-limit", mutate: func(c *Config) { c.LoginLimit = "0/min" }, wantPath: "auth_api.login_limit"},
-		{name: "fail-register-limit", mutate: func(c *Config) { c.RegisterLimit = "ten/hour" }, wantPath: "auth_api.register_limit"},
-		{name: "fail-register-limit-empty", mutate: func(c *Config) { c.RegisterLimit = "" }, wantPath: "auth_api.register_limit"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c := validConfig()
-			tt.mutate(&c)
-			err := c.Validate()
-			if tt.wantPath == "" {
-				if err != nil {
-					t.Fatalf("Validate() = %v; want nil", err)
-				}
-				return
-			}
-			if err == nil || !strings.HasPrefix(err.Error(), tt.wantPath+": ") || strings.Contains(err.Error(), "\n") {
-				t.Fatalf("Validate() = %v; want one problem at %s", err, tt.wantPath)
-			}
-		})
-	}
+	conftest.Validate(t, validConfig, Config.Validate, []conftest.Case[Config]{
+		{Name: "ok-defaults", Mutate: func(c *Config) {}},
+		{Name: "fail-prefix-relative", Mutate: func(c *Config) { c.Prefix = "auth" }, WantPath: "auth_api.prefix"},
+		{Name: "fail-prefix-unclean", Mutate: func(c *Config) { c.Prefix = "/a//auth" }, WantPath: "auth_api.prefix"},
+		{Name: "fail-prefix-root", Mutate: func(c *Config) { c.Prefix = "/" }, WantPath: "auth_api.prefix"},
+		{Name: "fail-prefix-chars", Mutate: func(c *Config) { c.Prefix = "/au%74h" }, WantPath: "auth_api.prefix"},
+		{Name: "fail-cookie-name", Mutate: func(c *Config) { c.CookieName = "a;b" }, WantPath: "auth_api.cookie_name"},
+		{Name: "fail-login-limit", Mutate: func(c *Config) { c.LoginLimit = "0/min" }, WantPath: "auth_api.login_limit"},
+		{Name: "fail-register-limit", Mutate: func(c *Config) { c.RegisterLimit = "ten/hour" }, WantPath: "auth_api.register_limit"},
+		{Name: "fail-register-limit-empty", Mutate: func(c *Config) { c.RegisterLimit = "" }, WantPath: "auth_api.register_limit"},
+	})
 }
 
 // TestParseLimit: auth_api.login_limit, as the throttle reads it.

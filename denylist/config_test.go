@@ -1,8 +1,9 @@
 package denylist
 
 import (
-	"strings"
 	"testing"
+
+	"github.com/authgate/authgate/internal/conftest"
 )
 
 // validConfig is a complete, defaulted section that Validate accepts.
@@ -11,32 +12,12 @@ func validConfig() Config {
 }
 
 func TestConfigValidate(t *testing.T) {
-	tests := []struct {
-		name     string
-		mutate   func(c *Config)
-		wantPath string // "" = valid
-	}{
-		{name: "ok-defaults", mutate: func(c *Config) {}},
-		{name: "ok-rediss", mutate: func(c *Config) { c.URL = "rediss://:pw@redis:6380/1" }},
-		{name: "fail-redis-scheme", mutate: func(c *Config) { c.URL = "tcp://redis:6379" }, wantPath: "redis.url"},
-		{name: "fail-on-error", mutate: func(c *Config) { c.OnError = "Deny" }, wantPath: "redis.on_error"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c := validConfig()
-			tt.mutate(&c)
-			err := c.Validate()
-			if tt.wantPath == "" {
-				if err != nil {
-					t.Fatalf("Validate() = %v; want nil", err)
-				}
-				return
-			}
-			if err == nil || !strings.HasPrefix(err.Error(), tt.wantPath+": ") || strings.Contains(err.Error(), "\n") {
-				t.Fatalf("Validate() = %v; want one problem at %s", err, tt.wantPath)
-			}
-		})
-	}
+	conftest.Validate(t, validConfig, Config.Validate, []conftest.Case[Config]{
+		{Name: "ok-defaults", Mutate: func(c *Config) {}},
+		{Name: "ok-rediss", Mutate: func(c *Config) { c.URL = "rediss://:pw@redis:6380/1" }},
+		{Name: "fail-redis-scheme", Mutate: func(c *Config) { c.URL = "tcp://redis:6379" }, WantPath: "redis.url"},
+		{Name: "fail-on-error", Mutate: func(c *Config) { c.OnError = "Deny" }, WantPath: "redis.on_error"},
+	})
 }
 
 // TestValidateNeverEchoesSecrets: problem messages end up in logs and CI
@@ -44,11 +25,5 @@ func TestConfigValidate(t *testing.T) {
 func TestValidateNeverEchoesSecrets(t *testing.T) {
 	c := validConfig()
 	c.URL = "tcp://:hunter3@redis:6379"
-	err := c.Validate()
-	if err == nil {
-		t.Fatal("Validate() = nil; want problems")
-	}
-	if strings.Contains(err.Error(), "hunter3") {
-		t.Errorf("Validate() = %q repeats %q", err, "hunter3")
-	}
+	conftest.NeverEchoes(t, c.Validate(), "hunter3")
 }

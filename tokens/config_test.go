@@ -3,11 +3,11 @@ package tokens
 import (
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/authgate/authgate/internal/conf"
+	"github.com/authgate/authgate/internal/conftest"
 )
 
 // validConfig is a complete, defaulted section that Validate accepts.
@@ -23,45 +23,25 @@ func TestConfigValidate(t *testing.T) {
 	if err := os.WriteFile(key, []byte("not parsed by Validate"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	tests := []struct {
-		name     string
-		mutate   func(c *Config)
-		wantPath string // "" = valid
-	}{
-		{name: "ok-defaults", mutate: func(c *Config) {}},
-		{name: "ok-es256", mutate: func(c *Config) { c.Algorithm, c.PrivateKeyFile = "ES256", key }},
-		{name: "ok-secret", mutate: func(c *Config) { c.Secret = "q3J8vX0nW2rT5yL9kP1mZ7cB4dF6hG0s" }},
-		{name: "ok-jwks-loopback-http", mutate: func(c *Config) {
+	conftest.Validate(t, validConfig, Config.Validate, []conftest.Case[Config]{
+		{Name: "ok-defaults", Mutate: func(c *Config) {}},
+		{Name: "ok-es256", Mutate: func(c *Config) { c.Algorithm, c.PrivateKeyFile = "ES256", key }},
+		{Name: "ok-secret", Mutate: func(c *Config) { c.Secret = "q3J8vX0nW2rT5yL9kP1mZ7cB4dF6hG0s" }},
+		{Name: "ok-jwks-loopback-http", Mutate: func(c *Config) {
 			// ES256: a JWKS URL never holds HS256 keys (tokens.Config.Validate).
 			c.Algorithm, c.PrivateKeyFile = "ES256", key
 			c.VerifyKeys = []string{"http://127.0.0.1:8000/jwks.json"}
 		}},
-		{name: "fail-alg-case", mutate: func(c *Config) { c.Algorithm = "hs256" }, wantPath: "tokens.algorithm"},
-		{name: "fail-alg-none", mutate: func(c *Config) { c.Algorithm = "none" }, wantPath: "tokens.algorithm"},
-		{name: "fail-hs-with-key", mutate: func(c *Config) { c.PrivateKeyFile = key }, wantPath: "tokens.private_key_file"},
-		{name: "fail-rs-without-key", mutate: func(c *Config) { c.Algorithm = "RS256" }, wantPath: "tokens.private_key_file"},
-		{name: "fail-key-missing", mutate: func(c *Config) { c.Algorithm, c.PrivateKeyFile = "EdDSA", key+".nope" }, wantPath: "tokens.private_key_file"},
-		{name: "fail-short-secret", mutate: func(c *Config) { c.Secret = "0123456789abcdef0123456789abcde" }, wantPath: "tokens.secret"},
-		{name: "fail-jwks-http", mutate: func(c *Config) { c.VerifyKeys = []string{"http://keys.example.com/jwks.json"} }, wantPath: "tokens.verify_keys[0]"},
-		{name: "fail-access-ttl-zero", mutate: func(c *Config) { c.AccessTTL = 0 }, wantPath: "tokens.access_ttl"},
-		{name: "fail-refresh-not-longer", mutate: func(c *Config) { c.RefreshTTL = c.AccessTTL }, wantPath: "tokens.refresh_ttl"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c := validConfig()
-			tt.mutate(&c)
-			err := c.Validate()
-			if tt.wantPath == "" {
-				if err != nil {
-					t.Fatalf("Validate() = %v; want nil", err)
-				}
-				return
-			}
-			if err == nil || !strings.HasPrefix(err.Error(), tt.wantPath+": ") || strings.Contains(err.Error(), "\n") {
-				t.Fatalf("Validate() = %v; want one problem at %s", err, tt.wantPath)
-			}
-		})
-	}
+		{Name: "fail-alg-case", Mutate: func(c *Config) { c.Algorithm = "hs256" }, WantPath: "tokens.algorithm"},
+		{Name: "fail-alg-none", Mutate: func(c *Config) { c.Algorithm = "none" }, WantPath: "tokens.algorithm"},
+		{Name: "fail-hs-with-key", Mutate: func(c *Config) { c.PrivateKeyFile = key }, WantPath: "tokens.private_key_file"},
+		{Name: "fail-rs-without-key", Mutate: func(c *Config) { c.Algorithm = "RS256" }, WantPath: "tokens.private_key_file"},
+		{Name: "fail-key-missing", Mutate: func(c *Config) { c.Algorithm, c.PrivateKeyFile = "EdDSA", key+".nope" }, WantPath: "tokens.private_key_file"},
+		{Name: "fail-short-secret", Mutate: func(c *Config) { c.Secret = "0123456789abcdef0123456789abcde" }, WantPath: "tokens.secret"},
+		{Name: "fail-jwks-http", Mutate: func(c *Config) { c.VerifyKeys = []string{"http://keys.example.com/jwks.json"} }, WantPath: "tokens.verify_keys[0]"},
+		{Name: "fail-access-ttl-zero", Mutate: func(c *Config) { c.AccessTTL = 0 }, WantPath: "tokens.access_ttl"},
+		{Name: "fail-refresh-not-longer", Mutate: func(c *Config) { c.RefreshTTL = c.AccessTTL }, WantPath: "tokens.refresh_ttl"},
+	})
 }
 
 // TestValidateNeverEchoesSecrets: problem messages end up in logs and CI
@@ -69,11 +49,5 @@ func TestConfigValidate(t *testing.T) {
 func TestValidateNeverEchoesSecrets(t *testing.T) {
 	c := validConfig()
 	c.Secret = "hunter4-short"
-	err := c.Validate()
-	if err == nil {
-		t.Fatal("Validate() = nil; want problems")
-	}
-	if strings.Contains(err.Error(), "hunter4") {
-		t.Errorf("Validate() = %q repeats %q", err, "hunter4")
-	}
+	conftest.NeverEchoes(t, c.Validate(), "hunter4")
 }

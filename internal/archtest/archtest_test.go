@@ -35,6 +35,7 @@ var layers = map[string]int{
 // of the deployment files and of performance, tools, this one.
 var unlayered = map[string]bool{
 	"internal/testenv":           true,
+	"internal/conftest":          true,
 	"internal/archtest":          true,
 	"bench":                      true,
 	"deploy":                     true,
