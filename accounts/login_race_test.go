@@ -136,9 +136,9 @@ func TestRefreshRefusesSessionOlderThanCutoff(t *testing.T) {
 			for _, tt := range tests {
 				t.Run(tt.name, func(t *testing.T) {
 					ctx := context.Background()
-					clock := &testClock{}
-					s := newTestServiceAt(t, testSections(newURL(t)), clock.now, func(s *Service) {
-						s.users.now, s.sessions.now = clock.now, clock.now
+					clock := &testenv.OffsetClock{}
+					s := newTestServiceAt(t, testSections(newURL(t)), clock.Now, func(s *Service) {
+						s.users.now, s.sessions.now = clock.Now, clock.Now
 					})
 					carol, err := s.AddUser(ctx, NewUser{Username: "carol", Email: "carol@example.com", Password: password})
 					if err != nil {
@@ -148,12 +148,12 @@ func TestRefreshRefusesSessionOlderThanCutoff(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					clock.advance(time.Millisecond)
+					clock.Advance(time.Millisecond)
 					// The store's change alone: no revocation follows it.
 					if err := tt.change(ctx, s.users); err != nil {
 						t.Fatal(err)
 					}
-					clock.advance(time.Millisecond)
+					clock.Advance(time.Millisecond)
 					if next, err := s.Refresh(ctx, pair.RefreshToken); !errors.Is(err, problem.ErrInvalidRefreshToken) {
 						t.Fatalf("Refresh of a session older than the change = %v (a token pair: %v); want %v", err, next != nil, problem.ErrInvalidRefreshToken)
 					}

@@ -19,10 +19,10 @@ import (
 func TestRefreshReuseGrace(t *testing.T) {
 	for name, newURL := range testenv.Databases() {
 		t.Run(name, func(t *testing.T) {
-			clock := &testClock{}
+			clock := &testenv.OffsetClock{}
 			cfg := testSections(newURL(t))
 			cfg.Tokens.RefreshReuseGrace = conf.Duration(30 * time.Second)
-			s := newTestServiceAt(t, cfg, clock.now, nil)
+			s := newTestServiceAt(t, cfg, clock.Now, nil)
 			ctx := context.Background()
 			if _, err := s.Register(ctx, "grace", "grace@example.com", "correct horse battery", "192.0.2.1"); err != nil {
 				t.Fatal(err)
@@ -61,7 +61,7 @@ func TestRefreshReuseGrace(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			clock.advance(31 * time.Second)
+			clock.Advance(31 * time.Second)
 			if _, err := s.Refresh(ctx, p.RefreshToken); !errors.Is(err, problem.ErrRefreshReused) {
 				t.Errorf("Refresh(the token rotated 31 s ago, grace 30 s) = %v; want problem.ErrRefreshReused", err)
 			}

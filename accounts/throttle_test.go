@@ -109,7 +109,7 @@ func TestThrottleMemoryWindow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clock := newFakeClock(cutoffAt)
+	clock := testenv.NewClock(cutoffAt)
 	th.now = clock.Now
 	ctx := context.Background()
 	for range 5 {
@@ -219,7 +219,7 @@ func TestThrottleMemoryBounded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clock := newFakeClock(cutoffAt)
+	clock := testenv.NewClock(cutoffAt)
 	th.now = clock.Now
 	ctx := context.Background()
 	for i := range 100 {

@@ -6,12 +6,12 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/authgate/authgate/accounts"
 	"github.com/authgate/authgate/internal/problem"
+	"github.com/authgate/authgate/internal/testenv"
 	"github.com/authgate/authgate/tokens"
 )
 
@@ -179,16 +179,16 @@ func TestBrowserRefresh(t *testing.T) {
 }
 
 func TestShouldRefreshAndTransparentRefresh(t *testing.T) {
-	clock := &testClock{}
+	clock := &testenv.OffsetClock{}
 	cfg := apiConfig("sqlite:" + t.TempDir() + "/authgate.db")
-	s := newAPIServiceAt(t, cfg, clock.now)
+	s := newAPIServiceAt(t, cfg, clock.Now)
 	h := checkedHandler(t, s)
 	mustRegisterAPI(t, h, "bob", browserPassword)
 	c := browserLoginCookies(t, s, h, "bob")
 
 	foreign, err := tokens.New(tokens.Config{Issuer: "authgate", Audience: "authgate", Algorithm: tokens.AlgHS256,
 		Secret: "another-secret-0123456789abcdefghij", AccessTTL: cfg.Tokens.AccessTTL, RefreshTTL: cfg.Tokens.RefreshTTL},
-		tokens.Options{Now: clock.now})
+		tokens.Options{Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,7 +208,7 @@ func TestShouldRefreshAndTransparentRefresh(t *testing.T) {
 	if s.ShouldRefresh(req("", c.access)) {
 		t.Errorf("ShouldRefresh(valid access cookie) = true; want false")
 	}
-	clock.advance(cfg.Tokens.AccessTTL.D() + time.Minute)
+	clock.Advance(cfg.Tokens.AccessTTL.D() + time.Minute)
 	tests := []struct {
 		name string
 		r    *http.Request
@@ -249,7 +249,7 @@ func TestShouldRefreshAndTransparentRefresh(t *testing.T) {
 
 	// A role change cuts the access token off but keeps the session: worth
 	// a refresh, which brings the new role.
-	clock.advance(time.Second)
+	clock.Advance(time.Second)
 	if _, err := s.accounts.SetRoles(context.Background(), "bob", []string{"admin"}); err != nil {
 		t.Fatal(err)
 	}
@@ -258,7 +258,7 @@ func TestShouldRefreshAndTransparentRefresh(t *testing.T) {
 	}
 	// Tokens minted in the cut-off's own millisecond are revoked too; the
 	// refresh comes later.
-	clock.advance(time.Second)
+	clock.Advance(time.Second)
 	r := withCookies(apiRequest(http.MethodGet, "/auth/refresh?rd=%2Fapp", "", ""), access, refresh)
 	res, body = serve(t, h, r)
 	wantStatus(t, "refresh after a role change", res, body, http.StatusSeeOther)
@@ -270,7 +270,7 @@ func TestShouldRefreshAndTransparentRefresh(t *testing.T) {
 
 	// The logout form with an expired access cookie still ends the
 	// session: the refresh cookie is dead afterwards.
-	clock.advance(cfg.Tokens.AccessTTL.D() + time.Minute)
+	clock.Advance(cfg.Tokens.AccessTTL.D() + time.Minute)
 	res, body = serve(t, h, browserPost("/auth/logout", url.Values{"csrf_token": {c.csrfToken}}, access, c.csrf))
 	wantStatus(t, "logout form with an expired cookie", res, body, http.StatusSeeOther)
 	wantClearedCookies(t, "logout form with an expired cookie", res, s)
@@ -278,19 +278,12 @@ func TestShouldRefreshAndTransparentRefresh(t *testing.T) {
 	wantStatus(t, "refresh after logout", res, body, http.StatusFound)
 }
 
-// frozenClock stands still until moved.
-type frozenClock struct{ ns atomic.Int64 }
-
-func (c *frozenClock) now() time.Time          { return time.Unix(0, c.ns.Load()) }
-func (c *frozenClock) advance(d time.Duration) { c.ns.Add(int64(d)) }
-
 // TestCutoffSameMillisecond: a per-user cut-off revokes a token minted in
 // its own millisecond, and spares one minted in the next.
 func TestCutoffSameMillisecond(t *testing.T) {
-	clock := &frozenClock{}
-	clock.ns.Store(time.Now().Truncate(time.Millisecond).Add(500 * time.Microsecond).UnixNano())
+	clock := testenv.NewClock(time.Now().Truncate(time.Millisecond).Add(500 * time.Microsecond))
 	cfg := apiConfig("sqlite:" + t.TempDir() + "/authgate.db")
-	s := newAPIServiceAt(t, cfg, clock.now)
+	s := newAPIServiceAt(t, cfg, clock.Now)
 	h := checkedHandler(t, s)
 	mustRegisterAPI(t, h, "bob", browserPassword)
 	before := mustLoginAPI(t, h, "bob", browserPassword)
@@ -298,7 +291,7 @@ func TestCutoffSameMillisecond(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantRejected(t, "token of the cut-off's millisecond", s, before.AccessToken)
-	clock.advance(time.Millisecond)
+	clock.Add(time.Millisecond)
 	after := mustLoginAPI(t, h, "bob", browserPassword)
 	wantNotRevoked(t, s, after.AccessToken)
 }

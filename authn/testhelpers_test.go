@@ -3,7 +3,6 @@ package authn
 import (
 	"log/slog"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -43,12 +42,6 @@ func testRedis(t *testing.T) (url, prefix string) {
 	t.Helper()
 	return testenv.RedisURL(t)
 }
-
-// testClock is a clock that tests move forward.
-type testClock struct{ offset atomic.Int64 }
-
-func (c *testClock) now() time.Time          { return time.Now().Add(time.Duration(c.offset.Load())) }
-func (c *testClock) advance(d time.Duration) { c.offset.Add(int64(d)) }
 
 // mustVerify verifies an access token's signature and claims.
 func mustVerify(t *testing.T, s *Service, tok string) *identity.Identity {

@@ -118,7 +118,7 @@ func TestDBDenylistPrune(t *testing.T) {
 	for name, newURL := range testenv.Databases() {
 		t.Run(name, func(t *testing.T) {
 			db := openTestDB(t, newURL(t))
-			clock := newFakeClock(time.Now())
+			clock := testenv.NewClock(time.Now())
 			d := NewDBDenylist(db, OnErrorDeny, time.Minute, testLogger(t))
 			d.m.setClock(clock)
 			ctx := context.Background()

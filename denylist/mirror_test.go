@@ -9,30 +9,11 @@ import (
 
 	"github.com/authgate/authgate/identity"
 	"github.com/authgate/authgate/internal/problem"
+	"github.com/authgate/authgate/internal/testenv"
 )
 
-// fakeClock is a settable clock for the mirror's now field.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock(t time.Time) *fakeClock { return &fakeClock{t: t} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // setClock makes m read c, with the trust lease measured on c too.
-func (m *mirror) setClock(c *fakeClock) {
+func (m *mirror) setClock(c *testenv.Clock) {
 	m.now = c.Now
 	m.epoch = c.Now()
 }
@@ -63,7 +44,7 @@ func at(hms string) time.Time {
 }
 
 func TestMirrorCheck(t *testing.T) {
-	clock := newFakeClock(cutoffAt)
+	clock := testenv.NewClock(cutoffAt)
 	m := newMirror(OnErrorDeny, 15*time.Minute)
 	m.setClock(clock)
 	m.trustFor(time.Hour)
@@ -109,7 +90,7 @@ func TestMirrorCheck(t *testing.T) {
 }
 
 func TestMirrorTrust(t *testing.T) {
-	clock := newFakeClock(cutoffAt)
+	clock := testenv.NewClock(cutoffAt)
 	live := identity.New(identity.Identity{UserID: "1", SessionID: "live", IssuedAt: cutoffAt})
 	revoked := identity.New(identity.Identity{UserID: "1", SessionID: "gone", IssuedAt: cutoffAt})
 	tests := []struct {
@@ -170,7 +151,7 @@ func TestMirrorEntryFor(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			m := newMirror(OnErrorDeny, ttl)
-			m.setClock(newFakeClock(now))
+			m.setClock(testenv.NewClock(now))
 			got, err := m.entryFor(tt.r)
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("entryFor(%+v) error = %v; wantErr %v", tt.r, err, tt.wantErr)
@@ -206,7 +187,7 @@ func TestMirrorEntriesOnlyGrow(t *testing.T) {
 // TestMirrorManyEntries crosses the recent table's limit several times, so
 // that entries live in both tables of a version.
 func TestMirrorManyEntries(t *testing.T) {
-	clock := newFakeClock(cutoffAt)
+	clock := testenv.NewClock(cutoffAt)
 	m := newMirror(OnErrorDeny, time.Minute)
 	m.setClock(clock)
 	const n = 3*recentLimit + 7
@@ -278,7 +259,7 @@ func TestMirrorConcurrent(t *testing.T) {
 }
 
 func TestMirrorPrune(t *testing.T) {
-	clock := newFakeClock(cutoffAt)
+	clock := testenv.NewClock(cutoffAt)
 	m := newMirror(OnErrorAllow, time.Minute)
 	m.setClock(clock)
 	for _, r := range []Revocation{

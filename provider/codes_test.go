@@ -5,14 +5,16 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/authgate/authgate/internal/testenv"
 )
 
 func TestMemoryCodes(t *testing.T) {
 	ctx := t.Context()
-	clock := &fakeClock{}
+	clock := &testenv.OffsetClock{}
 	m := NewMemoryCodes(time.Minute)
-	m.now = clock.now
-	if err := m.Save(ctx, "h1", AuthCode{ClientID: "c", Scopes: []string{"openid"}, Expires: clock.now().Add(codeTTL)}); err != nil {
+	m.now = clock.Now
+	if err := m.Save(ctx, "h1", AuthCode{ClientID: "c", Scopes: []string{"openid"}, Expires: clock.Now().Add(codeTTL)}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := m.Redeem(ctx, "nope"); !errors.Is(err, ErrCodeNotFound) {
@@ -31,7 +33,7 @@ func TestMemoryCodes(t *testing.T) {
 	}
 
 	// Reused while the first redemption was issuing: Issued says so.
-	m.Save(ctx, "h2", AuthCode{Expires: clock.now().Add(codeTTL)})
+	m.Save(ctx, "h2", AuthCode{Expires: clock.Now().Add(codeTTL)})
 	m.Redeem(ctx, "h2")
 	m.Redeem(ctx, "h2")
 	if err := m.Issued(ctx, "h2", "s2"); !errors.Is(err, ErrCodeReused) {
@@ -39,8 +41,8 @@ func TestMemoryCodes(t *testing.T) {
 	}
 
 	// Forgotten only a retention period after expiry.
-	clock.advance(codeTTL + 2*time.Minute)
-	m.Save(ctx, "h3", AuthCode{Expires: clock.now().Add(codeTTL)})
+	clock.Advance(codeTTL + 2*time.Minute)
+	m.Save(ctx, "h3", AuthCode{Expires: clock.Now().Add(codeTTL)})
 	if _, err := m.Redeem(ctx, "h1"); !errors.Is(err, ErrCodeNotFound) {
 		t.Fatalf("Redeem of a code past retention = %v; want ErrCodeNotFound", err)
 	}

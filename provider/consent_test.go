@@ -48,7 +48,7 @@ func (h *harness) consentForm(t *testing.T, resp *http.Response, cookie *http.Co
 // ticket for this user and request.
 func TestConsent(t *testing.T) {
 	h := newHarness(t)
-	alice := h.accounts.signIn(h.alice.ID, h.clock.now())
+	alice := h.accounts.signIn(h.alice.ID, h.clock.Now())
 	q := authorizeQuery("thirdparty", thirdRedirect, "")
 	authorize := func(q url.Values, c *http.Cookie) *http.Response {
 		return h.get(t, "/auth/oauth2/authorize?"+q.Encode(), c)
@@ -85,7 +85,7 @@ func TestConsent(t *testing.T) {
 
 	t.Run("fail-ticket-of-another-user", func(t *testing.T) {
 		h.accounts.addUser("7", "bob", "bob-password")
-		bob := h.accounts.signIn("7", h.clock.now())
+		bob := h.accounts.signIn("7", h.clock.Now())
 		f := cloneValues(form)
 		f.Set("consent", "allow")
 		resp := h.post(t, "/auth/oauth2/authorize", f, "", "", bob)

@@ -9,6 +9,8 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/authgate/authgate/internal/testenv"
 )
 
 // TestDiscovery: both well-known documents carry what RFC 8414 §2 and
@@ -100,7 +102,7 @@ func newTestProvider(t *testing.T, issuer, alg string) *Provider {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clock := &fakeClock{}
+	clock := &testenv.OffsetClock{}
 	clients, err := NewStaticClients(testClients(t))
 	if err != nil {
 		t.Fatal(err)
@@ -120,7 +122,7 @@ func newTestProvider(t *testing.T, issuer, alg string) *Provider {
 // TestNewRefuses: New finds every mistake a request would otherwise meet.
 func TestNewRefuses(t *testing.T) {
 	_, ed, _ := ed25519.GenerateKey(rand.Reader)
-	clock := &fakeClock{}
+	clock := &testenv.OffsetClock{}
 	f := newFakeAccounts(clock, nil)
 	base := func() Options {
 		return Options{

@@ -7,22 +7,17 @@ import (
 	"net/http"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
+
+	"github.com/authgate/authgate/internal/testenv"
 )
-
-// fakeClock is a clock tests move forward.
-type fakeClock struct{ offset atomic.Int64 }
-
-func (c *fakeClock) now() time.Time          { return time.Now().Add(time.Duration(c.offset.Load())) }
-func (c *fakeClock) advance(d time.Duration) { c.offset.Add(int64(d)) }
 
 // fakeAccounts stands for authgate's accounts, tokens and denylist behind
 // the provider's interfaces: users, sessions with rotating refresh tokens
 // and reuse detection, revocation by session, browser sessions by cookie.
 // Access tokens are opaque here: the JWT is the integrator's.
 type fakeAccounts struct {
-	clock   *fakeClock
+	clock   *testenv.OffsetClock
 	clients ClientStore
 
 	mu        sync.Mutex
@@ -48,7 +43,7 @@ type fakeSession struct {
 
 const browserCookie = "fake_session"
 
-func newFakeAccounts(clock *fakeClock, clients ClientStore) *fakeAccounts {
+func newFakeAccounts(clock *testenv.OffsetClock, clients ClientStore) *fakeAccounts {
 	return &fakeAccounts{
 		clock: clock, clients: clients,
 		users: map[string]*User{}, passwords: map[string]string{}, sessions: map[string]*fakeSession{},
@@ -110,7 +105,7 @@ func (f *fakeAccounts) Issue(_ context.Context, g Grant) (*Issued, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	s := &fakeSession{id: randomID("s-"), clientID: g.Client.ID, scopes: slices.Clone(g.Scopes), authTime: g.AuthTime,
-		expires: f.clock.now().Add(15 * time.Minute)}
+		expires: f.clock.Now().Add(15 * time.Minute)}
 	if g.User == nil {
 		s.service = g.Client
 	} else {
@@ -164,7 +159,7 @@ func (f *fakeAccounts) Inspect(_ context.Context, token string) (*TokenInfo, err
 		typ, sid = "refresh_token", f.refresh[token]
 	}
 	s, ok := f.sessions[sid]
-	if !ok || s.revoked || !f.clock.now().Before(s.expires) {
+	if !ok || s.revoked || !f.clock.Now().Before(s.expires) {
 		return nil, ErrInactive
 	}
 	info := &TokenInfo{Type: typ, ClientID: s.clientID, Scopes: slices.Clone(s.scopes), SessionID: s.id,

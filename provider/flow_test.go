@@ -44,7 +44,7 @@ func TestCodeFlowWithRealClients(t *testing.T) {
 			authURL := conf.AuthCodeURL("state-1", oauth2.S256ChallengeOption(verifier), oidc.Nonce("nonce-1"))
 			u, _ := url.Parse(authURL)
 
-			cookie := h.accounts.signIn(h.alice.ID, h.clock.now().Add(-time.Minute))
+			cookie := h.accounts.signIn(h.alice.ID, h.clock.Now().Add(-time.Minute))
 			q := redirected(t, h.get(t, u.RequestURI(), cookie), tt.redirect)
 			if q.Get("state") != "state-1" || q.Get("iss") != h.issuer {
 				t.Fatalf("authorization response %v; want state-1 and iss %s (RFC 9207)", q, h.issuer)
@@ -133,7 +133,7 @@ func TestAuthorizeSendsToLogin(t *testing.T) {
 	})
 
 	t.Run("ok-prompt-login", func(t *testing.T) {
-		cookie := h.accounts.signIn(h.alice.ID, h.clock.now())
+		cookie := h.accounts.signIn(h.alice.ID, h.clock.Now())
 		q := authorizeQuery("webapp", webRedirect, "")
 		q.Set("prompt", "login")
 		resp := h.get(t, "/auth/oauth2/authorize?"+q.Encode(), cookie)
@@ -147,7 +147,7 @@ func TestAuthorizeSendsToLogin(t *testing.T) {
 	})
 
 	t.Run("ok-max-age", func(t *testing.T) {
-		cookie := h.accounts.signIn(h.alice.ID, h.clock.now().Add(-time.Hour))
+		cookie := h.accounts.signIn(h.alice.ID, h.clock.Now().Add(-time.Hour))
 		q := authorizeQuery("webapp", webRedirect, "")
 		q.Set("max_age", "60")
 		loc, _ := url.Parse(h.get(t, "/auth/oauth2/authorize?"+q.Encode(), cookie).Header.Get("Location"))

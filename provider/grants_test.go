@@ -101,7 +101,7 @@ func TestPasswordGrant(t *testing.T) {
 // and a refresh token works only for the client it was issued to.
 func TestRefreshScopes(t *testing.T) {
 	h := newHarness(t)
-	cookie := h.accounts.signIn(h.alice.ID, h.clock.now())
+	cookie := h.accounts.signIn(h.alice.ID, h.clock.Now())
 	q := authorizeQuery("webapp", webRedirect, "")
 	q.Set("scope", "openid email")
 	tok := jsonBody(t, h.exchange(t, h.code(t, q, cookie), "webapp", webSecret, webRedirect, ""))

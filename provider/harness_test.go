@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authgate/authgate/internal/testenv"
 	jose "github.com/go-jose/go-jose/v4"
 )
 
@@ -36,7 +37,7 @@ type harness struct {
 	accounts *fakeAccounts
 	codes    *MemoryCodes
 	consents *MemoryConsents
-	clock    *fakeClock
+	clock    *testenv.OffsetClock
 	issuer   string
 	alice    *User
 }
@@ -65,7 +66,7 @@ func newHarness(t *testing.T) *harness {
 		t.Fatal(err)
 	}
 	srv := httptest.NewUnstartedServer(nil)
-	h := &harness{srv: srv, clock: &fakeClock{}, issuer: "https://" + srv.Listener.Addr().String()}
+	h := &harness{srv: srv, clock: &testenv.OffsetClock{}, issuer: "https://" + srv.Listener.Addr().String()}
 	cfg := Config{Enabled: true, Clients: testClients(t)}
 	if err := cfg.Validate(TokenSettings{Issuer: h.issuer, Audience: "authgate", Algorithm: "ES256"}); err != nil {
 		t.Fatalf("test config: %v", err)
@@ -77,7 +78,7 @@ func newHarness(t *testing.T) *harness {
 	h.accounts = newFakeAccounts(h.clock, clients)
 	h.alice = h.accounts.addUser("42", "alice", "alice-password", "admin")
 	h.codes = NewMemoryCodes(time.Hour)
-	h.codes.now = h.clock.now
+	h.codes.now = h.clock.Now
 	h.consents = NewMemoryConsents()
 	h.p, err = newProvider(cfg, Options{
 		Issuer:   h.issuer,
@@ -89,7 +90,7 @@ func newHarness(t *testing.T) *harness {
 		Accounts: h.accounts,
 		Tokens:   h.accounts,
 		Browser:  h.accounts,
-	}, func(p *Provider) { p.now = h.clock.now })
+	}, func(p *Provider) { p.now = h.clock.Now })
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

@@ -13,7 +13,7 @@ import (
 // off the client's origins is refused, never followed.
 func TestRPInitiatedLogout(t *testing.T) {
 	h := newHarness(t)
-	cookie := h.accounts.signIn(h.alice.ID, h.clock.now())
+	cookie := h.accounts.signIn(h.alice.ID, h.clock.Now())
 	tok := jsonBody(t, h.exchange(t, h.code(t, authorizeQuery("webapp", webRedirect, ""), cookie), "webapp", webSecret, webRedirect, ""))
 	idToken := tok["id_token"].(string)
 	info, err := h.accounts.Inspect(t.Context(), tok["access_token"].(string))

@@ -14,7 +14,7 @@ import (
 // to (RFC 6749 §4.1.2.1, RFC 9700 §4.1.3): no open redirect, no code.
 func TestAuthorizeRefusesUnregisteredRedirects(t *testing.T) {
 	h := newHarness(t)
-	cookie := h.accounts.signIn(h.alice.ID, h.clock.now())
+	cookie := h.accounts.signIn(h.alice.ID, h.clock.Now())
 	tests := []struct{ name, redirect string }{
 		{name: "fail-one-character", redirect: "https://app.example.test/callbacK"},
 		{name: "fail-trailing-slash", redirect: webRedirect + "/"},
@@ -69,7 +69,7 @@ func TestAuthorizeRefusesUnregisteredRedirects(t *testing.T) {
 // and iss, and no code.
 func TestAuthorizeErrorsReachTheClient(t *testing.T) {
 	h := newHarness(t)
-	cookie := h.accounts.signIn(h.alice.ID, h.clock.now())
+	cookie := h.accounts.signIn(h.alice.ID, h.clock.Now())
 	tests := []struct {
 		name   string
 		client string
@@ -120,7 +120,7 @@ func TestAuthorizeErrorsReachTheClient(t *testing.T) {
 // issues nothing.
 func TestCodeExchangeRefusals(t *testing.T) {
 	h := newHarness(t)
-	cookie := h.accounts.signIn(h.alice.ID, h.clock.now())
+	cookie := h.accounts.signIn(h.alice.ID, h.clock.Now())
 	spaCode := func(t *testing.T) string {
 		return h.code(t, authorizeQuery("spa", spaRedirect, s256(testVerifier)), cookie)
 	}
@@ -151,7 +151,7 @@ func TestCodeExchangeRefusals(t *testing.T) {
 		}, status: http.StatusBadRequest, want: "invalid_grant"},
 		{name: "fail-expired", send: func(t *testing.T) *http.Response {
 			code := webCode(t)
-			h.clock.advance(codeTTL + time.Second)
+			h.clock.Advance(codeTTL + time.Second)
 			return h.exchange(t, code, "webapp", webSecret, webRedirect, "")
 		}, status: http.StatusBadRequest, want: "invalid_grant"},
 		{name: "fail-unknown-code", send: func(t *testing.T) *http.Response {
@@ -208,7 +208,7 @@ func TestCodeExchangeRefusals(t *testing.T) {
 // first produced (RFC 6749 §4.1.2).
 func TestCodeUsedTwice(t *testing.T) {
 	h := newHarness(t)
-	cookie := h.accounts.signIn(h.alice.ID, h.clock.now())
+	cookie := h.accounts.signIn(h.alice.ID, h.clock.Now())
 	code := h.code(t, authorizeQuery("webapp", webRedirect, ""), cookie)
 	first := jsonBody(t, h.exchange(t, code, "webapp", webSecret, webRedirect, ""))
 	access, _ := first["access_token"].(string)
@@ -230,7 +230,7 @@ func TestCodeUsedTwice(t *testing.T) {
 // before the code is looked at, so it cannot be used to burn a code.
 func TestWrongSecretLeavesTheCode(t *testing.T) {
 	h := newHarness(t)
-	cookie := h.accounts.signIn(h.alice.ID, h.clock.now())
+	cookie := h.accounts.signIn(h.alice.ID, h.clock.Now())
 	code := h.code(t, authorizeQuery("webapp", webRedirect, ""), cookie)
 	wantError(t, h.exchange(t, code, "webapp", "wrong", webRedirect, ""), http.StatusUnauthorized, "invalid_client")
 	if resp := h.exchange(t, code, "webapp", webSecret, webRedirect, ""); resp.StatusCode != http.StatusOK {
@@ -257,7 +257,7 @@ func TestTokenEndpointIsPOSTOnly(t *testing.T) {
 // signed-in browser gets from the authorization endpoint.
 func TestCORSNeverAllowsCredentials(t *testing.T) {
 	h := newHarness(t)
-	cookie := h.accounts.signIn(h.alice.ID, h.clock.now())
+	cookie := h.accounts.signIn(h.alice.ID, h.clock.Now())
 	for _, path := range []string{"/auth/oauth2/token", "/auth/oauth2/authorize?" + authorizeQuery("webapp", webRedirect, "").Encode()} {
 		req, _ := http.NewRequest(http.MethodOptions, h.issuer+path, nil)
 		req.Header.Set("Origin", "https://evil.example")

@@ -9,7 +9,7 @@ import (
 // signedInTokens runs a code flow for webapp and returns the token response.
 func (h *harness) signedInTokens(t *testing.T, scope string) map[string]any {
 	t.Helper()
-	cookie := h.accounts.signIn(h.alice.ID, h.clock.now())
+	cookie := h.accounts.signIn(h.alice.ID, h.clock.Now())
 	q := authorizeQuery("webapp", webRedirect, "")
 	q.Set("scope", scope)
 	return jsonBody(t, h.exchange(t, h.code(t, q, cookie), "webapp", webSecret, webRedirect, ""))
