@@ -22,7 +22,7 @@ func TestRevokeDuringDenylistOutage(t *testing.T) {
 	cfg := testSections(testenv.SQLiteURL(t))
 	cfg.Redis.URL = "redis://" + testenv.RefusedAddr(t) + "/0" // nothing listens
 	cfg.Redis.KeyPrefix = "authgate_test_outage:"
-	s, err := Open(context.Background(), cfg, Options{Logger: testLogger(t), DataDir: t.TempDir(), HashCost: bcrypt.MinCost})
+	s, err := Open(context.Background(), cfg, Options{Logger: testenv.Logger(t), DataDir: t.TempDir(), HashCost: bcrypt.MinCost})
 	if err != nil {
 		t.Fatal(err)
 	}

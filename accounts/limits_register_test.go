@@ -166,7 +166,7 @@ func TestHashingIsBounded(t *testing.T) {
 	}
 	// Every request is either hashing or queued for a slot: if the bound
 	// did not hold, more than bound would be hashing now.
-	waitFor(t, "the flood to fill the hashing slots and queue", func() bool {
+	testenv.WaitFor(t, "the flood to fill the hashing slots and queue", func() bool {
 		return w.inflight.Load()+s.users.hasher.slots.waiting.Load() == registrations+logins
 	})
 	if n := w.inflight.Load(); n != bound {
@@ -266,7 +266,7 @@ func TestRegisterConcurrencyPerAddress(t *testing.T) {
 	// Every registration of the burst holds or waits for the address's
 	// slots: if the gate did not hold, more than limit would be hashing.
 	key := RegisterThrottleKey(ip)
-	waitFor(t, "the burst to reach the address's gate", func() bool {
+	testenv.WaitFor(t, "the burst to reach the address's gate", func() bool {
 		s.registering.mu.Lock()
 		defer s.registering.mu.Unlock()
 		slots := s.registering.slots[key]
@@ -287,7 +287,7 @@ func TestRegisterConcurrencyPerAddress(t *testing.T) {
 func TestRegisterLimitConfig(t *testing.T) {
 	cfg := testSections(testenv.SQLiteURL(t))
 	cfg.RegisterLimit = "lots"
-	_, err := Open(context.Background(), cfg, Options{Logger: testLogger(t), DataDir: t.TempDir()})
+	_, err := Open(context.Background(), cfg, Options{Logger: testenv.Logger(t), DataDir: t.TempDir()})
 	if err == nil || !strings.Contains(err.Error(), "auth_api.register_limit") {
 		t.Errorf("Open(register_limit: lots) = %v; want an auth_api.register_limit problem", err)
 	}

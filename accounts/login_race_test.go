@@ -199,7 +199,7 @@ func TestLoginHoldsAccountUntilCommit(t *testing.T) {
 			_, err := s.SetActive(ctx, "bob", false)
 			disabled <- err
 		}()
-		waitFor(t, "the disable to wait for the login's row lock", func() bool {
+		testenv.WaitFor(t, "the disable to wait for the login's row lock", func() bool {
 			var n int
 			err := s.db.Get(&n, `SELECT COUNT(*) FROM pg_stat_activity
 				WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE 'UPDATE users%'`)

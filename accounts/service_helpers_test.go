@@ -2,8 +2,6 @@ package accounts
 
 import (
 	"context"
-	"log/slog"
-	"strings"
 	"testing"
 	"time"
 
@@ -52,7 +50,7 @@ func newTestServiceWith(t *testing.T, cfg Sections, setup func(*Service)) *Servi
 // newTestServiceAt is newTestServiceWith on the clock now (nil: time.Now).
 func newTestServiceAt(t *testing.T, cfg Sections, now func() time.Time, setup func(*Service)) *Service {
 	t.Helper()
-	s, err := Open(context.Background(), cfg, Options{Logger: testLogger(t), DataDir: t.TempDir(), Now: now, HashCost: bcrypt.MinCost})
+	s, err := Open(context.Background(), cfg, Options{Logger: testenv.Logger(t), DataDir: t.TempDir(), Now: now, HashCost: bcrypt.MinCost})
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
@@ -67,7 +65,7 @@ func newTestServiceAt(t *testing.T, cfg Sections, now func() time.Time, setup fu
 		<-done
 		s.Close()
 	})
-	waitFor(t, "denylist ready", s.deny.Ready)
+	testenv.WaitFor(t, "denylist ready", s.deny.Ready)
 	return s
 }
 
@@ -80,32 +78,6 @@ func sqliteService(t *testing.T, edit func(*Sections)) *Service {
 		edit(&cfg)
 	}
 	return newTestService(t, cfg)
-}
-
-// testLogger sends a component's logs to the test log.
-func testLogger(t *testing.T) *slog.Logger {
-	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimSuffix(string(p), "\n"))
-	return len(p), nil
-}
-
-// waitFor polls cond until it holds and returns how long that took; it gives
-// up, failing the test, after 10 s. It asserts nothing about the time.
-func waitFor(t *testing.T, what string, cond func() bool) time.Duration {
-	t.Helper()
-	start := time.Now()
-	for !cond() {
-		if time.Since(start) > 10*time.Second {
-			t.Fatalf("gave up after 10s waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	return time.Since(start)
 }
 
 // cutoffAt is an instant the clocks of the tests start at.

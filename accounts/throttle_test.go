@@ -142,7 +142,7 @@ func TestThrottleRedisWindow(t *testing.T) {
 	if wait, err := th.Check(ctx, "user:alice"); err != nil || wait <= 0 || wait > time.Second {
 		t.Fatalf("Check after 2 failures = %v, %v; want a wait in (0, 1s]", wait, err)
 	}
-	waitFor(t, "the window to close", func() bool {
+	testenv.WaitFor(t, "the window to close", func() bool {
 		wait, err := th.Check(ctx, "user:alice")
 		return err == nil && wait == 0
 	})

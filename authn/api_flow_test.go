@@ -168,7 +168,7 @@ func wantRejected(t *testing.T, what string, s *Service, tok string) {
 // polling the database), not in the same instant.
 func waitRejected(t *testing.T, what string, s *Service, tok string) {
 	t.Helper()
-	waitFor(t, what, func() bool {
+	testenv.WaitFor(t, what, func() bool {
 		_, _, err := s.Authenticate(bearer(apiRequest(http.MethodGet, "/x", "", ""), tok))
 		return errors.Is(err, problem.ErrTokenRevoked)
 	})

@@ -88,7 +88,7 @@ func newAPIServiceAt(t *testing.T, cfg stackConfig, now func() time.Time) *Servi
 	acc, err := accounts.Open(context.Background(), accounts.Sections{
 		Database: cfg.Database, Redis: cfg.Redis, Tokens: cfg.Tokens, Accounts: cfg.Accounts,
 		LoginLimit: cfg.AuthAPI.LoginLimit, RegisterLimit: cfg.AuthAPI.RegisterLimit,
-	}, accounts.Options{Logger: testLogger(t), DataDir: t.TempDir(), Now: now, HashCost: bcrypt.MinCost})
+	}, accounts.Options{Logger: testenv.Logger(t), DataDir: t.TempDir(), Now: now, HashCost: bcrypt.MinCost})
 	if err != nil {
 		t.Fatalf("accounts.Open: %v", err)
 	}
@@ -101,12 +101,12 @@ func newAPIServiceAt(t *testing.T, cfg stackConfig, now func() time.Time) *Servi
 		acc.Close()
 	})
 	s, err := New(cfg.AuthAPI, acc, Options{
-		Logger: testLogger(t), RequestTimeout: cfg.Database.Timeout.D(), BodyTimeout: 10 * time.Second,
+		Logger: testenv.Logger(t), RequestTimeout: cfg.Database.Timeout.D(), BodyTimeout: 10 * time.Second,
 	})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	waitFor(t, "denylist ready", func() bool { return ready(acc, "denylist") })
+	testenv.WaitFor(t, "denylist ready", func() bool { return ready(acc, "denylist") })
 	return s
 }
 

@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/authgate/authgate/internal/testenv"
 )
 
 // TestRegisterFloodLatency measures what a flood of registrations does to
@@ -53,7 +55,7 @@ func TestRegisterFloodLatency(t *testing.T) {
 	_, logFile := startProcess(t, withoutEnv(os.Environ(), "GOGC", "GOMEMLIMIT"), bin, "serve", "--config", g.cfgFile)
 	g.base = baseURL(o, loggedListeners(t, logFile))
 	client := newClient(t)
-	waitFor(t, "the gateway to serve", func() bool {
+	testenv.WaitFor(t, "the gateway to serve", func() bool {
 		res, err := client.Get(g.base + "/public/x")
 		if err != nil {
 			return false

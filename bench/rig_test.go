@@ -171,7 +171,7 @@ func baseURL(o gwOptions, addrs map[string]string) string {
 func loggedListeners(tb testing.TB, logFile string) map[string]string {
 	tb.Helper()
 	var addrs map[string]string
-	waitFor(tb, "the gateway's listeners line in "+logFile, func() bool {
+	testenv.WaitFor(tb, "the gateway's listeners line in "+logFile, func() bool {
 		data, err := os.ReadFile(logFile)
 		if err != nil {
 			tb.Fatal(err)

@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/authgate/authgate/internal/testenv"
 )
 
 // TestIdleConnectionsRSS measures resident memory with many idle
@@ -109,7 +111,7 @@ func TestIdleConnectionsRSS(t *testing.T) {
 	t.Run("bare-proxy", func(t *testing.T) {
 		pid, logFile := startProcess(t, env, bareBin, "-listen", "127.0.0.1:0", "-target", back.URL)
 		var addr string
-		waitFor(t, "the bare proxy's listening line", func() bool {
+		testenv.WaitFor(t, "the bare proxy's listening line", func() bool {
 			data, err := os.ReadFile(logFile)
 			if err != nil {
 				t.Fatal(err)
@@ -192,7 +194,7 @@ func measureIdle(t *testing.T, pid int, addr, request string, conns int, settle 
 		c.SetDeadline(time.Time{})
 		return c, nil
 	}
-	waitFor(t, addr+" to serve", func() bool {
+	testenv.WaitFor(t, addr+" to serve", func() bool {
 		c, err := one()
 		if err == nil {
 			c.Close()
@@ -374,16 +376,4 @@ func withoutEnv(env []string, names ...string) []string {
 		}
 	}
 	return out
-}
-
-// waitFor polls cond until it holds, failing the test after 30 s.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond) // poll interval
-	}
 }

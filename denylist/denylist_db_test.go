@@ -27,7 +27,7 @@ func openTestDB(t *testing.T, url string) *store.DB {
 // ends. tune, if not nil, adjusts it before Run starts.
 func startDBDenylist(t *testing.T, db *store.DB, onError string, tune func(*DBDenylist)) (d *DBDenylist, stop func()) {
 	t.Helper()
-	d = NewDBDenylist(db, onError, time.Minute, testLogger(t))
+	d = NewDBDenylist(db, onError, time.Minute, testenv.Logger(t))
 	if tune != nil {
 		tune(d)
 	}
@@ -62,7 +62,7 @@ func TestDBDenylistPropagates(t *testing.T) {
 			url := newURL(t)
 			a, _ := startDBDenylist(t, openTestDB(t, url), OnErrorDeny, nil)
 			b, _ := startDBDenylist(t, openTestDB(t, url), OnErrorDeny, nil)
-			waitFor(t, "both instances ready", func() bool { return a.Ready() && b.Ready() })
+			testenv.WaitFor(t, "both instances ready", func() bool { return a.Ready() && b.Ready() })
 			ctx := context.Background()
 
 			sess := identity.New(identity.Identity{UserID: "1", SessionID: "s1", IssuedAt: time.Now()})
@@ -80,7 +80,7 @@ func TestDBDenylistPropagates(t *testing.T) {
 					t.Errorf("a.Check(%s) right after a.Revoke = %v; want %v", id.SessionID, got, problem.ErrTokenRevoked)
 				}
 			}
-			waitFor(t, "b to see both revocations", func() bool { return isRevoked(b, sess) && isRevoked(b, old) })
+			testenv.WaitFor(t, "b to see both revocations", func() bool { return isRevoked(b, sess) && isRevoked(b, old) })
 			t.Logf("%s: revocation seen by a second instance after %v (poll every %v)", name, time.Since(start), b.pollEvery)
 			if got := b.Check(fresh); got != nil {
 				t.Errorf("b.Check(token issued after the cut-off) = %v; want nil", got)
@@ -95,7 +95,7 @@ func TestDBDenylistSurvivesRestart(t *testing.T) {
 			url := newURL(t)
 			db := openTestDB(t, url)
 			a, stop := startDBDenylist(t, db, OnErrorDeny, nil)
-			waitFor(t, "a ready", a.Ready)
+			testenv.WaitFor(t, "a ready", a.Ready)
 			if err := a.Revoke(context.Background(), Revocation{SessionID: "gone"}); err != nil {
 				t.Fatal(err)
 			}
@@ -103,7 +103,7 @@ func TestDBDenylistSurvivesRestart(t *testing.T) {
 			db.Close()
 
 			b, _ := startDBDenylist(t, openTestDB(t, url), OnErrorDeny, nil)
-			waitFor(t, "restarted instance ready", b.Ready)
+			testenv.WaitFor(t, "restarted instance ready", b.Ready)
 			if got := b.Check(identity.New(identity.Identity{SessionID: "gone"})); got != problem.ErrTokenRevoked {
 				t.Errorf("Check(revoked before restart) = %v; want %v", got, problem.ErrTokenRevoked)
 			}
@@ -119,7 +119,7 @@ func TestDBDenylistPrune(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			db := openTestDB(t, newURL(t))
 			clock := testenv.NewClock(time.Now())
-			d := NewDBDenylist(db, OnErrorDeny, time.Minute, testLogger(t))
+			d := NewDBDenylist(db, OnErrorDeny, time.Minute, testenv.Logger(t))
 			d.m.setClock(clock)
 			ctx := context.Background()
 			for _, r := range []Revocation{
@@ -160,17 +160,17 @@ func TestDBDenylistFailsClosed(t *testing.T) {
 			fast := func(d *DBDenylist) { d.pollEvery, d.failAfter = 20*time.Millisecond, 200*time.Millisecond }
 			deny, _ := startDBDenylist(t, db, OnErrorDeny, fast)
 			allow, _ := startDBDenylist(t, db, OnErrorAllow, fast)
-			waitFor(t, "both instances ready", func() bool { return deny.Ready() && allow.Ready() })
+			testenv.WaitFor(t, "both instances ready", func() bool { return deny.Ready() && allow.Ready() })
 			ctx := context.Background()
 			if err := deny.Revoke(ctx, Revocation{SessionID: "known"}); err != nil {
 				t.Fatal(err)
 			}
 			known := identity.New(identity.Identity{SessionID: "known"})
 			live := identity.New(identity.Identity{SessionID: "live"})
-			waitFor(t, "allow instance to see the revocation", func() bool { return isRevoked(allow, known) })
+			testenv.WaitFor(t, "allow instance to see the revocation", func() bool { return isRevoked(allow, known) })
 
 			db.Close() // every query fails from now on
-			waitFor(t, "instances to stop trusting the mirror", func() bool { return !deny.Ready() && !allow.Ready() })
+			testenv.WaitFor(t, "instances to stop trusting the mirror", func() bool { return !deny.Ready() && !allow.Ready() })
 			tests := []struct {
 				name string
 				d    *DBDenylist
@@ -203,7 +203,7 @@ func TestDBDenylistLateCommit(t *testing.T) {
 	url := testenv.PostgresURL(t)
 	writer := openTestDB(t, url)
 	d, _ := startDBDenylist(t, openTestDB(t, url), OnErrorDeny, nil)
-	waitFor(t, "instance ready", d.Ready)
+	testenv.WaitFor(t, "instance ready", d.Ready)
 	ctx := context.Background()
 	insert := `INSERT INTO revocations (kind, subject, not_before, expires_at) VALUES ('session', $1, $2, $3)`
 	now := time.Now()
@@ -218,9 +218,9 @@ func TestDBDenylistLateCommit(t *testing.T) {
 	if _, err := writer.ExecContext(ctx, insert, "early", now.UnixMilli(), now.Add(time.Hour).UnixMilli()); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the higher id to be seen", func() bool { return isRevoked(d, identity.New(identity.Identity{SessionID: "early"})) })
+	testenv.WaitFor(t, "the higher id to be seen", func() bool { return isRevoked(d, identity.New(identity.Identity{SessionID: "early"})) })
 	if err := tx.Commit(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the late-committed lower id to be seen", func() bool { return isRevoked(d, identity.New(identity.Identity{SessionID: "late"})) })
+	testenv.WaitFor(t, "the late-committed lower id to be seen", func() bool { return isRevoked(d, identity.New(identity.Identity{SessionID: "late"})) })
 }

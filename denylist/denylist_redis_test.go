@@ -8,7 +8,6 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -18,23 +17,11 @@ import (
 	"github.com/authgate/authgate/internal/testenv"
 )
 
-// testLogger sends a component's logs to the test log.
-func testLogger(t *testing.T) *slog.Logger {
-	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimSuffix(string(p), "\n"))
-	return len(p), nil
-}
-
 // startRedisDenylist returns a RedisDenylist with a client of its own, its
 // Run going until the test ends.
 func startRedisDenylist(t *testing.T, url, prefix, onError string, accessTTL time.Duration) *RedisDenylist {
 	t.Helper()
-	d := NewRedisDenylist(newTestRedisClient(t, url), prefix, onError, accessTTL, testLogger(t))
+	d := NewRedisDenylist(newTestRedisClient(t, url), prefix, onError, accessTTL, testenv.Logger(t))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx) }()
@@ -55,7 +42,7 @@ func TestRedisDenylistPropagation(t *testing.T) {
 	url, prefix := testRedis(t)
 	a := startRedisDenylist(t, url, prefix, OnErrorDeny, time.Minute)
 	b := startRedisDenylist(t, url, prefix, OnErrorDeny, time.Minute)
-	waitFor(t, "both instances ready", func() bool { return a.Ready() && b.Ready() })
+	testenv.WaitFor(t, "both instances ready", func() bool { return a.Ready() && b.Ready() })
 	ctx := context.Background()
 
 	// Latency from the start of Revoke on a to the moment Check on b
@@ -92,7 +79,7 @@ func TestRedisDenylistPropagation(t *testing.T) {
 	if err := a.Revoke(ctx, Revocation{UserID: "8"}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "user cut-off on b", func() bool { return isRevoked(b, old) })
+	testenv.WaitFor(t, "user cut-off on b", func() bool { return isRevoked(b, old) })
 	fresh := identity.New(identity.Identity{UserID: "8", SessionID: "s9", IssuedAt: time.Now().Add(time.Second)})
 	if err := b.Check(fresh); err != nil {
 		t.Errorf("b.Check(token issued after the cut-off) = %v; want nil", err)
@@ -103,7 +90,7 @@ func TestRedisDenylistLoadsOnStart(t *testing.T) {
 	url, prefix := testRedis(t)
 	ctx := context.Background()
 	// a writes without running: as an instance that has since stopped.
-	a := NewRedisDenylist(newTestRedisClient(t, url), prefix, OnErrorDeny, time.Minute, testLogger(t))
+	a := NewRedisDenylist(newTestRedisClient(t, url), prefix, OnErrorDeny, time.Minute, testenv.Logger(t))
 	t1 := time.Now().Truncate(time.Millisecond)
 	t0 := t1.Add(-10 * time.Second)
 	for _, r := range []Revocation{
@@ -119,7 +106,7 @@ func TestRedisDenylistLoadsOnStart(t *testing.T) {
 	if err := b.Check(identity.New(identity.Identity{SessionID: "live"})); !errors.Is(err, problem.ErrDenylistUnavailable) && !b.Ready() {
 		t.Errorf("Check before the first load = %v; want %v", err, problem.ErrDenylistUnavailable)
 	}
-	waitFor(t, "b ready", b.Ready)
+	testenv.WaitFor(t, "b ready", b.Ready)
 	tests := []struct {
 		name string
 		id   identity.Identity
@@ -144,7 +131,7 @@ func TestRedisDenylistKeysExpire(t *testing.T) {
 	c := newTestRedisClient(t, url)
 	ctx := context.Background()
 	const ttl = 300 * time.Millisecond
-	d := NewRedisDenylist(c, prefix, OnErrorDeny, ttl, testLogger(t))
+	d := NewRedisDenylist(c, prefix, OnErrorDeny, ttl, testenv.Logger(t))
 	if err := d.Revoke(ctx, Revocation{SessionID: "s1"}); err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +148,7 @@ func TestRedisDenylistKeysExpire(t *testing.T) {
 			t.Errorf("PTTL(%s) = %v; want in (0, %v]", key, pttl, ttl)
 		}
 	}
-	waitFor(t, "the keys to expire", func() bool { return c.Exists(ctx, keys...).Val() == 0 })
+	testenv.WaitFor(t, "the keys to expire", func() bool { return c.Exists(ctx, keys...).Val() == 0 })
 	// The mirror drops them on its next prune.
 	d.m.now = func() time.Time { return time.Now().Add(ttl) }
 	if n := d.m.prune(); n != 2 {
@@ -196,7 +183,7 @@ func TestRedisDenylistFault(t *testing.T) {
 	prefix := testenv.RandomName("authgate_test_") + ":"
 	deny := startRedisDenylist(t, "redis://"+g.Addr()+"/0", prefix, OnErrorDeny, time.Minute)
 	allow := startRedisDenylist(t, "redis://"+g.Addr()+"/0", prefix, OnErrorAllow, time.Minute)
-	waitFor(t, "both instances ready", func() bool { return deny.Ready() && allow.Ready() })
+	testenv.WaitFor(t, "both instances ready", func() bool { return deny.Ready() && allow.Ready() })
 	ctx := context.Background()
 
 	live := identity.New(identity.Identity{UserID: "1", SessionID: "live"})
@@ -204,7 +191,7 @@ func TestRedisDenylistFault(t *testing.T) {
 	if err := deny.Revoke(ctx, Revocation{SessionID: "known"}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the allow instance to learn the revocation", func() bool { return isRevoked(allow, known) })
+	testenv.WaitFor(t, "the allow instance to learn the revocation", func() bool { return isRevoked(allow, known) })
 
 	expectCutOff := func(t *testing.T) {
 		t.Helper()
@@ -225,19 +212,19 @@ func TestRedisDenylistFault(t *testing.T) {
 		// SIGSTOP keeps the TCP connections open and silent: only the
 		// PING-based liveness check can notice.
 		srv.Signal(syscall.SIGSTOP)
-		took := waitFor(t, "instances to stop trusting a silent redis", func() bool {
+		took := testenv.WaitFor(t, "instances to stop trusting a silent redis", func() bool {
 			return deny.Check(live) == problem.ErrDenylistUnavailable && !allow.Ready()
 		})
 		t.Logf("silent redis noticed after %v", took)
 		expectCutOff(t)
 		srv.Signal(syscall.SIGCONT)
-		took = waitFor(t, "instances to trust again", func() bool { return deny.Ready() && allow.Ready() })
+		took = testenv.WaitFor(t, "instances to trust again", func() bool { return deny.Ready() && allow.Ready() })
 		t.Logf("trusted again %v after SIGCONT", took)
 	})
 
 	t.Run("killed-and-restarted-server", func(t *testing.T) {
 		srv.Kill()
-		took := waitFor(t, "instances to stop trusting a dead redis", func() bool {
+		took := testenv.WaitFor(t, "instances to stop trusting a dead redis", func() bool {
 			return deny.Check(live) == problem.ErrDenylistUnavailable && !allow.Ready()
 		})
 		t.Logf("dead redis noticed after %v", took)
@@ -251,12 +238,12 @@ func TestRedisDenylistFault(t *testing.T) {
 		// instance. Neither of the two can receive its message.
 		g.SetClosed(true)
 		srv.Start()
-		other := NewRedisDenylist(newTestRedisClient(t, srv.URL()), prefix, OnErrorDeny, time.Minute, testLogger(t))
+		other := NewRedisDenylist(newTestRedisClient(t, srv.URL()), prefix, OnErrorDeny, time.Minute, testenv.Logger(t))
 		if err := other.Revoke(ctx, Revocation{SessionID: "while-cut-off"}); err != nil {
 			t.Fatalf("Revoke on the restarted redis: %v", err)
 		}
 		g.SetClosed(false)
-		took = waitFor(t, "instances to trust again", func() bool { return deny.Ready() && allow.Ready() })
+		took = testenv.WaitFor(t, "instances to trust again", func() bool { return deny.Ready() && allow.Ready() })
 		t.Logf("trusted again %v after the gate opened", took)
 		for name, d := range map[string]Denylist{"deny": deny, "allow": allow} {
 			for _, sid := range []string{"while-cut-off", "known"} {
@@ -271,7 +258,7 @@ func TestRedisDenylistFault(t *testing.T) {
 		// The restarted redis lost "known"; the instances that remember it
 		// write it back, so an instance started now learns it too.
 		late := startRedisDenylist(t, srv.URL(), prefix, OnErrorDeny, time.Minute)
-		waitFor(t, "a new instance to learn the re-seeded revocation", func() bool {
+		testenv.WaitFor(t, "a new instance to learn the re-seeded revocation", func() bool {
 			return late.Ready() && isRevoked(late, known)
 		})
 	})
@@ -307,7 +294,7 @@ func TestRedisDenylistLoadSkipsMalformed(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	d := NewRedisDenylist(c, prefix, OnErrorDeny, time.Minute, testLogger(t))
+	d := NewRedisDenylist(c, prefix, OnErrorDeny, time.Minute, testenv.Logger(t))
 	got, err := d.load(ctx)
 	if err != nil {
 		t.Fatalf("load() error = %v", err)

@@ -18,20 +18,6 @@ func (m *mirror) setClock(c *testenv.Clock) {
 	m.epoch = c.Now()
 }
 
-// waitFor polls cond until it holds and returns how long that took; it gives
-// up, failing the test, after 10 s. It asserts nothing about the time.
-func waitFor(t *testing.T, what string, cond func() bool) time.Duration {
-	t.Helper()
-	start := time.Now()
-	for !cond() {
-		if time.Since(start) > 10*time.Second {
-			t.Fatalf("gave up after 10s waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	return time.Since(start)
-}
-
 // The instant of the examples in the design: logout-all at 12:00:00.400.
 var cutoffAt = time.Date(2026, 1, 1, 12, 0, 0, 400_000_000, time.UTC)
 

@@ -72,7 +72,7 @@ func TestAccessLogKeepsNoSecrets(t *testing.T) {
 
 	// A line is written once the response is; the client may have it
 	// first.
-	waitFor(t, "an access log line per request", func() bool {
+	testenv.WaitFor(t, "an access log line per request", func() bool {
 		return strings.Count(logs.String(), `"msg":"request"`) >= len(requests)
 	})
 	out := logs.String()

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"github.com/authgate/authgate/internal/testenv"
 )
 
 // TestRoundRobinThroughGateway spreads requests over a pool of three real
@@ -33,7 +35,7 @@ routes:
     upstream: app
 `, a.URL, b.URL, c.URL))
 	client := g.client(false)
-	waitFor(t, "the pool's health series", func() bool {
+	testenv.WaitFor(t, "the pool's health series", func() bool {
 		return healthy(t, g, c.URL) == 1 && healthy(t, g, a.URL) == 1 && healthy(t, g, b.URL) == 1
 	})
 
@@ -89,13 +91,13 @@ routes:
 			}
 		})
 	}
-	waitFor(t, "the stream to reach every backend", func() bool {
+	testenv.WaitFor(t, "the stream to reach every backend", func() bool {
 		return countPath(a, "/stream") > 20 && countPath(b, "/stream") > 20 && countPath(c, "/stream") > 20
 	})
 	c.Close() // waits for c's in-flight requests; later connections are refused
-	waitFor(t, "the gateway to eject the dead target", func() bool { return healthy(t, g, c.URL) == 0 })
+	testenv.WaitFor(t, "the gateway to eject the dead target", func() bool { return healthy(t, g, c.URL) == 0 })
 	atEjection := total.Load()
-	waitFor(t, "200 more requests after the ejection", func() bool { return total.Load() > atEjection+200 })
+	testenv.WaitFor(t, "200 more requests after the ejection", func() bool { return total.Load() > atEjection+200 })
 	stop()
 	t.Logf("stream: %d requests (%d after the ejection), %d failed, %d of them 5xx; served a=%d b=%d c=%d (then killed)",
 		total.Load(), total.Load()-atEjection, failed.Load(), fives.Load(),

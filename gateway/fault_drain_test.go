@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/authgate/authgate/internal/testenv"
 )
 
 // TestShutdownDelay: with limits.shutdown_delay, a stopping gateway first
@@ -22,7 +24,7 @@ func TestShutdownDelay(t *testing.T) {
 
 	stopped := make(chan error, 1)
 	go func() { stopped <- s.stop() }()
-	waitFor(t, "/readyz to answer 503", func() bool {
+	testenv.WaitFor(t, "/readyz to answer 503", func() bool {
 		res, _ := get(t, http.DefaultClient, g.opsURL("/readyz"), nil)
 		return res.StatusCode == http.StatusServiceUnavailable
 	})

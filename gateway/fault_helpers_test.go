@@ -348,7 +348,7 @@ func (l *loadRecorder) run(name string, c *http.Client, req func() *http.Request
 func (l *loadRecorder) awaitMore(t testing.TB, what string, n int) {
 	t.Helper()
 	before := l.counts()
-	waitFor(t, fmt.Sprintf("%d more requests of every kind (%s)", n, what), func() bool {
+	testenv.WaitFor(t, fmt.Sprintf("%d more requests of every kind (%s)", n, what), func() bool {
 		for name, c := range l.counts() {
 			if c < before[name]+n {
 				return false

@@ -108,7 +108,7 @@ func TestFaultPostgresStopped(t *testing.T) {
 	}
 
 	// Past the embedded denylist's trust lease.
-	waitFor(t, "the embedded denylist to fail closed", func() bool {
+	testenv.WaitFor(t, "the embedded denylist to fail closed", func() bool {
 		_, ok := firstOutcome(load.snapshot(), stopped, func(o loadOutcome) bool {
 			return o.name == "embedded/app" && o.status == http.StatusServiceUnavailable
 		})
@@ -128,7 +128,7 @@ func TestFaultPostgresStopped(t *testing.T) {
 	restarted := time.Now()
 	pg.start()
 	var fresh loginPair
-	waitFor(t, "login to work again", func() bool {
+	testenv.WaitFor(t, "login to work again", func() bool {
 		status, _, body := callAuthAPI(t, cr, http.MethodPost, base+"/auth/login",
 			map[string]string{"username": "bob", "password": password}, nil)
 		if status == http.StatusOK {
@@ -137,7 +137,7 @@ func TestFaultPostgresStopped(t *testing.T) {
 		return status == http.StatusOK
 	})
 	t.Logf("PostgreSQL started → first successful login: %v", time.Since(restarted))
-	waitFor(t, "the embedded denylist to trust again", func() bool {
+	testenv.WaitFor(t, "the embedded denylist to trust again", func() bool {
 		res, _ := get(t, http.DefaultClient, embedded.opsURL("/readyz"), nil)
 		return res.StatusCode == http.StatusOK
 	})
@@ -244,7 +244,7 @@ func TestFaultPostgresFrozen(t *testing.T) {
 	}
 
 	thaw()
-	waitFor(t, "login to work again", func() bool {
+	testenv.WaitFor(t, "login to work again", func() bool {
 		status, _, _ := callAuthAPI(t, c, http.MethodPost, g.url("/auth/login"),
 			map[string]string{"username": "dave", "password": password}, nil)
 		return status == http.StatusOK

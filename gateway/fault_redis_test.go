@@ -71,7 +71,7 @@ routes:
 		t.Fatalf("logout = %d %v; want 200", status, body)
 	}
 	for _, x := range gws {
-		waitFor(t, x.name+" to refuse the logged-out token", func() bool {
+		testenv.WaitFor(t, x.name+" to refuse the logged-out token", func() bool {
 			res, _ := get(t, x.c, x.g.url("/app"), withBearer(revoked.access))
 			return res.StatusCode == http.StatusUnauthorized
 		})
@@ -94,7 +94,7 @@ routes:
 
 	killed := time.Now()
 	srv.Kill()
-	waitFor(t, "the deny gateway to fail closed", func() bool {
+	testenv.WaitFor(t, "the deny gateway to fail closed", func() bool {
 		_, ok := firstOutcome(load.snapshot(), killed, func(o loadOutcome) bool {
 			return o.name == "deny/live" && o.status == http.StatusServiceUnavailable
 		})
@@ -118,7 +118,7 @@ routes:
 	// when the deny one fails closed): /readyz must say so within the
 	// same bound.
 	for _, x := range gws {
-		waitFor(t, x.name+"'s /readyz to report redis down", func() bool {
+		testenv.WaitFor(t, x.name+"'s /readyz to report redis down", func() bool {
 			res, _ := get(t, http.DefaultClient, x.g.opsURL("/readyz"), nil)
 			return res.StatusCode == http.StatusServiceUnavailable
 		})
@@ -144,7 +144,7 @@ routes:
 	reopened := time.Now()
 	gate.SetClosed(false)
 	for _, x := range gws {
-		waitFor(t, x.name+" to be ready again", func() bool {
+		testenv.WaitFor(t, x.name+" to be ready again", func() bool {
 			res, _ := get(t, http.DefaultClient, x.g.opsURL("/readyz"), nil)
 			return res.StatusCode == http.StatusOK
 		})
@@ -152,7 +152,7 @@ routes:
 	recoveredOK := func(o loadOutcome) bool {
 		return o.name == "deny/live" && o.status == http.StatusOK && o.start.After(reopened)
 	}
-	waitFor(t, "a 200 on the deny gateway after the gate reopened", func() bool {
+	testenv.WaitFor(t, "a 200 on the deny gateway after the gate reopened", func() bool {
 		_, ok := firstOutcome(load.snapshot(), reopened, recoveredOK)
 		return ok
 	})

@@ -177,7 +177,7 @@ func TestRollingRestart(t *testing.T) {
 		in.tg.setAddrs(in.g)
 	}
 	lb := newTestLB(t, insts[0].tg, insts[1].tg)
-	waitFor(t, "both instances in rotation", func() bool { return insts[0].tg.healthy.Load() && insts[1].tg.healthy.Load() })
+	testenv.WaitFor(t, "both instances in rotation", func() bool { return insts[0].tg.healthy.Load() && insts[1].tg.healthy.Load() })
 
 	c := &http.Client{Timeout: 30 * time.Second}
 	const password = "rolling-restart-passphrase-1"
@@ -200,7 +200,7 @@ func TestRollingRestart(t *testing.T) {
 		load.awaitMore(t, "with the other instance alone", 10)
 		in.s = restartOnSamePorts(t, in.g, body)
 		in.tg.setAddrs(in.g)
-		waitFor(t, "instance "+in.tg.name+" back in rotation", in.tg.healthy.Load)
+		testenv.WaitFor(t, "instance "+in.tg.name+" back in rotation", in.tg.healthy.Load)
 		load.awaitMore(t, "with both instances again", 10)
 	}
 	load.halt()

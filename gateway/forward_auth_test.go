@@ -291,10 +291,10 @@ func TestForwardAuthDenylistUnavailable(t *testing.T) {
 		t.Fatalf("check before the cut = %d; want 200", got)
 	}
 	gate.SetClosed(true)
-	waitFor(t, "the check to fail closed", func() bool { return check("/x") == http.StatusServiceUnavailable })
+	testenv.WaitFor(t, "the check to fail closed", func() bool { return check("/x") == http.StatusServiceUnavailable })
 	if got := check("/public"); got != http.StatusOK {
 		t.Errorf("check of a public path while Redis is cut off = %d; want 200", got)
 	}
 	gate.SetClosed(false)
-	waitFor(t, "the check to pass again", func() bool { return check("/x") == http.StatusOK })
+	testenv.WaitFor(t, "the check to pass again", func() bool { return check("/x") == http.StatusOK })
 }

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authgate/authgate/internal/testenv"
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
 )
@@ -216,11 +217,11 @@ func TestHTTP2StreamLimit(t *testing.T) {
 			t.Fatalf("open stream %d: %v", id, err)
 		}
 	}
-	waitFor(t, "the streams over the limit to be refused", func() bool {
+	testenv.WaitFor(t, "the streams over the limit to be refused", func() bool {
 		resets, _, _, _ := frames.snapshot()
 		return len(resets) >= opened-limit
 	})
-	waitFor(t, "the admitted streams to reach the backend", func() bool { return inFlight.Load() == limit })
+	testenv.WaitFor(t, "the admitted streams to reach the backend", func() bool { return inFlight.Load() == limit })
 	resets, _, goAway, _ := frames.snapshot()
 	for id, code := range resets {
 		if code != http2.ErrCodeProtocol && code != http2.ErrCodeRefusedStream {
@@ -228,7 +229,7 @@ func TestHTTP2StreamLimit(t *testing.T) {
 		}
 	}
 	releaseAll()
-	waitFor(t, "the admitted streams to be answered", func() bool {
+	testenv.WaitFor(t, "the admitted streams to be answered", func() bool {
 		_, status, _, _ := frames.snapshot()
 		return len(status) >= limit
 	})
@@ -265,7 +266,7 @@ func TestHTTP2HugeHeaders(t *testing.T) {
 		if err := h.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: headerBlock(g, "/big", big), EndStream: true, EndHeaders: true}); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, "an answer to the oversized block", func() bool {
+		testenv.WaitFor(t, "an answer to the oversized block", func() bool {
 			_, status, goAway, err := frames.snapshot()
 			return status[1] != "" || goAway != nil || err != nil
 		})
@@ -362,7 +363,7 @@ func TestHTTP2HugeHeaders(t *testing.T) {
 		if err := h.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: block.Bytes(), EndStream: true, EndHeaders: true}); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, "an answer to the HPACK bomb", func() bool {
+		testenv.WaitFor(t, "an answer to the HPACK bomb", func() bool {
 			_, status, goAway, err := frames.snapshot()
 			return status[1] != "" || goAway != nil || err != nil
 		})

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/authgate/authgate/internal/testenv"
 )
 
 // lines is an io.Writer that records each Write call separately.
@@ -92,7 +94,7 @@ func TestLineWriterFlusher(t *testing.T) {
 		lw.run(ctx)
 		close(done)
 	}()
-	waitFor(t, "the flusher to start", func() bool {
+	testenv.WaitFor(t, "the flusher to start", func() bool {
 		lw.mu.Lock()
 		defer lw.mu.Unlock()
 		return lw.flushers == 1
@@ -150,7 +152,7 @@ func TestLineWriterBounded(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go lw.run(ctx)
-	waitFor(t, "the flusher to start", func() bool {
+	testenv.WaitFor(t, "the flusher to start", func() bool {
 		lw.mu.Lock()
 		defer lw.mu.Unlock()
 		return lw.flushers == 1
@@ -166,7 +168,7 @@ func TestLineWriterBounded(t *testing.T) {
 		}
 		close(wrote)
 	}()
-	waitFor(t, "the pending lines to fill up", func() bool {
+	testenv.WaitFor(t, "the pending lines to fill up", func() bool {
 		lw.mu.Lock()
 		defer lw.mu.Unlock()
 		return len(lw.pending) > maxPending-2*len(line)
@@ -174,7 +176,7 @@ func TestLineWriterBounded(t *testing.T) {
 	// The flusher waits at the gate with its batch; the caller whose line
 	// would overflow must wait for it (to write its line itself), not pile
 	// it up.
-	waitFor(t, "the overflowing caller to wait for the writer", func() bool {
+	testenv.WaitFor(t, "the overflowing caller to wait for the writer", func() bool {
 		return goroutineBlocked("sync.Mutex.Lock", "(*lineWriter).Write")
 	})
 	lw.mu.Lock()
@@ -191,7 +193,7 @@ func TestLineWriterBounded(t *testing.T) {
 	feed(t, gate, 0)
 	<-wrote
 	cancel()
-	waitFor(t, "the flusher to write the rest", func() bool {
+	testenv.WaitFor(t, "the flusher to write the rest", func() bool {
 		return strings.Count(out.text(), "\n") == count
 	})
 }
@@ -215,7 +217,7 @@ func TestAccessLogWrittenWhileRunning(t *testing.T) {
 		}
 		res.Body.Close()
 	}
-	waitFor(t, "the access lines", func() bool { return strings.Count(logs.String(), `"msg":"request"`) == n })
+	testenv.WaitFor(t, "the access lines", func() bool { return strings.Count(logs.String(), `"msg":"request"`) == n })
 	res, err := http.Get("http://" + g.httpAddr() + "/last")
 	if err != nil {
 		t.Fatal(err)

@@ -218,7 +218,7 @@ func TestOAuth2InteropBrowser(t *testing.T) {
 			t.Fatal(err)
 		}
 		oSignIn(t, ctx, alice, chromedp.WaitVisible(chromedp.CSS("body")))
-		waitFor(t, "oauth2-proxy to pass the signed-in browser to its upstream", func() bool { return upstream.count() > 0 })
+		testenv.WaitFor(t, "oauth2-proxy to pass the signed-in browser to its upstream", func() bool { return upstream.count() > 0 })
 		// The page may still be between oauth2-proxy's redirects: an
 		// evaluation whose document goes away ("Cannot find context with
 		// specified id") is asked again, on the next document.

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/authgate/authgate/authn"
+	"github.com/authgate/authgate/internal/testenv"
 	"github.com/authgate/authgate/provider"
 	"github.com/authgate/authgate/tokens"
 )
@@ -97,7 +98,7 @@ func TestOAuth2ResourceMetadata(t *testing.T) {
 	// both belong to the routing a reload replaces.
 	o.gw.write("oauth2:\n  enabled: true\n  clients:\n" + oClients(o.issuer) + "routes:\n" + catchAll + "  - {name: mcp, path: /mcp, upstream: " + b.URL + "}\n")
 	o.runningServer.reload <- struct{}{}
-	waitFor(t, "the reload", func() bool {
+	testenv.WaitFor(t, "the reload", func() bool {
 		return !strings.Contains(o.do(t, http.MethodGet, "/mcp", nil).Header.Get("WWW-Authenticate"), "resource_metadata")
 	})
 	if r := o.send(t, mustRequest(t, http.MethodGet, metaURL)); r.status != http.StatusUnauthorized {

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/authgate/authgate/internal/testenv"
 	"github.com/authgate/authgate/tokens"
 )
 
@@ -85,7 +86,7 @@ func TestParkedConnectionsEndToEnd(t *testing.T) {
 			"X-Request-Id":      {res.Header.Get("X-Request-Id")},
 			"Cookie":            {"app=1; theme=dark"},
 		})
-		waitFor(t, "the connection to park", func() bool { return parkedGauge(t, g) == 1 })
+		testenv.WaitFor(t, "the connection to park", func() bool { return parkedGauge(t, g) == 1 })
 	}
 	if conns != 1 {
 		t.Errorf("the client opened %d connections for 4 requests; want 1", conns)

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/authgate/authgate/internal/testenv"
 )
 
 // pipelineBackend records each request's method, path and body, and
@@ -113,7 +115,7 @@ limits:
 			canary, cbr := dial()
 			io.WriteString(canary, "GET /pub/canary HTTP/1.1\r\nHost: "+host+"\r\n\r\n")
 			readBody(t, cbr)
-			waitFor(t, "the second connection to be parked", func() bool { return parkedGauge(t, g) >= 1 })
+			testenv.WaitFor(t, "the second connection to be parked", func() bool { return parkedGauge(t, g) >= 1 })
 
 			io.WriteString(c, body[4:])
 			res, err := http.ReadResponse(br, nil)

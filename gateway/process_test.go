@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/authgate/authgate/internal/testenv"
 )
 
 // The process tests build the authgate binary and run it as an operator
@@ -85,13 +87,13 @@ func startProcess(t *testing.T, bin string, g *testGateway, cfgFile string) *gat
 		}
 	}
 	var addrs map[string]string
-	waitFor(t, "authgate's listeners line", func() bool {
+	testenv.WaitFor(t, "authgate's listeners line", func() bool {
 		alive()
 		addrs = listenersLogged(t, p.stderr.String())
 		return addrs != nil
 	})
 	g.setAddrs(addrs)
-	waitFor(t, "authgate's /healthz", func() bool {
+	testenv.WaitFor(t, "authgate's /healthz", func() bool {
 		alive()
 		res, err := http.Get(g.opsURL("/healthz"))
 		if err != nil {
@@ -199,7 +201,7 @@ func TestProcessSignals(t *testing.T) {
 		}
 		g.write(routes(b.URL))
 		p.signal(t, syscall.SIGHUP)
-		waitFor(t, "GET /a to reach B after SIGHUP", func() bool {
+		testenv.WaitFor(t, "GET /a to reach B after SIGHUP", func() bool {
 			res, body := get(t, c1, g.url("/a"), nil)
 			return res.StatusCode == http.StatusOK && body == "B"
 		})
@@ -232,12 +234,12 @@ func TestProcessSignals(t *testing.T) {
 				results <- result{status: res.StatusCode, body: string(body), err: err}
 			}()
 		}
-		waitFor(t, "10 requests in flight at the backend", func() bool { return arrived.Load() == n })
+		testenv.WaitFor(t, "10 requests in flight at the backend", func() bool { return arrived.Load() == n })
 
 		p.signal(t, syscall.SIGTERM)
 		// Draining: the listeners close at once, while the requests
 		// already accepted go on.
-		waitFor(t, "the https listener to refuse connections", func() bool {
+		testenv.WaitFor(t, "the https listener to refuse connections", func() bool {
 			c, err := net.DialTimeout("tcp", g.httpsAddr(), 5*time.Second)
 			if err == nil {
 				c.Close()

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/authgate/authgate/accounts"
+	"github.com/authgate/authgate/internal/testenv"
 )
 
 // The acceptance tests of route protection (issue 4), through the real
@@ -343,7 +344,7 @@ func pProtectAdminChanges(t *testing.T, f *pProtectFixture) {
 		_, err := admin.SetRoles(ctx, "bob", []string{"admin"})
 		return err
 	})
-	waitFor(t, "the role change to cut off bob's access token", func() bool {
+	testenv.WaitFor(t, "the role change to cut off bob's access token", func() bool {
 		return get("/required/x", tok.AccessToken).StatusCode == http.StatusUnauthorized
 	})
 	if resp := get("/required/x", tok.AccessToken); resp.Header.Get("WWW-Authenticate") != `Bearer realm="authgate", error="invalid_token"` {
@@ -365,7 +366,7 @@ func pProtectAdminChanges(t *testing.T, f *pProtectFixture) {
 		_, err := admin.SetActive(ctx, "bob", false)
 		return err
 	})
-	waitFor(t, "disabling bob to cut off his access token", func() bool {
+	testenv.WaitFor(t, "disabling bob to cut off his access token", func() bool {
 		return get("/roles/x", renewed.AccessToken).StatusCode == http.StatusUnauthorized
 	})
 	before = f.b.count()

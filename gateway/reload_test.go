@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/authgate/authgate/internal/testenv"
 	"github.com/authgate/authgate/tokens"
 )
 
@@ -112,7 +113,7 @@ func TestReloadUnderLoad(t *testing.T) {
 	}
 
 	load, stop := runLoad(t, g, g.url("/a"), 8)
-	waitFor(t, "load on A", func() bool { return load.fromA.Load() >= 400 })
+	testenv.WaitFor(t, "load on A", func() bool { return load.fromA.Load() >= 400 })
 
 	// Move /a to B and add /new.
 	withNew := routesTo(b, other, `  - name: new
@@ -122,7 +123,7 @@ func TestReloadUnderLoad(t *testing.T) {
 	reloaded := func() int { return strings.Count(logs.String(), "configuration reloaded") }
 	g.write(withNew)
 	rs.reload <- struct{}{}
-	waitFor(t, "requests to reach B", func() bool { return load.fromB.Load() > 0 })
+	testenv.WaitFor(t, "requests to reach B", func() bool { return load.fromB.Load() > 0 })
 	atSwitch := load.total.Load()
 	// More reloads under the same load, each retiring the pools the
 	// requests before it may still be using.
@@ -134,9 +135,9 @@ func TestReloadUnderLoad(t *testing.T) {
 		}
 		g.write(cfg)
 		rs.reload <- struct{}{}
-		waitFor(t, "the reload", func() bool { return reloaded() > n })
+		testenv.WaitFor(t, "the reload", func() bool { return reloaded() > n })
 	}
-	waitFor(t, "load on B", func() bool { return load.fromB.Load() >= 400 })
+	testenv.WaitFor(t, "load on B", func() bool { return load.fromB.Load() >= 400 })
 	stop()
 	t.Logf("reload under load: %d requests (%d to A, %d to B; %d after the first answer from B), %d reloads, %d failed",
 		load.total.Load(), load.fromA.Load(), load.fromB.Load(), load.total.Load()-atSwitch, reloaded(), load.failed.Load())
@@ -184,7 +185,7 @@ func TestReloadUnderLoad(t *testing.T) {
 			before := strings.Count(logs.String(), "reload failed")
 			g.write(tt.cfg)
 			rs.reload <- struct{}{}
-			waitFor(t, "the failed reload to be logged", func() bool {
+			testenv.WaitFor(t, "the failed reload to be logged", func() bool {
 				return strings.Count(logs.String(), "reload failed") > before
 			})
 			line := lastLine(logs.String(), "reload failed")
@@ -270,7 +271,7 @@ func TestReloadIdentityHeaders(t *testing.T) {
 		n := strings.Count(logs.String(), "configuration reloaded")
 		g.write(body(headers))
 		rs.reload <- struct{}{}
-		waitFor(t, "the reload", func() bool { return strings.Count(logs.String(), "configuration reloaded") > n })
+		testenv.WaitFor(t, "the reload", func() bool { return strings.Count(logs.String(), "configuration reloaded") > n })
 	}
 	check := func(when string, want map[string]bool) {
 		t.Helper()
@@ -318,7 +319,7 @@ routes:
 	rs := g.start(body(a.URL, b.URL))
 	b.Close() // b dies and is ejected: its series says 0
 	client := g.client(false)
-	waitFor(t, "b to be ejected", func() bool {
+	testenv.WaitFor(t, "b to be ejected", func() bool {
 		get(t, client, g.url("/x"), nil)
 		return healthy(t, g, b.URL) == 0
 	})
@@ -326,7 +327,7 @@ routes:
 	n := strings.Count(logs.String(), "configuration reloaded")
 	g.write(body(a.URL))
 	rs.reload <- struct{}{}
-	waitFor(t, "the reload", func() bool { return strings.Count(logs.String(), "configuration reloaded") > n })
+	testenv.WaitFor(t, "the reload", func() bool { return strings.Count(logs.String(), "configuration reloaded") > n })
 	if got := healthy(t, g, b.URL); got != -1 {
 		t.Errorf("authgate_upstream_target_healthy for removed target b = %d; want no series", got)
 	}

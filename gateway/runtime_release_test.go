@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/authgate/authgate/internal/testenv"
 )
 
 // TestMemoryReturnedWhenTrafficStops: once requests stop for a whole
@@ -28,12 +30,12 @@ func TestMemoryReturnedWhenTrafficStops(t *testing.T) {
 		}
 	}
 	burst()
-	waitFor(t, "the first release", func() bool { return releases() == 1 })
+	testenv.WaitFor(t, "the first release", func() bool { return releases() == 1 })
 	checks := rs.releaseChecks.Load()
-	waitFor(t, "two more quiet periods", func() bool { return rs.releaseChecks.Load() >= checks+2 })
+	testenv.WaitFor(t, "two more quiet periods", func() bool { return rs.releaseChecks.Load() >= checks+2 })
 	if n := releases(); n != 1 {
 		t.Fatalf("%d releases while the gateway stayed quiet; want 1", n)
 	}
 	burst()
-	waitFor(t, "the release after the second burst", func() bool { return releases() == 2 })
+	testenv.WaitFor(t, "the release after the second burst", func() bool { return releases() == 2 })
 }

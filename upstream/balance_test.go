@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/authgate/authgate/internal/problem"
+	"github.com/authgate/authgate/internal/testenv"
 )
 
 // testTargets returns n targets of one pool; down lists the ones a health
@@ -187,7 +188,7 @@ func TestProxyBalancing(t *testing.T) {
 		}
 		close(release)
 		res.Body.Close()
-		waitFor(t, "the held request is counted out", func() bool { return p.targets[0].InFlight() == 0 })
+		testenv.WaitFor(t, "the held request is counted out", func() bool { return p.targets[0].InFlight() == 0 })
 		if n := p.targets[1].InFlight(); n != 0 {
 			t.Errorf("idle target in flight = %d; want 0 once all responses are done", n)
 		}

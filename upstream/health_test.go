@@ -15,6 +15,7 @@ import (
 
 	"github.com/authgate/authgate/internal/conf"
 	"github.com/authgate/authgate/internal/problem"
+	"github.com/authgate/authgate/internal/testenv"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -99,18 +100,18 @@ func testKilledTarget(t *testing.T, health HealthCheck) {
 		return metricValue(t, reg, "authgate_upstream_request_duration_seconds", map[string]string{"pool": "app", "code": "error"})
 	}
 
-	waitFor(t, "100 requests were answered", func() bool { return total() >= 100 })
+	testenv.WaitFor(t, "100 requests were answered", func() bool { return total() >= 100 })
 	servers[1].Close()
 	// Whichever notices first, a request's failed connection or the
 	// active check, takes the target out.
-	waitFor(t, "the closed target is out of rotation", func() bool { return !victim.Healthy() })
+	testenv.WaitFor(t, "the closed target is out of rotation", func() bool { return !victim.Healthy() })
 	// Once every worker has finished a request begun after the ejection,
 	// nothing sent before it is still under way.
 	var mark [4]int64
 	for i := range done {
 		mark[i] = done[i].Load()
 	}
-	waitFor(t, "every worker finished a request after the ejection", func() bool {
+	testenv.WaitFor(t, "every worker finished a request after the ejection", func() bool {
 		for i := range done {
 			if done[i].Load() <= mark[i] {
 				return false
@@ -120,7 +121,7 @@ func testKilledTarget(t *testing.T, health HealthCheck) {
 	})
 	failedAtEjection := failedAttempts()
 	after := total()
-	waitFor(t, "200 more requests were answered", func() bool { return total() >= after+200 })
+	testenv.WaitFor(t, "200 more requests were answered", func() bool { return total() >= after+200 })
 	close(stop)
 	wg.Wait()
 
@@ -152,7 +153,7 @@ func testKilledTarget(t *testing.T, health HealthCheck) {
 	revived := &httptest.Server{Listener: l, Config: &http.Server{Handler: recordingHandler("B2")}}
 	revived.Start()
 	t.Cleanup(revived.Close)
-	waitFor(t, "the target is healthy again", victim.Healthy)
+	testenv.WaitFor(t, "the target is healthy again", victim.Healthy)
 	back := 0
 	for range 30 {
 		code, body := get(t, front.Client(), front.URL+"/")
@@ -298,12 +299,12 @@ func TestActiveHealthCheck(t *testing.T) {
 	}
 
 	sick.Store(true)
-	waitFor(t, "the failing check takes the target out", func() bool { return !p.targets[0].Healthy() })
+	testenv.WaitFor(t, "the failing check takes the target out", func() bool { return !p.targets[0].Healthy() })
 	if got := backends(10); got["flaky"] != 0 {
 		t.Errorf("unhealthy target got %d requests; want 0", got["flaky"])
 	}
 	sick.Store(false)
-	waitFor(t, "the passing check brings the target back", p.targets[0].Healthy)
+	testenv.WaitFor(t, "the passing check brings the target back", p.targets[0].Healthy)
 	if got := backends(10); got["flaky"] == 0 {
 		t.Errorf("target back in rotation got no requests of 10: %v", got)
 	}
@@ -337,7 +338,7 @@ func TestRunReturnsOnCancel(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- u.Run(ctx) }()
-	waitFor(t, "Run is running", u.running.Load)
+	testenv.WaitFor(t, "Run is running", u.running.Load)
 	if err := u.Run(ctx); err == nil {
 		t.Errorf("second concurrent Run() = nil; want an error")
 	}

@@ -12,7 +12,6 @@ import (
 	"net/netip"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/authgate/authgate/identity"
 	"github.com/authgate/authgate/internal/problem"
@@ -224,19 +223,6 @@ func get(t testing.TB, c *http.Client, url string) (int, []byte) {
 		t.Fatalf("GET %s: reading body: %v", url, err)
 	}
 	return res.StatusCode, b
-}
-
-// waitFor polls cond until it holds, failing the test with what after a
-// generous deadline. It waits for an event; it asserts nothing about time.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up waiting until %s", what)
-		}
-		time.Sleep(5 * time.Millisecond) // poll interval
-	}
 }
 
 // metricValue reads one sample from reg: a counter's or gauge's value, or a

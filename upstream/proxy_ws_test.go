@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/authgate/authgate/internal/testenv"
 )
 
 // TestProxyWebSocket does a real RFC 6455 upgrade through the proxy, with
@@ -90,7 +92,7 @@ func testWebSocket(t *testing.T, balance string) {
 	c.Close()
 	target := poolOf(t, u, "ws").targets[0]
 	if balance == "least_conn" {
-		waitFor(t, "the closed upgrade is counted out", func() bool { return target.InFlight() == 0 })
+		testenv.WaitFor(t, "the closed upgrade is counted out", func() bool { return target.InFlight() == 0 })
 	}
 }
 

@@ -13,18 +13,6 @@ import (
 	"time"
 )
 
-// waitFor polls cond until it holds, failing the test after 30 s.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond) // poll interval
-	}
-}
-
 // testTLSConfig is a server config with a self-signed certificate for
 // 127.0.0.1, as the gateway's self_signed mode makes (Leaf set, so tests
 // can trust it).

@@ -1,6 +1,10 @@
 package park
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/authgate/authgate/internal/testenv"
+)
 
 // waitExpiryScans waits until the watcher has looked for connections whose
 // idle time is up n more times: whatever it would close for that, it has
@@ -8,5 +12,5 @@ import "testing"
 func waitExpiryScans(t *testing.T, l *Listener, n uint64) {
 	t.Helper()
 	until := l.watch.scans.Load() + n
-	waitFor(t, "the parked connections' expiry scans", func() bool { return l.watch.scans.Load() >= until })
+	testenv.WaitFor(t, "the parked connections' expiry scans", func() bool { return l.watch.scans.Load() >= until })
 }

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/authgate/authgate/internal/testenv"
 )
 
 // TestParkingPipelinedSlowHead: a pipelined request whose head stops at
@@ -43,7 +45,7 @@ func TestParkingPipelinedSlowHead(t *testing.T) {
 			if got := sendRequest(t, canary, cbr, getRequest("/canary")); !strings.HasPrefix(got, "GET /canary ") {
 				t.Fatalf("canary answered %q", got)
 			}
-			waitFor(t, "the second connection to be parked", func() bool { return r.pl.Parked() >= 1 })
+			testenv.WaitFor(t, "the second connection to be parked", func() bool { return r.pl.Parked() >= 1 })
 			if got := sendRequest(t, c, br, "Host: x\r\nContent-Length: 5\r\n\r\nhello"); !strings.HasPrefix(got, `POST /b "hello" `) {
 				t.Errorf("the pipelined POST answered %q; want its whole body", got)
 			}

@@ -17,6 +17,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/authgate/authgate/internal/testenv"
 )
 
 // parkRig is an http.Server behind a Listener that parks after
@@ -111,7 +113,7 @@ func (k *parkClock) tick() {
 // waitParked waits until n connections are parked.
 func (r *parkRig) waitParked(n int) {
 	r.t.Helper()
-	waitFor(r.t, fmt.Sprintf("%d parked connections", n), func() bool { return r.pl.Parked() == n })
+	testenv.WaitFor(r.t, fmt.Sprintf("%d parked connections", n), func() bool { return r.pl.Parked() == n })
 }
 
 // sendRequest writes request on c and reads one response.
